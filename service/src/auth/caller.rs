@@ -1,0 +1,196 @@
+//! The authenticated caller, as every resolver and domain function sees it.
+
+use std::collections::BTreeSet;
+
+use entity::employee;
+use entity::enums::EmployeeStatus;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{AuthFailure, Claims};
+use crate::config::AuthConfig;
+
+/// A Tandem role carried by the token (after `AUTH_ROLE_MAP`). Every other
+/// authenticated person is a plain employee; mentor, mentee and supervisor
+/// are facts in the data, not roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The HR programme team.
+    Admin,
+    /// Reads k-anonymous metrics.
+    Analyst,
+    /// The HRIS service account that syncs employees.
+    Hris,
+}
+
+impl Role {
+    /// The role's name in tokens and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Hris => "hris",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "admin" => Some(Role::Admin),
+            "analyst" => Some(Role::Analyst),
+            "hris" => Some(Role::Hris),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling: the employee the token names (if any) and the roles it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's subject, for logs and the audit trail.
+    pub subject: String,
+    /// The linked employee; None for service accounts.
+    pub employee_id: Option<Uuid>,
+    /// Roles granted by the token.
+    pub roles: BTreeSet<Role>,
+}
+
+impl Caller {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the caller is an HR programme admin.
+    pub fn is_admin(&self) -> bool {
+        self.has_role(Role::Admin)
+    }
+}
+
+/// Builds the caller from verified claims: links the identity claim to an
+/// employee (email case-insensitively, or `employee_id` to externalId) and
+/// translates provider roles. A terminated employee is refused.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    config: &AuthConfig,
+    claims: &Claims,
+) -> Result<Caller, AuthFailure> {
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
+    let roles = roles_from_claims(claims, config);
+    let identity = claims
+        .get(&config.identity_claim)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let employee = match identity {
+        None => None,
+        Some(value) => find_employee(db, &config.identity_claim, value)
+            .await
+            .map_err(|err| AuthFailure::Lookup(err.to_string()))?,
+    };
+    if employee
+        .as_ref()
+        .is_some_and(|e| e.status == EmployeeStatus::Terminated)
+    {
+        return Err(AuthFailure::Terminated);
+    }
+    Ok(Caller {
+        subject,
+        employee_id: employee.map(|e| e.id),
+        roles,
+    })
+}
+
+async fn find_employee(
+    db: &DatabaseConnection,
+    claim: &str,
+    value: &str,
+) -> Result<Option<employee::Model>, sea_orm::DbErr> {
+    let filter = if claim == "employee_id" {
+        employee::Column::ExternalId.eq(value)
+    } else {
+        employee::Column::Email.eq(value.to_lowercase())
+    };
+    employee::Entity::find().filter(filter).one(db).await
+}
+
+/// Provider role names found at the configured dotted path, translated to Tandem roles.
+fn roles_from_claims(claims: &Claims, config: &AuthConfig) -> BTreeSet<Role> {
+    let mut node = None;
+    for (depth, key) in config.roles_claim.split('.').enumerate() {
+        node = if depth == 0 {
+            claims.get(key)
+        } else {
+            node.and_then(|n: &Value| n.get(key))
+        };
+    }
+    let names: Vec<&str> = match node {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if config.role_map.is_empty() {
+        return names.into_iter().filter_map(Role::from_name).collect();
+    }
+    config
+        .role_map
+        .iter()
+        .filter(|(_, provider)| provider.iter().any(|p| names.contains(&p.as_str())))
+        .filter_map(|(role, _)| Role::from_name(role))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(path: &str, map: &[(&str, &str)]) -> AuthConfig {
+        AuthConfig {
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            identity_claim: "email".into(),
+            roles_claim: path.into(),
+            role_map: map
+                .iter()
+                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+                .collect::<HashMap<_, _>>(),
+            dev_mode: true,
+        }
+    }
+
+    fn claims(value: Value) -> Claims {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn roles_follow_a_dotted_path_and_accept_a_single_string() {
+        let nested = claims(serde_json::json!({"realm_access": {"roles": ["admin", "other"]}}));
+        assert_eq!(
+            roles_from_claims(&nested, &config("realm_access.roles", &[])),
+            BTreeSet::from([Role::Admin])
+        );
+        let single = claims(serde_json::json!({"roles": "analyst"}));
+        assert_eq!(
+            roles_from_claims(&single, &config("roles", &[])),
+            BTreeSet::from([Role::Analyst])
+        );
+    }
+
+    #[test]
+    fn the_role_map_translates_provider_names_and_ignores_raw_names() {
+        let map = [("admin", "HR.Mentoring.Admin")];
+        let mapped = claims(serde_json::json!({"roles": ["HR.Mentoring.Admin"]}));
+        assert_eq!(
+            roles_from_claims(&mapped, &config("roles", &map)),
+            BTreeSet::from([Role::Admin])
+        );
+        let raw = claims(serde_json::json!({"roles": ["admin"]}));
+        assert!(roles_from_claims(&raw, &config("roles", &map)).is_empty());
+    }
+}

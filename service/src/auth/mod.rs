@@ -1,0 +1,107 @@
+//! Who is calling: bearer token → verified claims → [`Caller`].
+//!
+//! The HTTP layer hands the `Authorization` header to [`Authenticator`] and
+//! gets a `Caller` or a refusal; nothing past it sees tokens. Verification is a
+//! seam: dev mode verifies the service's own tokens ([`dev`]); SSO tokens
+//! verified against the provider's JWKS plug in behind the same
+//! [`Authenticator::authenticate`].
+
+pub mod caller;
+pub mod dev;
+
+use sea_orm::DatabaseConnection;
+use serde_json::{Map, Value};
+
+pub use caller::{Caller, Role};
+
+use crate::config::AuthConfig;
+
+/// Why a request was refused with 401. Logged, never shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer …` header.
+    #[error("no bearer token")]
+    MissingToken,
+    /// The token failed verification (signature, expiry, issuer, audience …).
+    #[error("token rejected: {0}")]
+    InvalidToken(String),
+    /// The token is valid but names a terminated employee.
+    #[error("employee is terminated")]
+    Terminated,
+    /// No verifier is configured (neither dev mode nor SSO).
+    #[error("no token verifier configured")]
+    NoVerifier,
+    /// The database could not be asked who the caller is.
+    #[error("caller lookup failed: {0}")]
+    Lookup(String),
+}
+
+/// How tokens are verified in this process.
+enum Verifier {
+    Dev(Box<dev::DevVerifier>),
+    None,
+}
+
+/// Turns bearer tokens into callers; built once at start, shared by workers.
+pub struct Authenticator {
+    verifier: Verifier,
+    config: AuthConfig,
+    db: DatabaseConnection,
+}
+
+impl Authenticator {
+    /// Builds the authenticator the configuration asks for (dev keys are
+    /// loaded from, or created in, the database).
+    pub async fn new(config: &AuthConfig, db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let verifier = if config.dev_mode {
+            let key = dev::DevKey::load_or_create(db).await?;
+            Verifier::Dev(Box::new(dev::DevVerifier::new(&key)))
+        } else {
+            if config.jwks_url.is_some() {
+                tracing::error!(
+                    "AUTH_JWKS_URL is set but SSO verification is not built yet: every token is refused"
+                );
+            }
+            Verifier::None
+        };
+        Ok(Self {
+            verifier,
+            config: config.clone(),
+            db: db.clone(),
+        })
+    }
+
+    /// The caller behind an `Authorization` header value, or why it is refused.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
+        let token = bearer_token(authorization).ok_or(AuthFailure::MissingToken)?;
+        let claims = match &self.verifier {
+            Verifier::Dev(verifier) => verifier.verify(token)?,
+            Verifier::None => return Err(AuthFailure::NoVerifier),
+        };
+        caller::resolve(&self.db, &self.config, &claims).await
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Verified token claims.
+pub type Claims = Map<String, Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn only_bearer_headers_carry_a_token() {
+        assert_eq!(bearer_token(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Bearer ")), None);
+        assert_eq!(bearer_token(None), None);
+    }
+}

@@ -1,0 +1,479 @@
+//! One typed [`Config`], read from the environment once at start.
+//!
+//! Every variable of DESIGN.md's table is parsed here and nowhere else. An
+//! invalid value is a [`ConfigError`] naming the variable; `main` prints it on
+//! one line and exits with code 2, so a misconfigured pod fails fast and says why.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A configuration value that could not be accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// Why its value was refused (never the value itself when it may be a secret).
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How logs are written: humans read `pretty`, log collectors read `json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Multi-line, coloured output for a terminal.
+    Pretty,
+    /// One JSON object per line, with span fields.
+    Json,
+}
+
+/// Settings of the database pool(s).
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// Primary database (`sqlite://…` or `postgres://…`).
+    pub url: String,
+    /// Optional read replica used by metrics queries.
+    pub read_url: Option<String>,
+    /// Maximum connections per pool.
+    pub pool_size: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// Longest a single SQL statement may run (PostgreSQL `statement_timeout`,
+    /// SQLite busy timeout).
+    pub statement_timeout: Duration,
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// The SSO provider's JWKS endpoint.
+    pub jwks_url: Option<String>,
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Expected `aud`.
+    pub audience: Option<String>,
+    /// Claim naming the employee: `email` or `employee_id` (→ externalId).
+    pub identity_claim: String,
+    /// Dotted path to the roles claim, e.g. `realm_access.roles`.
+    pub roles_claim: String,
+    /// Tandem role → provider role names (`admin=HR.Mentoring.Admin`).
+    pub role_map: HashMap<String, Vec<String>>,
+    /// Local only: the service signs and accepts its own tokens.
+    pub dev_mode: bool,
+}
+
+/// Limits that protect the GraphQL endpoint (OWASP GraphQL cheat sheet).
+#[derive(Clone, Debug)]
+pub struct GraphqlConfig {
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum query complexity (lists cost `first × child`).
+    pub max_complexity: usize,
+    /// Maximum nesting of the parser's recursion (fragments, lists of lists).
+    pub max_recursive_depth: usize,
+    /// Maximum directives on one field.
+    pub max_directives: usize,
+    /// Maximum operations in one JSON batch request (1 = batches refused).
+    pub max_batch: usize,
+    /// Introspection and "Did you mean" suggestions.
+    pub introspection: bool,
+    /// Largest request body accepted, after decompression.
+    pub body_limit: usize,
+    /// Longest one operation may run.
+    pub execution_timeout: Duration,
+}
+
+/// Everything the service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Database pools.
+    pub database: DatabaseConfig,
+    /// `redis://…`; None selects the in-process cache.
+    pub redis_url: Option<String>,
+    /// Where the HTTP server listens.
+    pub bind_addr: SocketAddr,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// k-anonymity threshold for metrics.
+    pub min_group_size: u32,
+    /// Management-chain levels within which mentor and mentee may not be paired.
+    pub match_excluded_chain_depth: u32,
+    /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
+    pub hris_max_deactivation_ratio: f64,
+    /// GraphQL limits.
+    pub graphql: GraphqlConfig,
+    /// OTLP endpoint; no exporter when unset.
+    pub otel_endpoint: Option<String>,
+    /// `service.name` of exported traces.
+    pub otel_service_name: String,
+    /// `RUST_LOG` filter.
+    pub log_filter: String,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+/// Where variables come from: the process environment, or a map in tests.
+pub trait Source {
+    /// The raw value of `name`, if set and not empty.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Config {
+    /// Reads and validates the whole configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    /// Reads and validates the whole configuration from `env`.
+    pub fn from_source(env: &dyn Source) -> Result<Self, ConfigError> {
+        let dev_mode = parse_or(env, "AUTH_DEV_MODE", false, parse_bool)?;
+        let database = DatabaseConfig {
+            url: database_url(env, "DATABASE_URL")?
+                .unwrap_or_else(|| "sqlite://tandem.db?mode=rwc".to_owned()),
+            read_url: database_url(env, "DATABASE_READ_URL")?,
+            pool_size: parse_or(env, "DATABASE_POOL_SIZE", 10, |v| in_range(v, 1, 500))?,
+            acquire_timeout: seconds_or(env, "DATABASE_ACQUIRE_TIMEOUT_SECS", 5)?,
+            statement_timeout: seconds_or(env, "DATABASE_STATEMENT_TIMEOUT_SECS", 15)?,
+        };
+        let auth = auth_config(env, dev_mode)?;
+        let graphql = GraphqlConfig {
+            max_depth: parse_or(env, "GRAPHQL_MAX_DEPTH", 12, |v| in_range(v, 2, 64))?,
+            max_complexity: parse_or(env, "GRAPHQL_MAX_COMPLEXITY", 2000, |v| {
+                in_range(v, 10, 1_000_000)
+            })?,
+            max_recursive_depth: parse_or(env, "GRAPHQL_MAX_RECURSIVE_DEPTH", 32, |v| {
+                in_range(v, 4, 256)
+            })?,
+            max_directives: parse_or(env, "GRAPHQL_MAX_DIRECTIVES", 5, |v| in_range(v, 0, 50))?,
+            max_batch: parse_or(env, "GRAPHQL_MAX_BATCH", 5, |v| in_range(v, 1, 50))?,
+            introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
+            body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {
+                in_range(v, 1024, 512 * 1024 * 1024)
+            })?,
+            execution_timeout: seconds_or(env, "GRAPHQL_TIMEOUT_SECS", 30)?,
+        };
+        Ok(Self {
+            database,
+            redis_url: redis_url(env)?,
+            bind_addr: parse_or(
+                env,
+                "BIND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+                |v| {
+                    v.parse()
+                        .map_err(|_| "expected host:port, e.g. 0.0.0.0:8080".to_owned())
+                },
+            )?,
+            auth,
+            min_group_size: parse_or(env, "MIN_GROUP_SIZE", 5, |v| in_range(v, 2, 1000))?,
+            match_excluded_chain_depth: parse_or(env, "MATCH_EXCLUDED_CHAIN_DEPTH", 2, |v| {
+                in_range(v, 0, 20)
+            })?,
+            hris_max_deactivation_ratio: parse_or(
+                env,
+                "HRIS_MAX_DEACTIVATION_RATIO",
+                0.1,
+                parse_ratio,
+            )?,
+            graphql,
+            otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", &["http", "https"])?,
+            otel_service_name: env
+                .get("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|| "tandem".to_owned()),
+            log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+            log_format: parse_or(env, "LOG_FORMAT", LogFormat::Pretty, |v| match v {
+                "json" => Ok(LogFormat::Json),
+                "pretty" | "text" => Ok(LogFormat::Pretty),
+                _ => Err("expected json or pretty".to_owned()),
+            })?,
+        })
+    }
+}
+
+fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigError> {
+    let jwks_url = url_value(env, "AUTH_JWKS_URL", &["http", "https"])?;
+    let issuer = env.get("AUTH_ISSUER");
+    let audience = env.get("AUTH_AUDIENCE");
+    if jwks_url.is_some() && dev_mode {
+        return Err(ConfigError::new(
+            "AUTH_DEV_MODE",
+            "dev mode signs its own tokens and cannot be combined with AUTH_JWKS_URL",
+        ));
+    }
+    if jwks_url.is_some() && issuer.is_none() {
+        return Err(ConfigError::new(
+            "AUTH_ISSUER",
+            "required when AUTH_JWKS_URL is set",
+        ));
+    }
+    if jwks_url.is_some() && audience.is_none() {
+        return Err(ConfigError::new(
+            "AUTH_AUDIENCE",
+            "required when AUTH_JWKS_URL is set",
+        ));
+    }
+    let identity_claim = env
+        .get("AUTH_IDENTITY_CLAIM")
+        .unwrap_or_else(|| "email".to_owned());
+    if identity_claim != "email" && identity_claim != "employee_id" {
+        return Err(ConfigError::new(
+            "AUTH_IDENTITY_CLAIM",
+            "expected email or employee_id",
+        ));
+    }
+    let roles_claim = env
+        .get("AUTH_ROLES_CLAIM")
+        .unwrap_or_else(|| "roles".to_owned());
+    if roles_claim.split('.').any(str::is_empty) {
+        return Err(ConfigError::new(
+            "AUTH_ROLES_CLAIM",
+            "expected a dotted path such as realm_access.roles",
+        ));
+    }
+    let role_map = match env.get("AUTH_ROLE_MAP") {
+        Some(raw) => {
+            parse_role_map(&raw).map_err(|reason| ConfigError::new("AUTH_ROLE_MAP", reason))?
+        }
+        None => HashMap::new(),
+    };
+    Ok(AuthConfig {
+        jwks_url,
+        issuer,
+        audience,
+        identity_claim,
+        roles_claim,
+        role_map,
+        dev_mode,
+    })
+}
+
+/// The Tandem roles a token can carry (after `AUTH_ROLE_MAP`).
+pub const TANDEM_ROLES: &[&str] = &["admin", "analyst", "hris"];
+
+/// Parses `admin=HR.Admin|HR.Owner,analyst=HR.Analytics`.
+fn parse_role_map(raw: &str) -> Result<HashMap<String, Vec<String>>, String> {
+    let mut map = HashMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (role, provider) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("expected role=ProviderRole pairs, got `{pair}`"))?;
+        let role = role.trim();
+        if !TANDEM_ROLES.contains(&role) {
+            return Err(format!(
+                "unknown role `{role}` (expected one of {})",
+                TANDEM_ROLES.join(", ")
+            ));
+        }
+        let names: Vec<String> = provider
+            .split('|')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if names.is_empty() {
+            return Err(format!("role `{role}` maps to no provider role"));
+        }
+        map.entry(role.to_owned())
+            .or_insert_with(Vec::new)
+            .extend(names);
+    }
+    Ok(map)
+}
+
+fn parse_or<T>(
+    env: &dyn Source,
+    name: &'static str,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match env.get(name) {
+        Some(raw) => parse(raw.trim()).map_err(|reason| ConfigError::new(name, reason)),
+        None => Ok(default),
+    }
+}
+
+fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn parse_ratio(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("expected a number between 0 and 1".to_owned()),
+    }
+}
+
+fn in_range<T>(raw: &str, low: T, high: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match raw.parse::<T>() {
+        Ok(v) if v >= low && v <= high => Ok(v),
+        _ => Err(format!("expected a whole number from {low} to {high}")),
+    }
+}
+
+fn database_url(env: &dyn Source, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.get(name) else {
+        return Ok(None);
+    };
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(Some(url))
+    } else {
+        Err(ConfigError::new(
+            name,
+            "expected a sqlite:… or postgres://… URL",
+        ))
+    }
+}
+
+fn redis_url(env: &dyn Source) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.get("REDIS_URL") else {
+        return Ok(None);
+    };
+    redis::parse_redis_url(&url)
+        .map(|_| Some(url))
+        .ok_or_else(|| ConfigError::new("REDIS_URL", "expected a redis://… URL"))
+}
+
+fn url_value(
+    env: &dyn Source,
+    name: &'static str,
+    schemes: &[&str],
+) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.get(name) else {
+        return Ok(None);
+    };
+    let scheme_ok = schemes.iter().any(|s| url.starts_with(&format!("{s}://")));
+    if scheme_ok && url.len() > "https://".len() {
+        Ok(Some(url))
+    } else {
+        Err(ConfigError::new(
+            name,
+            format!("expected a {} URL", schemes.join(" or ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let config = Config::from_source(&env(&[])).unwrap();
+        assert_eq!(config.database.url, "sqlite://tandem.db?mode=rwc");
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.min_group_size, 5);
+        assert_eq!(config.match_excluded_chain_depth, 2);
+        assert_eq!(config.graphql.max_depth, 12);
+        assert_eq!(config.graphql.max_complexity, 2000);
+        assert!(!config.graphql.introspection);
+        assert!(!config.auth.dev_mode);
+        assert_eq!(config.auth.identity_claim, "email");
+        assert_eq!(config.otel_service_name, "tandem");
+    }
+
+    #[test]
+    fn introspection_follows_dev_mode_unless_set() {
+        let dev = Config::from_source(&env(&[("AUTH_DEV_MODE", "true")])).unwrap();
+        assert!(dev.graphql.introspection);
+        let off = Config::from_source(&env(&[
+            ("AUTH_DEV_MODE", "true"),
+            ("GRAPHQL_INTROSPECTION", "false"),
+        ]))
+        .unwrap();
+        assert!(!off.graphql.introspection);
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let cases = [
+            ("MIN_GROUP_SIZE", "zero"),
+            ("BIND_ADDR", "localhost"),
+            ("HRIS_MAX_DEACTIVATION_RATIO", "1.5"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("AUTH_DEV_MODE", "maybe"),
+            ("AUTH_ROLE_MAP", "root=Admins"),
+            ("LOG_FORMAT", "xml"),
+        ];
+        for (variable, value) in cases {
+            let err = Config::from_source(&env(&[(variable, value)])).unwrap_err();
+            assert_eq!(err.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn sso_needs_issuer_and_audience_and_excludes_dev_mode() {
+        let missing =
+            Config::from_source(&env(&[("AUTH_JWKS_URL", "https://idp/keys")])).unwrap_err();
+        assert_eq!(missing.variable, "AUTH_ISSUER");
+        let both = Config::from_source(&env(&[
+            ("AUTH_JWKS_URL", "https://idp/keys"),
+            ("AUTH_ISSUER", "https://idp"),
+            ("AUTH_AUDIENCE", "tandem"),
+            ("AUTH_DEV_MODE", "true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(both.variable, "AUTH_DEV_MODE");
+    }
+
+    #[test]
+    fn role_map_accepts_several_provider_roles() {
+        let config = Config::from_source(&env(&[(
+            "AUTH_ROLE_MAP",
+            "admin=HR.Mentoring.Admin|HR.Owner, analyst=HR.Analytics",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.auth.role_map["admin"],
+            vec!["HR.Mentoring.Admin", "HR.Owner"]
+        );
+        assert_eq!(config.auth.role_map["analyst"], vec!["HR.Analytics"]);
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading employees within the caller's scope.
+
+use std::collections::HashMap;
+
+use entity::employee;
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::access::EmployeeScope;
+use super::pagination::{Cursor, Page, PageRequest, after_condition};
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+
+/// The caller's own employee record, if the token names one.
+pub async fn me(db: &DatabaseConnection, caller: &Caller) -> AppResult<Option<employee::Model>> {
+    match caller.employee_id {
+        Some(id) => Ok(employee::Entity::find_by_id(id).one(db).await?),
+        None => Ok(None),
+    }
+}
+
+/// One employee, if it exists and is in scope; NOT_FOUND otherwise.
+pub async fn get(
+    db: &DatabaseConnection,
+    scope: &EmployeeScope,
+    id: Uuid,
+) -> AppResult<employee::Model> {
+    if !scope.contains(id) {
+        return Err(AppError::NotFound("employee"));
+    }
+    employee::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("employee"))
+}
+
+/// Employees by id (for DataLoaders); ids that do not exist are absent.
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, employee::Model>> {
+    let rows = employee::Entity::find()
+        .filter(employee::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|e| (e.id, e)).collect())
+}
+
+/// A validated search text: trimmed, 1 to 100 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchText(String);
+
+impl SearchText {
+    /// Parses the `search` argument; blank means no filter.
+    pub fn parse(raw: Option<&str>) -> AppResult<Option<Self>> {
+        let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        if text.chars().count() > 100 {
+            return Err(AppError::bad_input(
+                "search",
+                "search text is limited to 100 characters",
+            ));
+        }
+        Ok(Some(Self(text.to_lowercase())))
+    }
+
+    /// A LIKE pattern matching the text anywhere, with LIKE wildcards escaped.
+    fn like_pattern(&self) -> String {
+        let escaped = self
+            .0
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    }
+}
+
+/// A page of employees ordered by display name, filtered by name or email.
+/// Admins list everyone; employees list the people in their scope; other
+/// roles see no individual and are refused.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    scope: &EmployeeScope,
+    page: &PageRequest,
+    search: Option<&SearchText>,
+) -> AppResult<Page<employee::Model>> {
+    if !caller.is_admin() && caller.employee_id.is_none() {
+        return Err(AppError::forbidden(match caller.roles.iter().next() {
+            Some(Role::Analyst) => "analysts see aggregates only",
+            _ => "this account cannot list employees",
+        }));
+    }
+    let mut query = employee::Entity::find();
+    if let EmployeeScope::Only(ids) = scope {
+        query = query.filter(employee::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some(search) = search {
+        let pattern = search.like_pattern();
+        let matches = |column: employee::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(matches(employee::Column::DisplayName))
+                .add(matches(employee::Column::Email)),
+        );
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(after_condition(
+            employee::Column::DisplayName,
+            employee::Column::Id,
+            after,
+        ));
+    }
+    let rows = query
+        .order_by_asc(employee::Column::DisplayName)
+        .order_by_asc(employee::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page, |e| Cursor {
+        key: e.display_name.clone(),
+        id: e.id,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_trimmed_lowercased_and_bounded() {
+        assert_eq!(SearchText::parse(Some("  ")).unwrap(), None);
+        assert_eq!(
+            SearchText::parse(Some(" Zoé ")).unwrap(),
+            Some(SearchText("zoé".into()))
+        );
+        assert!(SearchText::parse(Some(&"x".repeat(101))).is_err());
+    }
+
+    #[test]
+    fn like_wildcards_in_search_are_literal() {
+        let text = SearchText::parse(Some("50%_a")).unwrap().unwrap();
+        assert_eq!(text.like_pattern(), "%50\\%\\_a%");
+    }
+}

@@ -1,0 +1,69 @@
+//! Reading programmes. Drafts are the programme team's work in progress:
+//! only admins see them.
+
+use entity::enums::ProgrammeStatus;
+use entity::programme;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::pagination::{Cursor, Page, PageRequest, after_condition};
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+
+/// Programmes are readable by employees, admins and analysts; the HRIS account has no use for them.
+fn ensure_may_read(caller: &Caller) -> AppResult<()> {
+    let service_only =
+        caller.employee_id.is_none() && !caller.is_admin() && !caller.has_role(Role::Analyst);
+    if service_only {
+        return Err(AppError::forbidden("this account cannot read programmes"));
+    }
+    Ok(())
+}
+
+/// One programme, if it exists and the caller may see it.
+pub async fn get(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<programme::Model> {
+    ensure_may_read(caller)?;
+    let found = programme::Entity::find_by_id(id).one(db).await?;
+    match found {
+        Some(p) if caller.is_admin() || p.status != ProgrammeStatus::Draft => Ok(p),
+        _ => Err(AppError::NotFound("programme")),
+    }
+}
+
+/// A page of programmes by name, optionally of one status.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    page: &PageRequest,
+    status: Option<ProgrammeStatus>,
+) -> AppResult<Page<programme::Model>> {
+    ensure_may_read(caller)?;
+    let mut query = programme::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(programme::Column::Status.eq(status));
+    }
+    if !caller.is_admin() {
+        query = query.filter(programme::Column::Status.ne(ProgrammeStatus::Draft));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(after_condition(
+            programme::Column::Name,
+            programme::Column::Id,
+            after,
+        ));
+    }
+    let rows = query
+        .order_by_asc(programme::Column::Name)
+        .order_by_asc(programme::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page, |p| Cursor {
+        key: p.name.clone(),
+        id: p.id,
+    }))
+}

@@ -1,0 +1,62 @@
+//! The one error policy of the service.
+//!
+//! - Code outside requests (start-up, CLI) uses `anyhow` with context.
+//! - Domain functions return [`AppError`]: either the caller's fault, with a
+//!   message fit for them, or [`AppError::Internal`], whose cause is logged in
+//!   full and never shown.
+//! - The GraphQL layer maps each variant to the contract's `extensions.code`
+//!   in exactly one place (`graphql::error`).
+
+use sea_orm::DbErr;
+
+/// Everything a domain operation can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The caller is not authenticated (no, invalid or expired token).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Authenticated, but this caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The record does not exist, or the caller may not know that it exists.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An argument is invalid; `field` names the offending input field.
+    #[error("{message}")]
+    BadInput {
+        /// Input field at fault, as the client spelled it (e.g. `first`, `consent`).
+        field: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// Valid input that contradicts the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything unexpected; logged with its cause chain, shown as a generic message.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// A [`AppError::BadInput`] for `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A [`AppError::Forbidden`] with a message the caller may read.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// Result of a domain operation.
+pub type AppResult<T> = Result<T, AppError>;

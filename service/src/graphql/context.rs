@@ -1,0 +1,75 @@
+//! Per-request data resolvers read: the database, the caller and the
+//! caller's employee scope (computed at most once per request).
+
+use async_graphql::Context;
+use sea_orm::DatabaseConnection;
+use tokio::sync::OnceCell;
+
+use super::error::to_graphql;
+use super::loaders::Loaders;
+use crate::auth::Caller;
+use crate::domain::access::{self, EmployeeScope};
+use crate::error::AppError;
+
+/// Data attached to each request by the HTTP layer.
+pub struct RequestData {
+    /// Who is calling.
+    pub caller: Caller,
+    scope: OnceCell<EmployeeScope>,
+}
+
+impl RequestData {
+    /// Request data for `caller`.
+    pub fn new(caller: Caller) -> Self {
+        Self {
+            caller,
+            scope: OnceCell::new(),
+        }
+    }
+}
+
+/// Typed access to the request's data from a resolver context.
+pub trait ContextExt {
+    /// The shared database pool.
+    fn db(&self) -> async_graphql::Result<&DatabaseConnection>;
+    /// The authenticated caller.
+    fn caller(&self) -> async_graphql::Result<&Caller>;
+    /// The request's DataLoaders.
+    fn loaders(&self) -> async_graphql::Result<&Loaders>;
+    /// The employees this caller may see.
+    fn employee_scope(&self) -> impl Future<Output = async_graphql::Result<&EmployeeScope>> + Send;
+}
+
+fn missing(what: &str) -> async_graphql::Error {
+    to_graphql(AppError::Internal(anyhow::anyhow!(
+        "{what} missing from the GraphQL context"
+    )))
+}
+
+impl ContextExt for Context<'_> {
+    fn db(&self) -> async_graphql::Result<&DatabaseConnection> {
+        self.data_opt::<DatabaseConnection>()
+            .ok_or_else(|| missing("database"))
+    }
+
+    fn caller(&self) -> async_graphql::Result<&Caller> {
+        self.data_opt::<RequestData>()
+            .map(|d| &d.caller)
+            .ok_or_else(|| missing("caller"))
+    }
+
+    fn loaders(&self) -> async_graphql::Result<&Loaders> {
+        self.data_opt::<Loaders>().ok_or_else(|| missing("loaders"))
+    }
+
+    async fn employee_scope(&self) -> async_graphql::Result<&EmployeeScope> {
+        let data = self
+            .data_opt::<RequestData>()
+            .ok_or_else(|| missing("caller"))?;
+        let db = self.db()?;
+        data.scope
+            .get_or_try_init(|| access::employee_scope(db, &data.caller))
+            .await
+            .map_err(to_graphql)
+    }
+}

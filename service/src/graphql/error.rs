@@ -1,0 +1,60 @@
+//! The one mapping from [`AppError`] to GraphQL errors with the contract's
+//! `extensions.code`. Internal causes are logged here and never sent.
+
+use async_graphql::{Error, ErrorExtensions};
+
+use crate::error::AppError;
+
+/// The contract's error codes.
+pub mod code {
+    /// No, invalid or expired token.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// Authenticated, but not allowed.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// Absent, or hidden from this caller.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// Invalid argument; `extensions.field` names it.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// Valid input contradicting current state.
+    pub const CONFLICT: &str = "CONFLICT";
+    /// Anything else, with a generic message.
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+}
+
+/// Converts a domain error into a GraphQL error carrying its code.
+pub fn to_graphql(err: AppError) -> Error {
+    match err {
+        AppError::Unauthenticated => {
+            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
+        }
+        AppError::Forbidden(_) => {
+            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::FORBIDDEN))
+        }
+        AppError::NotFound(_) => {
+            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::NOT_FOUND))
+        }
+        AppError::BadInput { field, message } => Error::new(message).extend_with(|_, e| {
+            e.set("code", code::BAD_USER_INPUT);
+            e.set("field", field.as_str());
+        }),
+        AppError::Conflict(message) => {
+            Error::new(message).extend_with(|_, e| e.set("code", code::CONFLICT))
+        }
+        AppError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error while resolving");
+            Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))
+        }
+    }
+}
+
+/// `.gql()` on domain results: the only way resolvers surface domain errors.
+pub trait GqlResultExt<T> {
+    /// Maps the error with [`to_graphql`].
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for Result<T, AppError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(to_graphql)
+    }
+}

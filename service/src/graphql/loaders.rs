@@ -1,0 +1,129 @@
+//! DataLoaders: one per relation, created per request (so nothing is cached
+//! across requests) and batching every lookup of one resolver round into one
+//! `WHERE id IN (…)` query — no N+1.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{department, employee, skill, skill_profile};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::domain::{departments, employees, skills};
+use crate::error::AppError;
+
+/// Loader errors must be cloneable; the cause is shared.
+pub type LoadError = Arc<AppError>;
+
+/// Batches lookups against one table.
+pub struct TableLoader {
+    db: DatabaseConnection,
+}
+
+/// The loaders of one request.
+pub struct Loaders {
+    /// Employees, departments, skills and skill profiles by id.
+    pub tables: DataLoader<TableLoader>,
+}
+
+impl Loaders {
+    /// Fresh loaders over `db`. Zero batching delay: lookups issued in the same
+    /// resolver round are still batched, without a timer on every request
+    /// (async-graphql issue #1306).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            tables: DataLoader::new(TableLoader { db }, tokio::spawn).delay(Duration::ZERO),
+        }
+    }
+}
+
+/// Key of an employee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EmployeeKey(pub Uuid);
+/// Key of a department.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DepartmentKey(pub Uuid);
+/// Key of a skill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SkillKey(pub Uuid);
+/// Key of an employee's skill profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SkillProfileKey(pub Uuid);
+
+fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|k| id(*k)).collect()
+}
+
+fn rekey<K: std::hash::Hash + Eq, V>(
+    map: HashMap<Uuid, V>,
+    key: impl Fn(Uuid) -> K,
+) -> HashMap<K, V> {
+    map.into_iter().map(|(id, v)| (key(id), v)).collect()
+}
+
+impl Loader<EmployeeKey> for TableLoader {
+    type Value = employee::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[EmployeeKey],
+    ) -> Result<HashMap<EmployeeKey, Self::Value>, Self::Error> {
+        let found = employees::by_ids(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, EmployeeKey))
+    }
+}
+
+impl Loader<DepartmentKey> for TableLoader {
+    type Value = department::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[DepartmentKey],
+    ) -> Result<HashMap<DepartmentKey, Self::Value>, Self::Error> {
+        let found = departments::by_ids(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, DepartmentKey))
+    }
+}
+
+impl Loader<SkillKey> for TableLoader {
+    type Value = skill::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[SkillKey]) -> Result<HashMap<SkillKey, Self::Value>, Self::Error> {
+        let found = skills::by_ids(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, SkillKey))
+    }
+}
+
+impl Loader<SkillProfileKey> for TableLoader {
+    type Value = Vec<skill_profile::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[SkillProfileKey],
+    ) -> Result<HashMap<SkillProfileKey, Self::Value>, Self::Error> {
+        let found = skills::profiles_of(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, SkillProfileKey))
+    }
+}
+
+/// Maps a shared loader error to a GraphQL error with its code.
+pub fn load_error(err: LoadError) -> async_graphql::Error {
+    match Arc::try_unwrap(err) {
+        Ok(owned) => super::error::to_graphql(owned),
+        Err(shared) => super::error::to_graphql(AppError::Internal(anyhow::anyhow!("{shared:?}"))),
+    }
+}

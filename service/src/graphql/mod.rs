@@ -1,0 +1,50 @@
+//! The GraphQL layer: maps domain results to the contract's types and errors.
+//! It holds no business rule; every resolver calls a function in `domain/`.
+
+pub mod context;
+pub mod error;
+pub mod loaders;
+pub mod observability;
+pub mod people;
+pub mod programmes;
+pub mod scalars;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::config::GraphqlConfig;
+
+/// Every query root field, one object per area.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(people::PeopleQuery, programmes::ProgrammeQuery);
+
+/// The executable schema, built once and shared by all workers.
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema with the configured limits. Introspection and field
+/// suggestions ("Did you mean …") are both off unless enabled: they map the API.
+pub fn build_schema(config: &GraphqlConfig, db: DatabaseConnection) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .data(db)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .limit_recursive_depth(config.max_recursive_depth)
+        .limit_directives(config.max_directives)
+        .extension(observability::OperationSpans);
+    if !config.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as `tandem export-schema` prints it and
+/// `schema.graphql` holds it.
+pub fn sdl() -> String {
+    let config =
+        crate::config::Config::from_source(&std::collections::HashMap::new()).map(|c| c.graphql);
+    let schema = match config {
+        Ok(graphql) => build_schema(&graphql, DatabaseConnection::default()),
+        Err(_) => Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).finish(),
+    };
+    schema.sdl()
+}

@@ -1,0 +1,91 @@
+//! A span per GraphQL operation, named after it, with its type — never its
+//! variables (they may hold personal data).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Response, ServerResult, Variables};
+use tracing::Instrument as _;
+
+/// Factory registered on the schema.
+pub struct OperationSpans;
+
+impl ExtensionFactory for OperationSpans {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationSpan::default())
+    }
+}
+
+/// Per-request state: the operation types found by the parser, by name.
+#[derive(Default)]
+struct OperationSpan {
+    types: Mutex<HashMap<Option<String>, OperationType>>,
+}
+
+fn type_name(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationSpan {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let span = tracing::info_span!(
+            "graphql.operation",
+            graphql.operation.name = tracing::field::Empty,
+            graphql.operation.type = tracing::field::Empty,
+        );
+        next.run(ctx).instrument(span).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Ok(mut types) = self.types.lock() {
+            match &document.operations {
+                DocumentOperations::Single(op) => {
+                    types.insert(None, op.node.ty);
+                }
+                DocumentOperations::Multiple(ops) => {
+                    types.extend(
+                        ops.iter()
+                            .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
+                    );
+                }
+            }
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let span = tracing::Span::current();
+        span.record("graphql.operation.name", operation_name.unwrap_or(""));
+        let ty = self.types.lock().ok().and_then(|types| {
+            types
+                .get(&operation_name.map(str::to_owned))
+                .or_else(|| types.get(&None))
+                .copied()
+        });
+        if let Some(ty) = ty {
+            span.record("graphql.operation.type", type_name(ty));
+        }
+        next.run(ctx, operation_name).await
+    }
+}

@@ -1,0 +1,261 @@
+//! People: employees, departments, skills and skill profiles.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, Object};
+use entity::{department, employee, skill, skill_profile};
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::GqlResultExt;
+use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load_error};
+use crate::domain::employees::{self, SearchText};
+use crate::domain::pagination::{Page, PageRequest};
+use crate::domain::skills;
+
+/// Generation derived from the birth year.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Generation")]
+pub enum Generation {
+    BabyBoomer,
+    GenX,
+    GenY,
+    GenZ,
+    Unknown,
+}
+
+/// Employment status from the HRIS.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::EmployeeStatus")]
+pub enum EmployeeStatus {
+    Active,
+    OnLeave,
+    Terminated,
+}
+
+/// Teach or learn.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::SkillDirection")]
+pub enum SkillDirection {
+    Offers,
+    Wants,
+}
+
+/// An organisational unit.
+pub struct Department(pub department::Model);
+
+#[Object]
+impl Department {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(DepartmentKey(parent))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(Department))
+    }
+}
+
+/// A person of the company.
+pub struct Employee(pub employee::Model);
+
+#[Object]
+impl Employee {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn job_title(&self) -> Option<&str> {
+        self.0.job_title.as_deref()
+    }
+    async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
+        let Some(id) = self.0.department_id else {
+            return Ok(None);
+        };
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(DepartmentKey(id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(Department))
+    }
+    /// The manager, when the caller may see them (null otherwise).
+    async fn manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        let Some(id) = self.0.manager_id else {
+            return Ok(None);
+        };
+        if !ctx.employee_scope().await?.contains(id) {
+            return Ok(None);
+        }
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(EmployeeKey(id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(Employee))
+    }
+    /// Derived from the birth year the HRIS sends; the birth year itself is never stored.
+    async fn generation(&self) -> Generation {
+        self.0.generation.into()
+    }
+    /// HRIS grade: higher means more senior (e.g. 1 intern ... 9 executive committee).
+    async fn seniority_level(&self) -> Option<i32> {
+        self.0.seniority_level
+    }
+    /// IANA time zone, e.g. Europe/Paris.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    async fn status(&self) -> EmployeeStatus {
+        self.0.status.into()
+    }
+    async fn skills(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillProfileEntry>> {
+        let entries = ctx
+            .loaders()?
+            .tables
+            .load_one(SkillProfileKey(self.0.id))
+            .await
+            .map_err(load_error)?;
+        Ok(entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(SkillProfileEntry)
+            .collect())
+    }
+}
+
+/// A digital topic of the catalogue.
+pub struct Skill(pub skill::Model);
+
+#[Object]
+impl Skill {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+}
+
+/// One skill an employee offers or wants, with a level.
+pub struct SkillProfileEntry(pub skill_profile::Model);
+
+#[Object]
+impl SkillProfileEntry {
+    async fn skill(&self, ctx: &Context<'_>) -> async_graphql::Result<Skill> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(SkillKey(self.0.skill_id))
+            .await
+            .map_err(load_error)?;
+        found
+            .map(Skill)
+            .ok_or_else(|| async_graphql::Error::new("skill missing"))
+    }
+    async fn direction(&self) -> SkillDirection {
+        self.0.direction.into()
+    }
+    /// 0 none .. 4 expert
+    async fn level(&self) -> i32 {
+        self.0.level
+    }
+}
+
+/// Turns a domain page into a Relay connection.
+pub fn connection<M, N>(page: Page<M>, node: impl Fn(M) -> N) -> Connection<String, N>
+where
+    N: async_graphql::OutputType,
+{
+    let mut connection = Connection::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
+    );
+    connection
+}
+
+/// Query fields about people and skills.
+#[derive(Default)]
+pub struct PeopleQuery;
+
+#[Object]
+impl PeopleQuery {
+    /// The employee linked to the caller's token; null for service accounts.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ok(employees::me(ctx.db()?, ctx.caller()?)
+            .await
+            .gql()?
+            .map(Employee))
+    }
+
+    /// The skill catalogue.
+    async fn skills(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
+        Ok(skills::list(ctx.db()?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Skill)
+            .collect())
+    }
+
+    /// One employee the caller may see (NOT_FOUND otherwise).
+    async fn employee(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Option<Employee>> {
+        let scope = ctx.employee_scope().await?;
+        Ok(Some(Employee(
+            employees::get(ctx.db()?, scope, id).await.gql()?,
+        )))
+    }
+
+    /// Employees the caller may see, by display name; `search` matches name or email.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn employees(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Employee>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let search = SearchText::parse(search.as_deref()).gql()?;
+        let caller = ctx.caller()?;
+        let scope = ctx.employee_scope().await?;
+        let rows = employees::list(ctx.db()?, caller, scope, &page, search.as_ref())
+            .await
+            .gql()?;
+        Ok(connection(rows, Employee))
+    }
+}

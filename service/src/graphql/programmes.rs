@@ -1,0 +1,122 @@
+//! Programmes.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, Object};
+use entity::programme;
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::GqlResultExt;
+use super::loaders::{EmployeeKey, load_error};
+use super::people::{Employee, connection};
+use super::scalars::Date;
+use crate::domain::pagination::PageRequest;
+use crate::domain::programmes;
+
+/// Programme lifecycle.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::ProgrammeStatus")]
+pub enum ProgrammeStatus {
+    Draft,
+    Enrolling,
+    Matching,
+    Active,
+    Closed,
+}
+
+/// One-to-one or small groups.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::ProgrammeFormat")]
+pub enum ProgrammeFormat {
+    OneToOne,
+    Group,
+}
+
+/// A reverse-mentoring programme.
+pub struct Programme(pub programme::Model);
+
+#[Object]
+impl Programme {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Why the programme exists, shown to every volunteer before they consent.
+    async fn purpose(&self) -> &str {
+        &self.0.purpose
+    }
+    async fn status(&self) -> ProgrammeStatus {
+        self.0.status.into()
+    }
+    async fn format(&self) -> ProgrammeFormat {
+        self.0.format.into()
+    }
+    async fn max_mentees_per_mentor(&self) -> i32 {
+        self.0.max_mentees_per_mentor
+    }
+    async fn session_cadence_days(&self) -> i32 {
+        self.0.session_cadence_days
+    }
+    async fn target_sessions(&self) -> i32 {
+        self.0.target_sessions
+    }
+    async fn requires_mentor_training(&self) -> bool {
+        self.0.requires_mentor_training
+    }
+    async fn starts_on(&self) -> Option<Date> {
+        self.0.starts_on.map(Date)
+    }
+    async fn ends_on(&self) -> Option<Date> {
+        self.0.ends_on.map(Date)
+    }
+    /// The executive who approved the programme; shown with the purpose to
+    /// every volunteer, so visible to whoever sees the programme.
+    async fn sponsor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        let Some(id) = self.0.sponsor_id else {
+            return Ok(None);
+        };
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(EmployeeKey(id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(Employee))
+    }
+}
+
+/// Query fields about programmes.
+#[derive(Default)]
+pub struct ProgrammeQuery;
+
+#[Object]
+impl ProgrammeQuery {
+    /// One programme (drafts are visible to admins only).
+    async fn programme(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Option<Programme>> {
+        Ok(Some(Programme(
+            programmes::get(ctx.db()?, ctx.caller()?, id).await.gql()?,
+        )))
+    }
+
+    /// Programmes by name, optionally of one status.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn programmes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<ProgrammeStatus>,
+    ) -> async_graphql::Result<Connection<String, Programme>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let rows = programmes::list(ctx.db()?, ctx.caller()?, &page, status.map(Into::into))
+            .await
+            .gql()?;
+        Ok(connection(rows, Programme))
+    }
+}

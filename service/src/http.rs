@@ -1,0 +1,361 @@
+//! The HTTP surface: `POST`/`GET /graphql`, GraphiQL (dev mode), `/healthz`, `/readyz`.
+//!
+//! The protections the OWASP GraphQL cheat sheet asks for that async-graphql's
+//! actix extractor does not give are enforced here, before any parsing:
+//! JSON-only POSTs (no CSRF through simple requests), mutations over POST only,
+//! a body cap that also holds after gzip decompression, batch limits, and a
+//! timeout around each operation.
+
+use std::io::Read as _;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, BytesMut};
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
+use async_graphql_actix_web::GraphQLResponse;
+use futures_util::StreamExt as _;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::{AuthFailure, Authenticator, Caller};
+use crate::config::Config;
+use crate::graphql::AppSchema;
+use crate::graphql::context::RequestData;
+use crate::graphql::error::code;
+use crate::graphql::loaders::Loaders;
+
+/// Shared by every worker: built once at start.
+pub struct AppState {
+    /// The executable schema.
+    pub schema: AppSchema,
+    /// Bearer token → caller.
+    pub authenticator: Authenticator,
+    /// The primary pool (readiness checks).
+    pub db: DatabaseConnection,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/graphql", web::post().to(graphql_post))
+        .route("/graphql", web::get().to(graphql_get))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+/// A GraphQL-shaped error body with the contract's code.
+fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
+
+fn refused(failure: &AuthFailure, had_header: bool) -> HttpResponse {
+    if let AuthFailure::Lookup(cause) = failure {
+        tracing::error!(%cause, "could not resolve the caller");
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::INTERNAL,
+            "service unavailable",
+        );
+    }
+    tracing::info!(reason = %failure, "request refused");
+    let challenge = if had_header {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    };
+    let mut response = error_response(
+        StatusCode::UNAUTHORIZED,
+        code::UNAUTHENTICATED,
+        "authentication required",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}
+
+async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .authenticator
+        .authenticate(header)
+        .await
+        .map_err(|failure| refused(&failure, header.is_some()))
+}
+
+/// Whether the request declares a JSON body (`application/json`, any parameters).
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Body encodings we decode ourselves (so the cap applies to the decoded size).
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+fn encoding(req: &HttpRequest) -> Option<Encoding> {
+    match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().map(str::trim))
+    {
+        None => Some(Encoding::Identity),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("identity") => Some(Encoding::Identity),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("gzip") => Some(Encoding::Gzip),
+        _ => None,
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// Reads at most `limit` bytes of body, refusing early on a larger Content-Length.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<BytesMut, BodyError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Decompresses gzip while never producing more than `limit` bytes (no zip bombs).
+fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|_| BodyError::Unreadable)?;
+    if decoded.len() > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(decoded)
+}
+
+fn body_error(err: BodyError) -> HttpResponse {
+    match err {
+        BodyError::TooLarge => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::BAD_USER_INPUT,
+            "request body too large",
+        ),
+        BodyError::Unreadable => error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "request body could not be read",
+        ),
+    }
+}
+
+async fn graphql_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if !is_json(&req) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::BAD_USER_INPUT,
+            "Content-Type must be application/json",
+        );
+    }
+    let Some(encoding) = encoding(&req) else {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::BAD_USER_INPUT,
+            "Content-Encoding must be gzip or identity",
+        );
+    };
+    let caller = match authenticate(&req, &state).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let limit = state.config.graphql.body_limit;
+    let raw = match read_body(&req, payload, limit).await {
+        Ok(raw) => raw,
+        Err(err) => return body_error(err),
+    };
+    let decoded = match encoding {
+        Encoding::Identity => raw.to_vec(),
+        Encoding::Gzip => match gunzip(&raw, limit) {
+            Ok(decoded) => decoded,
+            Err(err) => return body_error(err),
+        },
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&decoded) {
+        Ok(batch) => batch,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "body is not a GraphQL JSON request",
+            );
+        }
+    };
+    if let BatchRequest::Batch(requests) = &batch {
+        let max = state.config.graphql.max_batch;
+        if max <= 1 || requests.len() > max || requests.is_empty() {
+            let message = format!("batches hold 1 to {max} operations");
+            return error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &message);
+        }
+    }
+    let response = match batch {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(execute(&state, &caller, request).await)
+        }
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(execute(&state, &caller, request).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    };
+    GraphQLResponse::from(response)
+        .respond_to(&req)
+        .map_into_boxed_body()
+}
+
+async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if req.query_string().is_empty() {
+        if state.config.auth.dev_mode {
+            let page = async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .finish();
+            return HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page);
+        }
+        return error_response(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            "GraphiQL is served in dev mode only",
+        );
+    }
+    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) => request,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "query string is not a GraphQL request",
+            );
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::BAD_USER_INPUT,
+            "mutations are accepted over POST only",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let caller = match authenticate(&req, &state).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let response = BatchResponse::Single(execute(&state, &caller, request).await);
+    GraphQLResponse::from(response)
+        .respond_to(&req)
+        .map_into_boxed_body()
+}
+
+/// Whether the operation the request selects is a mutation (or subscription).
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // execution reports the syntax error
+    };
+    let selected = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
+    };
+    matches!(
+        selected,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+/// Runs one operation for `caller` with fresh loaders, under the execution timeout.
+async fn execute(state: &AppState, caller: &Caller, request: Request) -> Response {
+    let request = request
+        .data(RequestData::new(caller.clone()))
+        .data(Loaders::new(state.db.clone()));
+    let timeout = state.config.graphql.execution_timeout;
+    let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?timeout, "GraphQL operation timed out");
+            let mut error = ServerError::new("the operation took too long", None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code::INTERNAL);
+            Response::from_errors(vec![error])
+        }
+    };
+    for error in &mut response.errors {
+        default_code(error);
+    }
+    response
+}
+
+/// Errors raised by async-graphql itself (syntax, validation, limits, argument
+/// coercion) carry no code: they are all the client's input.
+fn default_code(error: &mut ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code::BAD_USER_INPUT);
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => {
+            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" }))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: database unreachable");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))
+        }
+    }
+}

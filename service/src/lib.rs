@@ -1,0 +1,14 @@
+//! Tandem: the reverse-mentoring programme service.
+//!
+//! Request flow: actix-web ([`http`]) → bearer token → [`auth::Caller`] →
+//! async-graphql ([`graphql`], limits and mapping only) → business rules in
+//! [`domain`] → sea-orm entities (SQLite or PostgreSQL).
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,177 @@
+//! The `tandem` command line: serve, migrate, seed-demo, export-schema, dev-token.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use tandem::auth::dev::{self, DevKey, DevTokenRequest};
+use tandem::config::Config;
+use tandem::domain::seed::{self, SeedOptions};
+use tandem::error::AppError;
+use tandem::startup::{self, Application};
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Reverse-mentoring programme service (GraphQL)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve GraphQL (the default).
+    Serve {
+        /// Seed the demo company first when the database holds no employee.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Fill an empty database with a deterministic synthetic company.
+    SeedDemo {
+        /// Number of employees.
+        #[arg(long, default_value_t = 200)]
+        employees: usize,
+        /// Random seed: the same seed gives the same company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Day the calendars are placed around (default: today, UTC).
+        #[arg(long)]
+        anchor: Option<NaiveDate>,
+    },
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+    /// Print a dev-mode token (needs AUTH_DEV_MODE=true).
+    DevToken {
+        /// Employee email the token names; omit for a service account.
+        #[arg(long)]
+        email: Option<String>,
+        /// Role to carry: admin, analyst or hris (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::ExportSchema) = cli.command {
+        print!("{}", tandem::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tandem: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    tandem::telemetry::init(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tandem: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(
+        cli.command.unwrap_or(Command::Serve { demo: false }),
+        config,
+    )) {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = ?err, "tandem stopped");
+            eprintln!("tandem: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { demo } => {
+            if demo {
+                seed_if_empty(&config).await?;
+            }
+            let app = Application::build(config.clone()).await?;
+            tracing::info!(addr = %config.bind_addr, dev_mode = config.auth.dev_mode, "tandem listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::SeedDemo {
+            employees,
+            seed,
+            anchor,
+        } => {
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            let options = SeedOptions {
+                employees,
+                seed,
+                anchor: anchor.unwrap_or_else(|| Utc::now().date_naive()),
+            };
+            let summary = seed::seed_demo(&db, &options).await.map_err(describe)?;
+            println!("{summary:?}");
+        }
+        Command::DevToken {
+            email,
+            roles,
+            ttl_hours,
+        } => {
+            if !config.auth.dev_mode {
+                eprintln!(
+                    "tandem: invalid configuration: AUTH_DEV_MODE: dev-token needs AUTH_DEV_MODE=true"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            let key = DevKey::load_or_create(&db).await?;
+            let request = DevTokenRequest {
+                email,
+                roles,
+                ttl_secs: ttl_hours.max(1) * 3600,
+            };
+            println!("{}", dev::issue(&key, &request)?);
+        }
+        Command::ExportSchema => print!("{}", tandem::graphql::sdl()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds the demo company unless employees exist already.
+async fn seed_if_empty(config: &Config) -> anyhow::Result<()> {
+    let db = startup::connect(&config.database).await?;
+    startup::migrate(&db).await?;
+    let options = SeedOptions {
+        employees: 200,
+        seed: 42,
+        anchor: Utc::now().date_naive(),
+    };
+    match seed::seed_demo(&db, &options).await {
+        Ok(summary) => tracing::info!(?summary, "demo company seeded"),
+        Err(AppError::Conflict(_)) => {
+            tracing::info!("database already holds employees; demo seed skipped")
+        }
+        Err(err) => return Err(describe(err)).context("demo seed"),
+    }
+    Ok(())
+}
+
+fn describe(err: AppError) -> anyhow::Error {
+    match err {
+        AppError::Internal(cause) => cause,
+        other => anyhow::anyhow!("{other}"),
+    }
+}

@@ -1,0 +1,123 @@
+//! Builds the running service from a [`Config`]: pools, migrations, schema,
+//! authenticator and the actix server bound to a listener whose port is known
+//! (tests bind port 0).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tracing::Instrument as _;
+
+use crate::auth::Authenticator;
+use crate::config::{Config, DatabaseConfig};
+use crate::domain::skills;
+use crate::graphql::build_schema;
+use crate::http::{AppState, routes};
+
+/// How long in-flight requests may finish after SIGTERM.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Opens a pool with explicit size, acquire timeout and statement timeout.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
+    let statement_ms = config.statement_timeout.as_millis().to_string();
+    let busy_timeout = config.statement_timeout;
+    let mut options = ConnectOptions::new(config.url.clone());
+    options
+        .max_connections(config.pool_size)
+        .min_connections(1)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", statement_ms.clone())]))
+        .map_sqlx_sqlite_opts(move |lite| {
+            lite.busy_timeout(busy_timeout)
+                .foreign_keys(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        });
+    Database::connect(options)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")
+}
+
+/// Applies pending migrations and the reference data the service needs.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("migrations failed")?;
+    skills::ensure_catalogue(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("skill catalogue")?;
+    Ok(())
+}
+
+/// A built, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates, and binds `config.bind_addr`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = connect(&config.database).await?;
+        migrate(&db).await?;
+        let listener = TcpListener::bind(config.bind_addr)
+            .with_context(|| format!("cannot listen on {} (BIND_ADDR)", config.bind_addr))?;
+        Self::with_listener(config, db, listener).await
+    }
+
+    /// Serves on an already bound listener over an already migrated database.
+    pub async fn with_listener(
+        config: Config,
+        db: DatabaseConnection,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let authenticator = Authenticator::new(&config.auth, &db).await?;
+        let schema = build_schema(&config.graphql, db.clone());
+        let state = web::Data::new(AppState {
+            schema,
+            authenticator,
+            db,
+            config: Arc::new(config),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(|req, srv| {
+                    let span = tracing::info_span!(
+                        "http.request",
+                        http.request.method = %req.method(),
+                        http.route = req.match_pattern().unwrap_or_default(),
+                        http.response.status_code = tracing::field::Empty,
+                    );
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await?;
+                        tracing::Span::current()
+                            .record("http.response.status_code", response.status().as_u16());
+                        Ok(response)
+                    }
+                    .instrument(span)
+                })
+                .configure(routes)
+        })
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (useful when asking for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM end it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
