@@ -1,1 +1,15 @@
+//! Black-box tests of the Tandem service: each test starts the real HTTP
+//! server on port 0 over its own fresh database and talks to it with real
+//! signed tokens. Every test runs on SQLite and, when `TEST_DATABASE_URL`
+//! points at PostgreSQL, on PostgreSQL too. One binary, so one link step.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod health;
+mod people;
+mod programmes;
+mod protections;
+mod seed;

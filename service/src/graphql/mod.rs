@@ -16,6 +16,7 @@ use crate::config::GraphqlConfig;
 
 /// Every query root field, one object per area.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(people::PeopleQuery, programmes::ProgrammeQuery);
 
 /// The executable schema, built once and shared by all workers.

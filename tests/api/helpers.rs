@@ -1,0 +1,377 @@
+//! `TestApp`: the real server on port 0, over its own fresh database, with
+//! real signed tokens — exactly what clients talk to.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::enums::*;
+use entity::{employee, enrolment, pairing, pairing_mentee, programme};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set};
+use serde_json::{Value, json};
+use tandem::auth::dev::{self, DevKey, DevTokenRequest};
+use tandem::config::Config;
+use tandem::startup::{self, Application};
+use uuid::Uuid;
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server `TEST_DATABASE_URL` points at.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set (CI always sets it).
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                eprintln!("TEST_DATABASE_URL unset: PostgreSQL variant not run");
+                None
+            }
+        }
+    }
+}
+
+/// Runs an async test body once per backend: `both!(name)` defines
+/// `name::sqlite` and `name::postgres` calling `async fn name(Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )+};
+}
+
+/// A database that exists for one test and is removed afterwards.
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let TestDatabase::Postgres { admin_url, name } = self else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Replaces the database name (path) of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+async fn fresh_database(backend: &Backend) -> (String, TestDatabase) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("tandem.db").display()
+            );
+            (url, TestDatabase::Sqlite(dir))
+        }
+        Backend::Postgres(admin_url) => {
+            let name = format!("tandem_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(admin_url)
+                .await
+                .expect("TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            let guard = TestDatabase::Postgres {
+                admin_url: admin_url.clone(),
+                name: name.clone(),
+            };
+            (with_database(admin_url, &name), guard)
+        }
+    }
+}
+
+/// The running service under test.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A direct connection to the app's database, for arranging data.
+    pub db: DatabaseConnection,
+    client: reqwest::Client,
+    key: DevKey,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts the service in dev mode on a fresh database.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts the service with extra environment settings.
+    pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        let (url, database) = fresh_database(&backend).await;
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), url),
+            ("AUTH_DEV_MODE".into(), "true".into()),
+            ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+            ("DATABASE_POOL_SIZE".into(), "4".into()),
+        ]);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_source(&env).expect("test configuration");
+        let db = startup::connect(&config.database).await.expect("connect");
+        startup::migrate(&db).await.expect("migrate");
+        let listener = std::net::TcpListener::bind(config.bind_addr).expect("bind port 0");
+        let app = Application::with_listener(config, db.clone(), listener)
+            .await
+            .expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let key = DevKey::load_or_create(&db).await.expect("dev key");
+        Self {
+            address,
+            db,
+            client: reqwest::Client::new(),
+            key,
+            _database: database,
+        }
+    }
+
+    /// A dev token for `email` (None: a service account) with `roles`.
+    pub fn token(&self, email: Option<&str>, roles: &[&str]) -> String {
+        self.token_with_ttl(email, roles, 3600)
+    }
+
+    /// A dev token with a chosen lifetime (negative: already expired).
+    pub fn token_with_ttl(&self, email: Option<&str>, roles: &[&str], ttl_secs: i64) -> String {
+        let request = DevTokenRequest {
+            email: email.map(str::to_owned),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            ttl_secs,
+        };
+        dev::issue(&self.key, &request).expect("issue token")
+    }
+
+    /// A client to send requests by hand.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// `POST /graphql` with a JSON body; answers the status and the JSON body.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// The `data` of a query that must succeed.
+    pub async fn query_ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql(token, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// The single error code of a query that must fail.
+    pub async fn query_error_code(&self, token: &str, query: &str, variables: Value) -> String {
+        let (_, body) = self.graphql(token, query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error: {body}"))
+            .to_owned()
+    }
+}
+
+/// A person to insert.
+pub struct Person<'a> {
+    pub name: &'a str,
+    pub level: i32,
+    pub manager: Option<Uuid>,
+    pub status: EmployeeStatus,
+}
+
+impl<'a> Person<'a> {
+    /// An active employee at `level` with no manager.
+    pub fn new(name: &'a str, level: i32) -> Self {
+        Self {
+            name,
+            level,
+            manager: None,
+            status: EmployeeStatus::Active,
+        }
+    }
+
+    /// The email derived from the name (`alice@corp.example`).
+    pub fn email(name: &str) -> String {
+        format!("{}@corp.example", name.to_lowercase().replace(' ', "."))
+    }
+}
+
+/// Inserts an employee and answers their id.
+pub async fn insert_employee(db: &DatabaseConnection, person: Person<'_>) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    employee::ActiveModel {
+        id: Set(id),
+        external_id: Set(format!("X-{}", person.name.replace(' ', "-"))),
+        email: Set(Person::email(person.name)),
+        given_name: Set(None),
+        family_name: Set(None),
+        display_name: Set(person.name.to_owned()),
+        job_title: Set(None),
+        department_id: Set(None),
+        manager_id: Set(person.manager),
+        generation: Set(Generation::Unknown),
+        seniority_level: Set(Some(person.level)),
+        timezone: Set("Europe/Paris".to_owned()),
+        status: Set(person.status),
+        availability_version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert employee");
+    id
+}
+
+/// Inserts a programme in `status` and answers its id.
+pub async fn insert_programme(
+    db: &DatabaseConnection,
+    name: &str,
+    status: ProgrammeStatus,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    programme::ActiveModel {
+        id: Set(id),
+        name: Set(name.to_owned()),
+        purpose: Set("Learn digital practice".to_owned()),
+        status: Set(status),
+        format: Set(ProgrammeFormat::Group),
+        max_mentees_per_mentor: Set(3),
+        session_cadence_days: Set(14),
+        target_sessions: Set(6),
+        requires_mentor_training: Set(true),
+        starts_on: Set(None),
+        ends_on: Set(None),
+        sponsor_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert programme");
+    id
+}
+
+/// Inserts a pairing of `mentor` with `mentees` in `status`.
+pub async fn insert_pairing(
+    db: &DatabaseConnection,
+    programme_id: Uuid,
+    mentor: Uuid,
+    mentees: &[Uuid],
+    status: PairingStatus,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    pairing::ActiveModel {
+        id: Set(id),
+        programme_id: Set(programme_id),
+        mentor_id: Set(mentor),
+        status: Set(status),
+        score: Set(None),
+        reasons: Set(json!([])),
+        end_reason: Set(None),
+        decided_at: Set(None),
+        ended_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert pairing");
+    for mentee in mentees {
+        pairing_mentee::ActiveModel {
+            pairing_id: Set(id),
+            mentee_id: Set(*mentee),
+        }
+        .insert(db)
+        .await
+        .expect("insert pairing mentee");
+    }
+    id
+}
+
+/// Inserts an approved mentor enrolment supervised by `supervisor`.
+pub async fn insert_supervised_mentor(
+    db: &DatabaseConnection,
+    programme_id: Uuid,
+    mentor: Uuid,
+    supervisor: Uuid,
+) {
+    let now = Utc::now();
+    enrolment::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        programme_id: Set(programme_id),
+        employee_id: Set(mentor),
+        role: Set(ParticipantRole::Mentor),
+        status: Set(EnrolmentStatus::Approved),
+        consented_at: Set(now),
+        motivation: Set(None),
+        training_completed_at: Set(Some(now)),
+        supervisor_id: Set(Some(supervisor)),
+        capacity: Set(3),
+        decided_at: Set(Some(now)),
+        decision_reason: Set(None),
+        withdrawn_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert enrolment");
+}
