@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod constraints;
 mod health;
 mod people;
 mod programmes;
