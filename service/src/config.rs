@@ -57,10 +57,18 @@ pub struct DatabaseConfig {
 pub struct AuthConfig {
     /// The SSO provider's JWKS endpoint.
     pub jwks_url: Option<String>,
+    /// A JWKS file (air-gapped sites), instead of the endpoint.
+    pub jwks_file: Option<std::path::PathBuf>,
     /// Expected `iss`.
     pub issuer: Option<String>,
-    /// Expected `aud`.
-    pub audience: Option<String>,
+    /// Accepted audiences (`AUTH_AUDIENCE`, comma-separated).
+    pub audiences: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// JWKS refresh interval when the provider sends no max-age.
+    pub jwks_refresh: Duration,
+    /// Least time between two JWKS fetches triggered by unknown kids.
+    pub jwks_cooldown: Duration,
     /// Claim naming the employee: `email` or `employee_id` (→ externalId).
     pub identity_claim: String,
     /// Dotted path to the roles claim, e.g. `realm_access.roles`.
@@ -218,26 +226,48 @@ impl Config {
 
 fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigError> {
     let jwks_url = url_value(env, "AUTH_JWKS_URL", &["http", "https"])?;
+    let jwks_file = env.get("AUTH_JWKS_FILE").map(std::path::PathBuf::from);
+    if jwks_url.is_some() && jwks_file.is_some() {
+        return Err(ConfigError::new(
+            "AUTH_JWKS_FILE",
+            "set AUTH_JWKS_URL or AUTH_JWKS_FILE, not both",
+        ));
+    }
+    let sso = jwks_url.is_some() || jwks_file.is_some();
     let issuer = env.get("AUTH_ISSUER");
-    let audience = env.get("AUTH_AUDIENCE");
-    if jwks_url.is_some() && dev_mode {
+    let audiences: Vec<String> = env
+        .get("AUTH_AUDIENCE")
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if sso && dev_mode {
         return Err(ConfigError::new(
             "AUTH_DEV_MODE",
-            "dev mode signs its own tokens and cannot be combined with AUTH_JWKS_URL",
+            "dev mode signs its own tokens and cannot be combined with AUTH_JWKS_URL or AUTH_JWKS_FILE",
         ));
     }
-    if jwks_url.is_some() && issuer.is_none() {
+    if sso && issuer.is_none() {
         return Err(ConfigError::new(
             "AUTH_ISSUER",
-            "required when AUTH_JWKS_URL is set",
+            "required when AUTH_JWKS_URL or AUTH_JWKS_FILE is set",
         ));
     }
-    if jwks_url.is_some() && audience.is_none() {
+    if sso && audiences.is_empty() {
         return Err(ConfigError::new(
             "AUTH_AUDIENCE",
-            "required when AUTH_JWKS_URL is set",
+            "required when AUTH_JWKS_URL or AUTH_JWKS_FILE is set",
         ));
     }
+    let leeway = Duration::from_secs(parse_or(env, "AUTH_LEEWAY_SECS", 60, |v| {
+        in_range(v, 0, 300)
+    })?);
+    let jwks_refresh = seconds_or(env, "AUTH_JWKS_REFRESH_SECS", 3600)?;
+    let jwks_cooldown = seconds_or(env, "AUTH_JWKS_COOLDOWN_SECS", 30)?;
     let identity_claim = env
         .get("AUTH_IDENTITY_CLAIM")
         .unwrap_or_else(|| "email".to_owned());
@@ -264,8 +294,12 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
     };
     Ok(AuthConfig {
         jwks_url,
+        jwks_file,
         issuer,
-        audience,
+        audiences,
+        leeway,
+        jwks_refresh,
+        jwks_cooldown,
         identity_claim,
         roles_claim,
         role_map,

@@ -1,6 +1,8 @@
 //! `programme` and `programmes`.
 
 use entity::enums::ProgrammeStatus;
+use entity::programme;
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 
 use crate::both;
@@ -73,7 +75,40 @@ async fn the_hris_account_cannot_read_programmes(backend: Backend) {
         .await;
 }
 
+async fn analysts_never_see_the_sponsor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_employee(&app.db, Person::new("Eve Employee", 3)).await;
+    let ceo = insert_employee(&app.db, Person::new("Carla Ceo", 9)).await;
+    let programme = insert_programme(&app.db, "Tandems", ProgrammeStatus::Active).await;
+    programme::ActiveModel {
+        id: Set(programme),
+        sponsor_id: Set(Some(ceo)),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .unwrap();
+    let query = "query($id: UUID!) { programme(id: $id) { sponsor { displayName } } }";
+    for (token, expected) in [
+        (
+            app.token(Some("eve.employee@corp.example"), &[]),
+            json!({ "displayName": "Carla Ceo" }),
+        ),
+        (
+            app.token(None, &["admin"]),
+            json!({ "displayName": "Carla Ceo" }),
+        ),
+        (app.token(None, &["analyst"]), Value::Null),
+    ] {
+        let data = app
+            .query_ok(&token, query, json!({ "id": programme }))
+            .await;
+        assert_eq!(data["programme"]["sponsor"], expected);
+    }
+}
+
 both!(
+    analysts_never_see_the_sponsor,
     drafts_are_for_admins_only,
     the_hris_account_cannot_read_programmes
 );

@@ -152,8 +152,12 @@ mod tests {
     fn config(path: &str, map: &[(&str, &str)]) -> AuthConfig {
         AuthConfig {
             jwks_url: None,
+            jwks_file: None,
             issuer: None,
-            audience: None,
+            audiences: Vec::new(),
+            leeway: std::time::Duration::from_secs(60),
+            jwks_refresh: std::time::Duration::from_secs(3600),
+            jwks_cooldown: std::time::Duration::from_secs(30),
             identity_claim: "email".into(),
             roles_claim: path.into(),
             role_map: map

@@ -1,13 +1,16 @@
 //! Who is calling: bearer token → verified claims → [`Caller`].
 //!
 //! The HTTP layer hands the `Authorization` header to [`Authenticator`] and
-//! gets a `Caller` or a refusal; nothing past it sees tokens. Verification is a
-//! seam: dev mode verifies the service's own tokens ([`dev`]); SSO tokens
-//! verified against the provider's JWKS plug in behind the same
-//! [`Authenticator::authenticate`].
+//! gets a `Caller` or a refusal; nothing past it sees tokens. How tokens are
+//! verified is chosen once at start: dev mode verifies the service's own
+//! tokens ([`dev`]); production verifies the identity provider's tokens
+//! against its JWKS ([`jwks`]).
 
 pub mod caller;
 pub mod dev;
+pub mod jwks;
+
+use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
@@ -39,6 +42,7 @@ pub enum AuthFailure {
 /// How tokens are verified in this process.
 enum Verifier {
     Dev(Box<dev::DevVerifier>),
+    Sso(Arc<jwks::JwksVerifier>),
     None,
 }
 
@@ -56,12 +60,12 @@ impl Authenticator {
         let verifier = if config.dev_mode {
             let key = dev::DevKey::load_or_create(db).await?;
             Verifier::Dev(Box::new(dev::DevVerifier::new(&key)))
+        } else if let Some(settings) = jwks_settings(config) {
+            Verifier::Sso(jwks::JwksVerifier::start(settings)?)
         } else {
-            if config.jwks_url.is_some() {
-                tracing::error!(
-                    "AUTH_JWKS_URL is set but SSO verification is not built yet: every token is refused"
-                );
-            }
+            tracing::warn!(
+                "neither AUTH_JWKS_URL, AUTH_JWKS_FILE nor AUTH_DEV_MODE is set: every token is refused"
+            );
             Verifier::None
         };
         Ok(Self {
@@ -76,10 +80,29 @@ impl Authenticator {
         let token = bearer_token(authorization).ok_or(AuthFailure::MissingToken)?;
         let claims = match &self.verifier {
             Verifier::Dev(verifier) => verifier.verify(token)?,
+            Verifier::Sso(verifier) => verifier.verify(token).await?,
             Verifier::None => return Err(AuthFailure::NoVerifier),
         };
         caller::resolve(&self.db, &self.config, &claims).await
     }
+}
+
+/// The SSO settings, when a JWKS source is configured (config guarantees
+/// issuer and audience then).
+fn jwks_settings(config: &AuthConfig) -> Option<jwks::JwksSettings> {
+    let source = match (&config.jwks_url, &config.jwks_file) {
+        (Some(url), _) => jwks::JwksSource::Url(url.clone()),
+        (None, Some(path)) => jwks::JwksSource::File(path.clone()),
+        (None, None) => return None,
+    };
+    Some(jwks::JwksSettings {
+        source,
+        issuer: config.issuer.clone().unwrap_or_default(),
+        audiences: config.audiences.clone(),
+        leeway: config.leeway,
+        refresh: config.jwks_refresh,
+        cooldown: config.jwks_cooldown,
+    })
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

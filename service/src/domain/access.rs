@@ -35,6 +35,13 @@ impl EmployeeScope {
     }
 }
 
+/// Whether a programme's sponsor is shown to this caller. The sponsor is named
+/// to every volunteer with the purpose, so employees and admins see them;
+/// accounts without an employee identity (analysts, the HRIS) see no individual.
+pub fn sees_programme_sponsors(caller: &Caller) -> bool {
+    caller.is_admin() || caller.employee_id.is_some()
+}
+
 /// Pairing states in which the participants know each other.
 const KNOWN_PAIRING_STATES: [PairingStatus; 4] = [
     PairingStatus::Active,

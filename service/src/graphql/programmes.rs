@@ -11,7 +11,7 @@ use super::loaders::{EmployeeKey, load_error};
 use super::people::{Employee, connection};
 use super::scalars::Date;
 use crate::domain::pagination::PageRequest;
-use crate::domain::programmes;
+use crate::domain::{access, programmes};
 
 /// Programme lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +72,14 @@ impl Programme {
         self.0.ends_on.map(Date)
     }
     /// The executive who approved the programme; shown with the purpose to
-    /// every volunteer, so visible to whoever sees the programme.
+    /// every volunteer (null for analysts, who see no individual).
     async fn sponsor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         let Some(id) = self.0.sponsor_id else {
             return Ok(None);
         };
+        if !access::sees_programme_sponsors(ctx.caller()?) {
+            return Ok(None);
+        }
         let found = ctx
             .loaders()?
             .tables
