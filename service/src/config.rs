@@ -498,6 +498,28 @@ mod tests {
     }
 
     #[test]
+    fn a_jwks_file_is_sso_too() {
+        let file = [("AUTH_JWKS_FILE", "/etc/tandem/jwks.json")];
+        assert_eq!(
+            Config::from_source(&env(&file)).unwrap_err().variable,
+            "AUTH_ISSUER"
+        );
+        let with_dev = [
+            ("AUTH_JWKS_FILE", "/etc/tandem/jwks.json"),
+            ("AUTH_ISSUER", "https://idp"),
+            ("AUTH_AUDIENCE", "tandem, tandem-api"),
+            ("AUTH_DEV_MODE", "true"),
+        ];
+        assert_eq!(
+            Config::from_source(&env(&with_dev)).unwrap_err().variable,
+            "AUTH_DEV_MODE"
+        );
+        let ok = Config::from_source(&env(&with_dev[..3])).unwrap();
+        assert_eq!(ok.auth.audiences, ["tandem", "tandem-api"]);
+        assert_eq!(ok.auth.leeway.as_secs(), 60);
+    }
+
+    #[test]
     fn role_map_accepts_several_provider_roles() {
         let config = Config::from_source(&env(&[(
             "AUTH_ROLE_MAP",

@@ -14,6 +14,8 @@ use tandem::config::Config;
 use tandem::startup::{self, Application};
 use uuid::Uuid;
 
+use crate::idp::{self, TestIdp, TestKey};
+
 /// Which database a test runs on.
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -133,27 +135,58 @@ pub struct TestApp {
     pub address: String,
     /// A direct connection to the app's database, for arranging data.
     pub db: DatabaseConnection,
+    /// The identity provider the service trusts (unused in dev mode).
+    pub idp: TestIdp,
+    /// The key the provider signs tokens with.
+    pub key: TestKey,
+    dev_mode: bool,
     client: reqwest::Client,
-    key: DevKey,
     _database: TestDatabase,
 }
 
 impl TestApp {
-    /// Starts the service in dev mode on a fresh database.
+    /// Starts the service trusting a fresh test identity provider.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
     }
 
-    /// Starts the service with extra environment settings.
+    /// Starts the service trusting a fresh test identity provider, with extra settings.
     pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        let key = TestKey::es256("test-key-1");
+        let idp = TestIdp::start(&[&key]).await;
+        Self::start(backend, idp, key, false, settings).await
+    }
+
+    /// Starts the service in dev mode (it signs and accepts its own tokens).
+    pub async fn spawn_dev(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        let key = TestKey::es256("unused");
+        let idp = TestIdp::start(&[]).await;
+        Self::start(backend, idp, key, true, settings).await
+    }
+
+    /// Starts the service trusting `idp`, whose tokens `key` signs.
+    pub async fn start(
+        backend: Backend,
+        idp: TestIdp,
+        key: TestKey,
+        dev_mode: bool,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let (url, database) = fresh_database(&backend).await;
         let mut env: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url),
-            ("AUTH_DEV_MODE".into(), "true".into()),
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
         ]);
+        if dev_mode {
+            env.insert("AUTH_DEV_MODE".into(), "true".into());
+        } else {
+            env.extend(idp.settings());
+        }
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if env.contains_key("AUTH_JWKS_FILE") {
+            env.remove("AUTH_JWKS_URL"); // air-gapped: keys from a file instead
+        }
         let config = Config::from_source(&env).expect("test configuration");
         let db = startup::connect(&config.database).await.expect("connect");
         startup::migrate(&db).await.expect("migrate");
@@ -163,29 +196,36 @@ impl TestApp {
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let key = DevKey::load_or_create(&db).await.expect("dev key");
         Self {
             address,
             db,
-            client: reqwest::Client::new(),
+            idp,
             key,
+            dev_mode,
+            client: reqwest::Client::new(),
             _database: database,
         }
     }
 
-    /// A dev token for `email` (None: a service account) with `roles`.
-    pub fn token(&self, email: Option<&str>, roles: &[&str]) -> String {
-        self.token_with_ttl(email, roles, 3600)
+    /// A valid token for `email` (None: a service account) with `roles`:
+    /// signed by the test provider, or by the service's dev key in dev mode.
+    pub async fn token(&self, email: Option<&str>, roles: &[&str]) -> String {
+        if self.dev_mode {
+            self.dev_token(email, roles, 3600).await
+        } else {
+            self.key.sign(&idp::claims(email, roles))
+        }
     }
 
-    /// A dev token with a chosen lifetime (negative: already expired).
-    pub fn token_with_ttl(&self, email: Option<&str>, roles: &[&str], ttl_secs: i64) -> String {
+    /// A token signed with the dev-mode key stored in the database.
+    pub async fn dev_token(&self, email: Option<&str>, roles: &[&str], ttl_secs: i64) -> String {
+        let key = DevKey::load_or_create(&self.db).await.expect("dev key");
         let request = DevTokenRequest {
             email: email.map(str::to_owned),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             ttl_secs,
         };
-        dev::issue(&self.key, &request).expect("issue token")
+        dev::issue(&key, &request).expect("issue token")
     }
 
     /// A client to send requests by hand.

@@ -53,7 +53,7 @@ fn names(data: &Value) -> Vec<String> {
 async fn employees_see_themselves_and_their_pairing_partners_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let c = company(&app).await;
-    let alice = app.token(Some("alice.junior@corp.example"), &[]);
+    let alice = app.token(Some("alice.junior@corp.example"), &[]).await;
     let data = app.query_ok(&alice, EMPLOYEE, json!({ "id": c.bob })).await;
     assert_eq!(data["employee"]["displayName"], "Bob Boss");
     assert_eq!(
@@ -81,7 +81,7 @@ async fn employees_see_themselves_and_their_pairing_partners_only(backend: Backe
 async fn supervisors_see_their_mentors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let c = company(&app).await;
-    let sam = app.token(Some("sam.supervisor@corp.example"), &[]);
+    let sam = app.token(Some("sam.supervisor@corp.example"), &[]).await;
     let data = app.query_ok(&sam, EMPLOYEE, json!({ "id": c.alice })).await;
     assert_eq!(data["employee"]["displayName"], "Alice Junior");
     assert_eq!(
@@ -94,7 +94,7 @@ async fn supervisors_see_their_mentors(backend: Backend) {
 async fn admins_see_everyone_and_search_by_name_or_email(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let c = company(&app).await;
-    let admin = app.token(None, &["admin"]);
+    let admin = app.token(None, &["admin"]).await;
     let data = app.query_ok(&admin, EMPLOYEE, json!({ "id": c.bob })).await;
     assert_eq!(data["employee"]["manager"]["displayName"], "Diane Director");
     let search = "query($s: String) { employees(search: $s) { edges { node { displayName } } } }";
@@ -113,7 +113,7 @@ async fn analysts_and_the_hris_account_see_no_individual(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let c = company(&app).await;
     for role in ["analyst", "hris"] {
-        let token = app.token(None, &[role]);
+        let token = app.token(None, &[role]).await;
         assert_eq!(
             app.query_error_code(&token, "{ employees { edges { cursor } } }", json!({}))
                 .await,
@@ -130,7 +130,7 @@ async fn analysts_and_the_hris_account_see_no_individual(backend: Backend) {
 async fn employees_page_with_opaque_cursors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     company(&app).await;
-    let admin = app.token(None, &["admin"]);
+    let admin = app.token(None, &["admin"]).await;
     let page = "query($after: String) { employees(first: 2, after: $after) { edges { cursor node { displayName } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
     let mut seen = Vec::new();
     let mut after = Value::Null;
@@ -167,7 +167,7 @@ async fn employees_page_with_opaque_cursors(backend: Backend) {
 
 async fn skills_form_the_seeded_catalogue(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["analyst"]);
+    let token = app.token(None, &["analyst"]).await;
     let data = app
         .query_ok(&token, "{ skills { id slug name category } }", json!({}))
         .await;

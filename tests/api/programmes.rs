@@ -35,8 +35,8 @@ async fn drafts_are_for_admins_only(backend: Backend) {
     let open = insert_programme(&app.db, "A open", ProgrammeStatus::Enrolling).await;
     insert_programme(&app.db, "C active", ProgrammeStatus::Active).await;
     insert_programme(&app.db, "D closed", ProgrammeStatus::Closed).await;
-    let admin = app.token(None, &["admin"]);
-    let employee = app.token(Some("eve.employee@corp.example"), &[]);
+    let admin = app.token(None, &["admin"]).await;
+    let employee = app.token(Some("eve.employee@corp.example"), &[]).await;
     assert_eq!(
         all_pages(&app, &admin, Value::Null).await,
         ["A open", "B draft", "C active", "D closed"]
@@ -64,13 +64,13 @@ async fn drafts_are_for_admins_only(backend: Backend) {
 
 async fn the_hris_account_cannot_read_programmes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let hris = app.token(None, &["hris"]);
+    let hris = app.token(None, &["hris"]).await;
     assert_eq!(
         app.query_error_code(&hris, "{ programmes { edges { cursor } } }", json!({}))
             .await,
         "FORBIDDEN"
     );
-    let analyst = app.token(None, &["analyst"]);
+    let analyst = app.token(None, &["analyst"]).await;
     app.query_ok(&analyst, "{ programmes { edges { cursor } } }", json!({}))
         .await;
 }
@@ -91,14 +91,14 @@ async fn analysts_never_see_the_sponsor(backend: Backend) {
     let query = "query($id: UUID!) { programme(id: $id) { sponsor { displayName } } }";
     for (token, expected) in [
         (
-            app.token(Some("eve.employee@corp.example"), &[]),
+            app.token(Some("eve.employee@corp.example"), &[]).await,
             json!({ "displayName": "Carla Ceo" }),
         ),
         (
-            app.token(None, &["admin"]),
+            app.token(None, &["admin"]).await,
             json!({ "displayName": "Carla Ceo" }),
         ),
-        (app.token(None, &["analyst"]), Value::Null),
+        (app.token(None, &["analyst"]).await, Value::Null),
     ] {
         let data = app
             .query_ok(&token, query, json!({ "id": programme }))

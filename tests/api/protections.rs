@@ -43,7 +43,7 @@ fn padded_query(size: usize) -> Vec<u8> {
 
 async fn bodies_are_capped_also_after_decompression(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("GRAPHQL_BODY_LIMIT_BYTES", "4096")]).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     let (status, _) = post_bytes(&app, &token, "application/json", None, padded_query(3000)).await;
     assert_eq!(status, StatusCode::OK, "under the limit");
     let (status, body) =
@@ -81,7 +81,7 @@ async fn bodies_are_capped_also_after_decompression(backend: Backend) {
 
 async fn only_json_posts_are_accepted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     for content_type in [
         "text/plain",
         "application/x-www-form-urlencoded",
@@ -113,7 +113,7 @@ async fn only_json_posts_are_accepted(backend: Backend) {
 
 async fn mutations_are_refused_over_get(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     let get = |query: &'static str| {
         app.client()
             .get(format!("{}/graphql", app.address))
@@ -136,7 +136,7 @@ async fn mutations_are_refused_over_get(backend: Backend) {
 
 async fn batches_are_capped(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("GRAPHQL_MAX_BATCH", "3")]).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     let batch =
         |n: usize| serde_json::to_vec(&vec![json!({ "query": "{ skills { slug } }" }); n]).unwrap();
     let (status, body) = post_bytes(&app, &token, "application/json", None, batch(3)).await;
@@ -149,7 +149,7 @@ async fn batches_are_capped(backend: Backend) {
 
 async fn depth_complexity_and_directives_are_limited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     let deep = format!(
         "{{ employees {{ edges {{ node {{ {} displayName {} }} }} }} }}",
         "manager {".repeat(12),
@@ -186,7 +186,7 @@ async fn depth_complexity_and_directives_are_limited(backend: Backend) {
 
 async fn pages_are_bounded(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     for first in [0, -5, 101] {
         let (_, body) = app
             .graphql(
@@ -204,8 +204,8 @@ async fn pages_are_bounded(backend: Backend) {
 }
 
 async fn introspection_and_suggestions_are_off_outside_dev_mode(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[("GRAPHQL_INTROSPECTION", "false")]).await;
-    let token = app.token(None, &["admin"]);
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
     let (_, body) = app
         .graphql(
             &token,
@@ -222,8 +222,8 @@ async fn introspection_and_suggestions_are_off_outside_dev_mode(backend: Backend
 }
 
 async fn introspection_works_in_dev_mode(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let app = TestApp::spawn_dev(backend, &[]).await;
+    let token = app.token(None, &["admin"]).await;
     let data = app
         .query_ok(&token, "{ __schema { queryType { name } } }", json!({}))
         .await;
@@ -239,7 +239,7 @@ async fn introspection_works_in_dev_mode(backend: Backend) {
 }
 
 async fn dev_mode_off_serves_no_graphiql_and_accepts_no_dev_token(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[("AUTH_DEV_MODE", "false")]).await;
+    let app = TestApp::spawn(backend).await;
     let page = app
         .client()
         .get(format!("{}/graphql", app.address))
@@ -247,14 +247,14 @@ async fn dev_mode_off_serves_no_graphiql_and_accepts_no_dev_token(backend: Backe
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    let token = app.token(None, &["admin"]);
+    let token = app.dev_token(None, &["admin"], 600).await;
     let (status, body) = app.graphql(&token, "{ skills { slug } }", json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
 
 async fn invalid_arguments_are_bad_user_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.token(None, &["admin"]);
+    let token = app.token(None, &["admin"]).await;
     let code = app
         .query_error_code(
             &token,

@@ -43,7 +43,7 @@ async fn the_demo_company_is_deterministic_and_queryable(backend: Backend) {
         seed_demo(&first.db, &options(7)).await.is_err(),
         "a second seed is refused"
     );
-    let admin = first.token(None, &["admin"]);
+    let admin = first.token(None, &["admin"]).await;
     let data = first
         .query_ok(
             &admin,
