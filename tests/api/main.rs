@@ -9,6 +9,7 @@ mod helpers;
 mod idp;
 
 mod auth;
+mod authorization;
 mod constraints;
 mod health;
 mod people;

@@ -122,7 +122,7 @@ async fn analysts_and_the_hris_account_see_no_individual(backend: Backend) {
         assert_eq!(
             app.query_error_code(&token, EMPLOYEE, json!({ "id": c.alice }))
                 .await,
-            "NOT_FOUND"
+            "FORBIDDEN"
         );
     }
 }

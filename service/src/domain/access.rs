@@ -13,8 +13,51 @@ use sea_orm::sea_query::ExprTrait as _;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::AppResult;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+
+/// The parts of the API, each open to some kinds of caller (DESIGN.md,
+/// Authorization). Rows within an area are filtered further by the domain
+/// functions (drafts, employee scope).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// The skill catalogue.
+    Catalogue,
+    /// Programmes' names, purposes and statuses.
+    Programmes,
+    /// Individual employees.
+    People,
+    /// HRIS sync runs and operations.
+    Hris,
+    /// Aggregated programme metrics.
+    Metrics,
+}
+
+/// Whether `caller` may reach `area` at all. Employees, admins and analysts
+/// read the catalogue and programmes; only employees and admins reach
+/// individuals; the HRIS account reaches HRIS operations only.
+pub fn may_reach(caller: &Caller, area: Area) -> bool {
+    let employee = caller.employee_id.is_some();
+    let admin = caller.is_admin();
+    let analyst = caller.has_role(Role::Analyst);
+    match area {
+        Area::Catalogue | Area::Programmes => employee || admin || analyst,
+        Area::People => employee || admin,
+        Area::Hris => admin || caller.has_role(Role::Hris),
+        Area::Metrics => admin || analyst,
+    }
+}
+
+/// [`may_reach`] as a FORBIDDEN error.
+pub fn require(caller: &Caller, area: Area) -> AppResult<()> {
+    if may_reach(caller, area) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "this account may not use this part of the API",
+        ))
+    }
+}
 
 /// The employees a caller may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,4 +155,44 @@ async fn pairings_of(db: &DatabaseConnection, me: Uuid) -> AppResult<Vec<Uuid>> 
         .all(db)
         .await?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn caller(employee: bool, roles: &[Role]) -> Caller {
+        Caller {
+            subject: "t".into(),
+            employee_id: employee.then(Uuid::nil),
+            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_caller_reaches_its_areas_only() {
+        use Area::*;
+        let cases = [
+            (caller(true, &[]), [true, true, true, false, false]),
+            (
+                caller(false, &[Role::Admin]),
+                [true, true, true, true, true],
+            ),
+            (
+                caller(false, &[Role::Analyst]),
+                [true, true, false, false, true],
+            ),
+            (
+                caller(false, &[Role::Hris]),
+                [false, false, false, true, false],
+            ),
+            (caller(false, &[]), [false, false, false, false, false]),
+        ];
+        for (who, expected) in cases {
+            let reached =
+                [Catalogue, Programmes, People, Hris, Metrics].map(|area| may_reach(&who, area));
+            assert_eq!(reached, expected, "{who:?}");
+        }
+    }
 }

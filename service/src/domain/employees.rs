@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::access::EmployeeScope;
 use super::pagination::{Cursor, Page, PageRequest, after_condition};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// The caller's own employee record, if the token names one.
@@ -80,21 +80,13 @@ impl SearchText {
 }
 
 /// A page of employees ordered by display name, filtered by name or email.
-/// Admins list everyone; employees list the people in their scope; other
-/// roles see no individual and are refused.
+/// Only rows in the caller's scope are listed (admins: everyone).
 pub async fn list(
     db: &DatabaseConnection,
-    caller: &Caller,
     scope: &EmployeeScope,
     page: &PageRequest,
     search: Option<&SearchText>,
 ) -> AppResult<Page<employee::Model>> {
-    if !caller.is_admin() && caller.employee_id.is_none() {
-        return Err(AppError::forbidden(match caller.roles.iter().next() {
-            Some(Role::Analyst) => "analysts see aggregates only",
-            _ => "this account cannot list employees",
-        }));
-    }
     let mut query = employee::Entity::find();
     if let EmployeeScope::Only(ids) = scope {
         query = query.filter(employee::Column::Id.is_in(ids.iter().copied()));

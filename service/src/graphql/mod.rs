@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod error;
+pub mod guards;
 pub mod loaders;
 pub mod observability;
 pub mod people;

@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use super::context::ContextExt;
 use super::error::GqlResultExt;
+use super::guards::AreaGuard;
 use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load_error};
+use crate::domain::access::Area;
 use crate::domain::employees::{self, SearchText};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::skills;
@@ -219,6 +221,7 @@ impl PeopleQuery {
     }
 
     /// The skill catalogue.
+    #[graphql(guard = "AreaGuard(Area::Catalogue)")]
     async fn skills(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
         Ok(skills::list(ctx.db()?)
             .await
@@ -229,6 +232,7 @@ impl PeopleQuery {
     }
 
     /// One employee the caller may see (NOT_FOUND otherwise).
+    #[graphql(guard = "AreaGuard(Area::People)")]
     async fn employee(
         &self,
         ctx: &Context<'_>,
@@ -241,7 +245,10 @@ impl PeopleQuery {
     }
 
     /// Employees the caller may see, by display name; `search` matches name or email.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    #[graphql(
+        guard = "AreaGuard(Area::People)",
+        complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity"
+    )]
     async fn employees(
         &self,
         ctx: &Context<'_>,
@@ -251,9 +258,8 @@ impl PeopleQuery {
     ) -> async_graphql::Result<Connection<String, Employee>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let search = SearchText::parse(search.as_deref()).gql()?;
-        let caller = ctx.caller()?;
         let scope = ctx.employee_scope().await?;
-        let rows = employees::list(ctx.db()?, caller, scope, &page, search.as_ref())
+        let rows = employees::list(ctx.db()?, scope, &page, search.as_ref())
             .await
             .gql()?;
         Ok(connection(rows, Employee))

@@ -7,9 +7,11 @@ use uuid::Uuid;
 
 use super::context::ContextExt;
 use super::error::GqlResultExt;
+use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, load_error};
 use super::people::{Employee, connection};
 use super::scalars::Date;
+use crate::domain::access::Area;
 use crate::domain::pagination::PageRequest;
 use crate::domain::{access, programmes};
 
@@ -97,6 +99,7 @@ pub struct ProgrammeQuery;
 #[Object]
 impl ProgrammeQuery {
     /// One programme (drafts are visible to admins only).
+    #[graphql(guard = "AreaGuard(Area::Programmes)")]
     async fn programme(
         &self,
         ctx: &Context<'_>,
@@ -108,7 +111,10 @@ impl ProgrammeQuery {
     }
 
     /// Programmes by name, optionally of one status.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    #[graphql(
+        guard = "AreaGuard(Area::Programmes)",
+        complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity"
+    )]
     async fn programmes(
         &self,
         ctx: &Context<'_>,

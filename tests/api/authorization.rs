@@ -1,0 +1,193 @@
+//! The authorization matrix of DESIGN.md, one row per (caller, operation),
+//! for every field that exists. Later issues add their rows here.
+
+use entity::enums::{PairingStatus, ProgrammeStatus};
+use entity::programme;
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::both;
+use crate::helpers::{
+    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme,
+    insert_supervised_mentor,
+};
+
+/// What a row expects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    /// Data, no error.
+    Ok,
+    /// Data at this JSON pointer is null, no error.
+    Null(&'static str),
+    /// An error with this code.
+    Code(&'static str),
+}
+use Outcome::*;
+
+struct World {
+    mentor: Uuid,
+    mentee: Uuid,
+    stranger: Uuid,
+    open: Uuid,
+    draft: Uuid,
+}
+
+/// A mentor paired with a mentee (whose manager is the stranger's peer),
+/// a supervisor of the mentor, a stranger, an open and a draft programme.
+async fn world(app: &TestApp) -> World {
+    let mentor = insert_employee(&app.db, Person::new("Mia Mentor", 2)).await;
+    let mentee = insert_employee(&app.db, Person::new("Max Mentee", 7)).await;
+    let stranger = insert_employee(&app.db, Person::new("Sue Stranger", 4)).await;
+    let supervisor = insert_employee(&app.db, Person::new("Sam Supervisor", 5)).await;
+    let open = insert_programme(&app.db, "Open programme", ProgrammeStatus::Active).await;
+    programme::ActiveModel {
+        id: Set(open),
+        sponsor_id: Set(Some(mentee)),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .unwrap();
+    let draft = insert_programme(&app.db, "Draft programme", ProgrammeStatus::Draft).await;
+    insert_pairing(&app.db, open, mentor, &[mentee], PairingStatus::Active).await;
+    insert_supervised_mentor(&app.db, open, mentor, supervisor).await;
+    World {
+        mentor,
+        mentee,
+        stranger,
+        open,
+        draft,
+    }
+}
+
+/// The callers of the matrix: (name, email, roles).
+const CALLERS: &[(&str, Option<&str>, &[&str])] = &[
+    ("employee", Some("sue.stranger@corp.example"), &[]),
+    ("participant", Some("mia.mentor@corp.example"), &[]),
+    ("supervisor", Some("sam.supervisor@corp.example"), &[]),
+    ("admin", None, &["admin"]),
+    ("analyst", None, &["analyst"]),
+    ("hris", None, &["hris"]),
+];
+
+fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
+    let employee = "query($id: UUID!) { employee(id: $id) { id displayName } }";
+    let programme = "query($id: UUID!) { programme(id: $id) { name status } }";
+    vec![
+        ("me", "{ me { id } }".into(), json!({})),
+        ("skills", "{ skills { slug } }".into(), json!({})),
+        (
+            "programmes",
+            "{ programmes { edges { node { name } } } }".into(),
+            json!({}),
+        ),
+        ("open programme", programme.into(), json!({ "id": w.open })),
+        (
+            "draft programme",
+            programme.into(),
+            json!({ "id": w.draft }),
+        ),
+        (
+            "sponsor",
+            "query($id: UUID!) { programme(id: $id) { sponsor { id } } }".into(),
+            json!({ "id": w.open }),
+        ),
+        (
+            "employees",
+            "{ employees { edges { node { id } } } }".into(),
+            json!({}),
+        ),
+        ("the mentor", employee.into(), json!({ "id": w.mentor })),
+        ("the mentee", employee.into(), json!({ "id": w.mentee })),
+        ("a stranger", employee.into(), json!({ "id": w.stranger })),
+    ]
+}
+
+/// The expected outcome of each operation (columns in `operations` order)
+/// for each caller (rows in `CALLERS` order).
+fn expected() -> Vec<[Outcome; 10]> {
+    const F: Outcome = Code("FORBIDDEN");
+    const N: Outcome = Code("NOT_FOUND");
+    const NO_ME: Outcome = Null("/me");
+    const NO_SPONSOR: Outcome = Null("/programme/sponsor");
+    vec![
+        // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok], // employee (is the stranger)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N], // participant (the mentor)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N], // supervisor of the mentor
+        [NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok], // admin
+        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F], // analyst
+        [NO_ME, F, F, F, F, F, F, F, F, F],    // hris
+    ]
+}
+
+async fn every_cell_of_the_matrix_holds(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let operations = operations(&w);
+    let mut failures = Vec::new();
+    for ((caller, email, roles), row) in CALLERS.iter().zip(expected()) {
+        let token = app.token(*email, roles).await;
+        for ((operation, query, variables), outcome) in operations.iter().zip(row) {
+            let (_, body) = app.graphql(&token, query, variables.clone()).await;
+            let code = body["errors"][0]["extensions"]["code"].as_str();
+            let holds = match outcome {
+                Ok => code.is_none() && body["data"].is_object(),
+                Null(pointer) => {
+                    code.is_none() && body["data"].pointer(pointer) == Some(&Value::Null)
+                }
+                Code(expected) => code == Some(expected),
+            };
+            if !holds {
+                failures.push(format!(
+                    "{caller} × {operation}: expected {outcome:?}, got {body}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+async fn employees_list_only_their_scope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    world(&app).await;
+    let names = |data: Value| -> Vec<String> {
+        data["employees"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["displayName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let list = "{ employees { edges { node { displayName } } } }";
+    let cases: [(Option<&str>, &[&str], &[&str]); 4] = [
+        (Some("sue.stranger@corp.example"), &[], &["Sue Stranger"]),
+        (
+            Some("mia.mentor@corp.example"),
+            &[],
+            &["Max Mentee", "Mia Mentor"],
+        ),
+        (
+            Some("sam.supervisor@corp.example"),
+            &[],
+            &["Mia Mentor", "Sam Supervisor"],
+        ),
+        (
+            None,
+            &["admin"],
+            &["Max Mentee", "Mia Mentor", "Sam Supervisor", "Sue Stranger"],
+        ),
+    ];
+    for (email, roles, expected) in cases {
+        let data = app
+            .query_ok(&app.token(email, roles).await, list, json!({}))
+            .await;
+        assert_eq!(names(data), expected, "{email:?} {roles:?}");
+    }
+}
+
+both!(
+    every_cell_of_the_matrix_holds,
+    employees_list_only_their_scope
+);
