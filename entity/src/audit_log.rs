@@ -12,6 +12,8 @@ pub struct Model {
     pub action: String,
     pub target_type: String,
     pub target_id: Option<Uuid>,
+    /// The HTTP request that made the change (X-Request-Id).
+    pub request_id: String,
     pub details: Json,
     pub at: DateTimeUtc,
 }

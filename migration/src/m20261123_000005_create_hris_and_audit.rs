@@ -67,6 +67,7 @@ impl MigrationTrait for Migration {
                     .col(string("action"))
                     .col(string("target_type"))
                     .col(uuid_ref_null("target_id"))
+                    .col(string("request_id"))
                     .col(json("details"))
                     .col(instant("at"))
                     .to_owned(),

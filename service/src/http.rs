@@ -12,7 +12,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, BytesMut};
-use actix_web::{HttpRequest, HttpResponse, Responder};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 use async_graphql_actix_web::GraphQLResponse;
@@ -36,6 +36,37 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The configuration in force.
     pub config: Arc<Config>,
+}
+
+/// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
+/// token (so a gateway's id carries through), else a fresh UUID. It is in
+/// every log line of the request, echoed in the response, and recorded in the
+/// audit log of the changes the request makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    const HEADER: &'static str = "x-request-id";
+
+    /// Takes the incoming id if it is 1–128 characters of `[A-Za-z0-9._-]`.
+    pub fn from_header(headers: &header::HeaderMap) -> Self {
+        let incoming = headers
+            .get(Self::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| (1..=128).contains(&v.len()))
+            .filter(|v| {
+                v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            });
+        Self(incoming.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned))
+    }
+
+    /// Writes the id into the response headers.
+    pub fn stamp(&self, headers: &mut header::HeaderMap) {
+        if let Ok(value) = HeaderValue::from_str(&self.0) {
+            headers.insert(header::HeaderName::from_static(Self::HEADER), value);
+        }
+    }
 }
 
 /// Registers the routes.
@@ -201,6 +232,7 @@ async fn graphql_post(
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    let request_id = request_id_of(&req);
     let limit = state.config.graphql.body_limit;
     let raw = match read_body(&req, payload, limit).await {
         Ok(raw) => raw,
@@ -232,12 +264,12 @@ async fn graphql_post(
     }
     let response = match batch {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(execute(&state, &caller, request).await)
+            BatchResponse::Single(execute(&state, &caller, &request_id, request).await)
         }
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(execute(&state, &caller, request).await);
+                responses.push(execute(&state, &caller, &request_id, request).await);
             }
             BatchResponse::Batch(responses)
         }
@@ -288,10 +320,19 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let response = BatchResponse::Single(execute(&state, &caller, request).await);
+    let request_id = request_id_of(&req);
+    let response = BatchResponse::Single(execute(&state, &caller, &request_id, request).await);
     GraphQLResponse::from(response)
         .respond_to(&req)
         .map_into_boxed_body()
+}
+
+/// The id the request middleware attached (a fresh one if it is missing).
+fn request_id_of(req: &HttpRequest) -> RequestId {
+    req.extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(|| RequestId::from_header(&header::HeaderMap::new()))
 }
 
 /// Whether the operation the request selects is a mutation (or subscription).
@@ -311,9 +352,14 @@ fn is_mutation(request: &Request) -> bool {
 }
 
 /// Runs one operation for `caller` with fresh loaders, under the execution timeout.
-async fn execute(state: &AppState, caller: &Caller, request: Request) -> Response {
+async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    request: Request,
+) -> Response {
     let request = request
-        .data(RequestData::new(caller.clone()))
+        .data(RequestData::new(caller.clone(), request_id.0.clone()))
         .data(Loaders::new(state.db.clone()));
     let timeout = state.config.graphql.execution_timeout;
     let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, Service as _};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpMessage as _, HttpServer, web};
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
@@ -16,7 +16,7 @@ use crate::auth::Authenticator;
 use crate::config::{Config, DatabaseConfig};
 use crate::domain::skills;
 use crate::graphql::build_schema;
-use crate::http::{AppState, routes};
+use crate::http::{AppState, RequestId, routes};
 
 /// How long in-flight requests may finish after SIGTERM.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -88,17 +88,21 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(|req, srv| {
+                    let request_id = RequestId::from_header(req.headers());
                     let span = tracing::info_span!(
                         "http.request",
                         http.request.method = %req.method(),
                         http.route = req.match_pattern().unwrap_or_default(),
                         http.response.status_code = tracing::field::Empty,
+                        request_id = %request_id.0,
                     );
+                    req.extensions_mut().insert(request_id.clone());
                     let call = srv.call(req);
                     async move {
-                        let response = call.await?;
+                        let mut response = call.await?;
                         tracing::Span::current()
                             .record("http.response.status_code", response.status().as_u16());
+                        request_id.stamp(response.headers_mut());
                         Ok(response)
                     }
                     .instrument(span)

@@ -64,3 +64,27 @@ async fn readiness_fails_when_the_database_is_gone() {
         .unwrap();
     assert_eq!(live.status(), StatusCode::OK, "the process is still alive");
 }
+
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let get = |id: Option<&'static str>| {
+        let mut request = app.client().get(format!("{}/healthz", app.address));
+        if let Some(id) = id {
+            request = request.header("X-Request-Id", id);
+        }
+        request.send()
+    };
+    let fresh = get(None).await.unwrap();
+    let generated = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let echoed = get(Some("gw-1234.abc")).await.unwrap();
+    assert_eq!(
+        echoed.headers()["x-request-id"],
+        "gw-1234.abc",
+        "the gateway's id carries through"
+    );
+    let replaced = get(Some("bad id; <script>")).await.unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "bad id; <script>");
+}
+
+both!(every_response_carries_a_request_id);

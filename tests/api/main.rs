@@ -13,6 +13,7 @@ mod authorization;
 mod constraints;
 mod health;
 mod people;
+mod programme_lifecycle;
 mod programmes;
 mod protections;
 mod seed;

@@ -31,6 +31,8 @@ pub enum Area {
     Hris,
     /// Aggregated programme metrics.
     Metrics,
+    /// The programme team's operations (create, transition, decide …).
+    Administration,
 }
 
 /// Whether `caller` may reach `area` at all. Employees, admins and analysts
@@ -45,6 +47,7 @@ pub fn may_reach(caller: &Caller, area: Area) -> bool {
         Area::People => employee || admin,
         Area::Hris => admin || caller.has_role(Role::Hris),
         Area::Metrics => admin || analyst,
+        Area::Administration => admin,
     }
 }
 

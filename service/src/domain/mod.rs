@@ -5,6 +5,7 @@
 //! entities or [`AppError`](crate::error::AppError).
 
 pub mod access;
+pub mod audit;
 pub mod departments;
 pub mod employees;
 pub mod pagination;

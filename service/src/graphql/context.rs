@@ -9,20 +9,24 @@ use super::error::to_graphql;
 use super::loaders::Loaders;
 use crate::auth::Caller;
 use crate::domain::access::{self, EmployeeScope};
+use crate::domain::audit::Actor;
 use crate::error::AppError;
 
 /// Data attached to each request by the HTTP layer.
 pub struct RequestData {
     /// Who is calling.
     pub caller: Caller,
+    /// The HTTP request's id, for the audit log.
+    pub request_id: String,
     scope: OnceCell<EmployeeScope>,
 }
 
 impl RequestData {
-    /// Request data for `caller`.
-    pub fn new(caller: Caller) -> Self {
+    /// Request data for `caller` in request `request_id`.
+    pub fn new(caller: Caller, request_id: String) -> Self {
         Self {
             caller,
+            request_id,
             scope: OnceCell::new(),
         }
     }
@@ -34,6 +38,8 @@ pub trait ContextExt {
     fn db(&self) -> async_graphql::Result<&DatabaseConnection>;
     /// The authenticated caller.
     fn caller(&self) -> async_graphql::Result<&Caller>;
+    /// The caller and request id, for changes that are audited.
+    fn actor(&self) -> async_graphql::Result<Actor<'_>>;
     /// The request's DataLoaders.
     fn loaders(&self) -> async_graphql::Result<&Loaders>;
     /// The employees this caller may see.
@@ -56,6 +62,16 @@ impl ContextExt for Context<'_> {
         self.data_opt::<RequestData>()
             .map(|d| &d.caller)
             .ok_or_else(|| missing("caller"))
+    }
+
+    fn actor(&self) -> async_graphql::Result<Actor<'_>> {
+        let data = self
+            .data_opt::<RequestData>()
+            .ok_or_else(|| missing("caller"))?;
+        Ok(Actor {
+            caller: &data.caller,
+            request_id: &data.request_id,
+        })
     }
 
     fn loaders(&self) -> async_graphql::Result<&Loaders> {

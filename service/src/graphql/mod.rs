@@ -10,7 +10,7 @@ pub mod people;
 pub mod programmes;
 pub mod scalars;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
@@ -20,19 +20,28 @@ use crate::config::GraphqlConfig;
 #[graphql(name = "Query")]
 pub struct QueryRoot(people::PeopleQuery, programmes::ProgrammeQuery);
 
+/// Every mutation, one object per area.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(programmes::ProgrammeMutation);
+
 /// The executable schema, built once and shared by all workers.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with the configured limits. Introspection and field
 /// suggestions ("Did you mean …") are both off unless enabled: they map the API.
 pub fn build_schema(config: &GraphqlConfig, db: DatabaseConnection) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .data(db)
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .limit_recursive_depth(config.max_recursive_depth)
-        .limit_directives(config.max_directives)
-        .extension(observability::OperationSpans);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(db)
+    .limit_depth(config.max_depth)
+    .limit_complexity(config.max_complexity)
+    .limit_recursive_depth(config.max_recursive_depth)
+    .limit_directives(config.max_directives)
+    .extension(observability::OperationSpans);
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -46,7 +55,12 @@ pub fn sdl() -> String {
         crate::config::Config::from_source(&std::collections::HashMap::new()).map(|c| c.graphql);
     let schema = match config {
         Ok(graphql) => build_schema(&graphql, DatabaseConnection::default()),
-        Err(_) => Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).finish(),
+        Err(_) => Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            EmptySubscription,
+        )
+        .finish(),
     };
     schema.sdl()
 }

@@ -1,7 +1,7 @@
 //! Programmes.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, Object};
+use async_graphql::{Context, Enum, InputObject, Object};
 use entity::programme;
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use super::people::{Employee, connection};
 use super::scalars::Date;
 use crate::domain::access::Area;
 use crate::domain::pagination::PageRequest;
+use crate::domain::programmes::ProgrammeRequest;
 use crate::domain::{access, programmes};
 
 /// Programme lifecycle.
@@ -89,6 +90,73 @@ impl Programme {
             .await
             .map_err(load_error)?;
         Ok(found.map(Employee))
+    }
+}
+
+/// A new programme, as the programme team describes it.
+#[derive(InputObject)]
+pub struct CreateProgrammeInput {
+    name: String,
+    purpose: String,
+    format: ProgrammeFormat,
+    max_mentees_per_mentor: Option<i32>,
+    session_cadence_days: Option<i32>,
+    target_sessions: Option<i32>,
+    requires_mentor_training: Option<bool>,
+    starts_on: Option<Date>,
+    ends_on: Option<Date>,
+    sponsor_id: Option<Uuid>,
+}
+
+impl From<CreateProgrammeInput> for ProgrammeRequest {
+    fn from(input: CreateProgrammeInput) -> Self {
+        Self {
+            name: input.name,
+            purpose: input.purpose,
+            format: input.format.into(),
+            max_mentees_per_mentor: input.max_mentees_per_mentor,
+            session_cadence_days: input.session_cadence_days,
+            target_sessions: input.target_sessions,
+            requires_mentor_training: input.requires_mentor_training,
+            starts_on: input.starts_on.map(|d| d.0),
+            ends_on: input.ends_on.map(|d| d.0),
+            sponsor_id: input.sponsor_id,
+        }
+    }
+}
+
+/// Mutations of programmes (the programme team's).
+#[derive(Default)]
+pub struct ProgrammeMutation;
+
+#[Object]
+impl ProgrammeMutation {
+    /// Creates a DRAFT programme.
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn create_programme(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProgrammeInput,
+    ) -> async_graphql::Result<Programme> {
+        let created = programmes::create(ctx.db()?, &ctx.actor()?, input.into())
+            .await
+            .gql()?;
+        Ok(Programme(created))
+    }
+
+    /// Moves a programme along DRAFT → ENROLLING → MATCHING → ACTIVE → CLOSED
+    /// (ACTIVE may reopen enrolment for a new wave). Illegal moves are CONFLICT.
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn transition_programme(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        to: ProgrammeStatus,
+    ) -> async_graphql::Result<Programme> {
+        let moved = programmes::transition(ctx.db()?, &ctx.actor()?, id, to.into())
+            .await
+            .gql()?;
+        Ok(Programme(moved))
     }
 }
 
