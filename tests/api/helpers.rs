@@ -415,3 +415,15 @@ pub async fn insert_supervised_mentor(
     .await
     .expect("insert enrolment");
 }
+
+/// The id of the employee with `email`.
+pub async fn employee_id(db: &DatabaseConnection, email: &str) -> Uuid {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    employee::Entity::find()
+        .filter(employee::Column::Email.eq(email))
+        .one(db)
+        .await
+        .expect("query")
+        .expect("employee exists")
+        .id
+}

@@ -11,6 +11,7 @@ mod idp;
 mod auth;
 mod authorization;
 mod constraints;
+mod enrolments;
 mod health;
 mod people;
 mod programme_lifecycle;

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod departments;
 pub mod employees;
+pub mod enrolments;
 pub mod pagination;
 pub mod programmes;
 pub mod seed;
@@ -16,4 +17,19 @@ pub mod skills;
 /// A fresh, time-ordered id for a new row.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout
+/// instead of failing when a read lock cannot be upgraded; PostgreSQL ignores
+/// the mode.
+pub async fn write_txn(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await
 }

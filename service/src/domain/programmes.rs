@@ -10,7 +10,7 @@ use entity::{employee, mentoring_session, pairing, programme};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -22,8 +22,8 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// One programme, if it exists and the caller may see it.
-pub async fn get(
-    db: &DatabaseConnection,
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
     caller: &Caller,
     id: Uuid,
 ) -> AppResult<programme::Model> {
@@ -65,6 +65,18 @@ pub async fn list(
         key: p.name.clone(),
         id: p.id,
     }))
+}
+
+/// Programmes by id (for DataLoaders).
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<std::collections::HashMap<Uuid, programme::Model>> {
+    let rows = programme::Entity::find()
+        .filter(programme::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
 }
 
 /// What an admin asks for when creating a programme (raw, not yet validated).
@@ -182,7 +194,7 @@ pub async fn create(
             ));
         }
     }
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let created = programme::ActiveModel::from(model).insert(&txn).await?;
     let details = serde_json::json!({ "name": created.name, "format": created.format.to_value() });
     audit::record(
@@ -239,7 +251,7 @@ pub async fn transition(
     to: ProgrammeStatus,
 ) -> AppResult<programme::Model> {
     access::require(actor.caller, Area::Administration)?;
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let current = programme::Entity::find_by_id(id)
         .one(&txn)
         .await?

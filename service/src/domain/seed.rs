@@ -16,7 +16,6 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -128,7 +127,7 @@ pub async fn seed_demo(db: &DatabaseConnection, options: &SeedOptions) -> AppRes
             "the skill catalogue is missing; run migrations first".into(),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let mut company = Company::new(options, skills.iter().map(|s| s.id).collect());
     let summary = company.write(&txn).await?;
     txn.commit().await?;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{department, employee, skill, skill_profile};
+use entity::{department, employee, programme, skill, skill_profile};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::domain::{departments, employees, skills};
+use crate::domain::{departments, employees, programmes, skills};
 use crate::error::AppError;
 
 /// Loader errors must be cloneable; the cause is shared.
@@ -42,6 +42,9 @@ impl Loaders {
 /// Key of an employee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EmployeeKey(pub Uuid);
+/// Key of a programme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgrammeKey(pub Uuid);
 /// Key of a department.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepartmentKey(pub Uuid);
@@ -90,6 +93,21 @@ impl Loader<DepartmentKey> for TableLoader {
             .await
             .map_err(Arc::new)?;
         Ok(rekey(found, DepartmentKey))
+    }
+}
+
+impl Loader<ProgrammeKey> for TableLoader {
+    type Value = programme::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ProgrammeKey],
+    ) -> Result<HashMap<ProgrammeKey, Self::Value>, Self::Error> {
+        let found = programmes::by_ids(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, ProgrammeKey))
     }
 }
 

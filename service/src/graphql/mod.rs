@@ -2,6 +2,7 @@
 //! It holds no business rule; every resolver calls a function in `domain/`.
 
 pub mod context;
+pub mod enrolments;
 pub mod error;
 pub mod guards;
 pub mod loaders;
@@ -23,7 +24,7 @@ pub struct QueryRoot(people::PeopleQuery, programmes::ProgrammeQuery);
 /// Every mutation, one object per area.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(programmes::ProgrammeMutation);
+pub struct MutationRoot(programmes::ProgrammeMutation, enrolments::EnrolmentMutation);
 
 /// The executable schema, built once and shared by all workers.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -6,6 +6,7 @@ use entity::programme;
 use uuid::Uuid;
 
 use super::context::ContextExt;
+use super::enrolments::{Enrolment, EnrolmentStatus, ParticipantRole};
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, load_error};
@@ -14,7 +15,7 @@ use super::scalars::Date;
 use crate::domain::access::Area;
 use crate::domain::pagination::PageRequest;
 use crate::domain::programmes::ProgrammeRequest;
-use crate::domain::{access, programmes};
+use crate::domain::{access, enrolments, programmes};
 
 /// Programme lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,35 @@ impl Programme {
             .await
             .map_err(load_error)?;
         Ok(found.map(Employee))
+    }
+
+    /// Enrolments the caller may see (admins: all; employees: their own and
+    /// their supervised mentors').
+    #[graphql(
+        guard = "AreaGuard(Area::People)",
+        complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity"
+    )]
+    async fn enrolments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        role: Option<ParticipantRole>,
+        status: Option<EnrolmentStatus>,
+    ) -> async_graphql::Result<Connection<String, Enrolment>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let caller = ctx.caller()?;
+        let rows = enrolments::list(
+            ctx.db()?,
+            caller,
+            self.0.id,
+            &page,
+            role.map(Into::into),
+            status.map(Into::into),
+        )
+        .await
+        .gql()?;
+        Ok(connection(rows, Enrolment))
     }
 }
 
