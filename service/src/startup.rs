@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, DatabaseConfig};
+use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
 use crate::graphql::build_schema;
 use crate::http::{AppState, RequestId, routes};
@@ -77,7 +78,10 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let authenticator = Authenticator::new(&config.auth, &db).await?;
-        let schema = build_schema(&config.graphql, db.clone());
+        let rules = PairingRules {
+            excluded_chain_depth: config.match_excluded_chain_depth,
+        };
+        let schema = build_schema(&config.graphql, rules, db.clone());
         let state = web::Data::new(AppState {
             schema,
             authenticator,

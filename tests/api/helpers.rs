@@ -427,3 +427,36 @@ pub async fn employee_id(db: &DatabaseConnection, email: &str) -> Uuid {
         .expect("employee exists")
         .id
 }
+
+/// Inserts an APPROVED enrolment; mentors get `capacity` and, when
+/// `supervisor` is given, completed training and that supervisor.
+pub async fn insert_approved(
+    db: &DatabaseConnection,
+    programme_id: Uuid,
+    employee_id: Uuid,
+    role: ParticipantRole,
+    capacity: i32,
+    supervisor: Option<Uuid>,
+) {
+    let now = Utc::now();
+    enrolment::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        programme_id: Set(programme_id),
+        employee_id: Set(employee_id),
+        role: Set(role),
+        status: Set(EnrolmentStatus::Approved),
+        consented_at: Set(now),
+        motivation: Set(None),
+        training_completed_at: Set(supervisor.map(|_| now)),
+        supervisor_id: Set(supervisor),
+        capacity: Set(capacity),
+        decided_at: Set(Some(now)),
+        decision_reason: Set(None),
+        withdrawn_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert enrolment");
+}

@@ -13,6 +13,7 @@ mod authorization;
 mod constraints;
 mod enrolments;
 mod health;
+mod pairings;
 mod people;
 mod programme_lifecycle;
 mod programmes;

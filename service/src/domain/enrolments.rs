@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
-    EmployeeStatus, EnrolmentStatus, PairingStatus, ParticipantRole, ProgrammeStatus, SessionStatus,
+    EmployeeStatus, EnrolmentStatus, PairingStatus, ParticipantRole, ProgrammeStatus,
 };
-use entity::{employee, enrolment, mentoring_session, pairing, pairing_mentee};
+use entity::{employee, enrolment, pairing, pairing_mentee};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
@@ -344,18 +344,7 @@ pub async fn end_pairings_of<C: ConnectionTrait>(
             .exec(txn)
             .await?;
     }
-    mentoring_session::Entity::update_many()
-        .col_expr(
-            mentoring_session::Column::Status,
-            Expr::value(SessionStatus::Cancelled.to_value()),
-        )
-        .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
-        .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
-        .filter(mentoring_session::Column::PairingId.is_in(ids))
-        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-        .filter(mentoring_session::Column::StartsAt.gt(now))
-        .exec(txn)
-        .await?;
+    super::sessions::cancel_future(txn, &ids, reason, now).await?;
     Ok(())
 }
 

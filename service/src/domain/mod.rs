@@ -9,9 +9,12 @@ pub mod audit;
 pub mod departments;
 pub mod employees;
 pub mod enrolments;
+pub mod goals;
 pub mod pagination;
+pub mod pairings;
 pub mod programmes;
 pub mod seed;
+pub mod sessions;
 pub mod skills;
 
 /// A fresh, time-ordered id for a new row.

@@ -3,10 +3,8 @@
 //! their lifecycle DRAFT → ENROLLING → MATCHING → ACTIVE → CLOSED.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{
-    EmployeeStatus, PairingStatus, ProgrammeFormat, ProgrammeStatus, SessionStatus,
-};
-use entity::{employee, mentoring_session, pairing, programme};
+use entity::enums::{EmployeeStatus, PairingStatus, ProgrammeFormat, ProgrammeStatus};
+use entity::{employee, pairing, programme};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -311,21 +309,7 @@ async fn close_pairings<C: ConnectionTrait>(
     if pairing_ids.is_empty() {
         return Ok(());
     }
-    mentoring_session::Entity::update_many()
-        .col_expr(
-            mentoring_session::Column::Status,
-            Expr::value(SessionStatus::Cancelled.to_value()),
-        )
-        .col_expr(
-            mentoring_session::Column::CancelReason,
-            Expr::value("programme closed"),
-        )
-        .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
-        .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.clone()))
-        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-        .filter(mentoring_session::Column::StartsAt.gt(now))
-        .exec(txn)
-        .await?;
+    super::sessions::cancel_future(txn, &pairing_ids, "programme closed", now).await?;
     pairing::Entity::update_many()
         .col_expr(
             pairing::Column::Status,

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{department, employee, programme, skill, skill_profile};
+use entity::{department, employee, goal, programme, skill, skill_profile};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::domain::{departments, employees, programmes, skills};
+use crate::domain::{departments, employees, pairings, programmes, skills};
 use crate::error::AppError;
 
 /// Loader errors must be cloneable; the cause is shared.
@@ -45,6 +45,12 @@ pub struct EmployeeKey(pub Uuid);
 /// Key of a programme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProgrammeKey(pub Uuid);
+/// Key of a pairing's mentee ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MenteesKey(pub Uuid);
+/// Key of a pairing's goals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GoalsKey(pub Uuid);
 /// Key of a department.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepartmentKey(pub Uuid);
@@ -108,6 +114,33 @@ impl Loader<ProgrammeKey> for TableLoader {
             .await
             .map_err(Arc::new)?;
         Ok(rekey(found, ProgrammeKey))
+    }
+}
+
+impl Loader<MenteesKey> for TableLoader {
+    type Value = Vec<Uuid>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MenteesKey],
+    ) -> Result<HashMap<MenteesKey, Self::Value>, Self::Error> {
+        let found = pairings::mentees_of(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, MenteesKey))
+    }
+}
+
+impl Loader<GoalsKey> for TableLoader {
+    type Value = Vec<goal::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[GoalsKey]) -> Result<HashMap<GoalsKey, Self::Value>, Self::Error> {
+        let found = pairings::goals_of(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, GoalsKey))
     }
 }
 

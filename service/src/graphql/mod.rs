@@ -7,6 +7,7 @@ pub mod error;
 pub mod guards;
 pub mod loaders;
 pub mod observability;
+pub mod pairings;
 pub mod people;
 pub mod programmes;
 pub mod scalars;
@@ -15,29 +16,43 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
+use crate::domain::pairings::PairingRules;
 
 /// Every query root field, one object per area.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(people::PeopleQuery, programmes::ProgrammeQuery);
+pub struct QueryRoot(
+    people::PeopleQuery,
+    programmes::ProgrammeQuery,
+    pairings::PairingQuery,
+);
 
 /// Every mutation, one object per area.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(programmes::ProgrammeMutation, enrolments::EnrolmentMutation);
+pub struct MutationRoot(
+    programmes::ProgrammeMutation,
+    enrolments::EnrolmentMutation,
+    pairings::PairingMutation,
+);
 
 /// The executable schema, built once and shared by all workers.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with the configured limits. Introspection and field
 /// suggestions ("Did you mean …") are both off unless enabled: they map the API.
-pub fn build_schema(config: &GraphqlConfig, db: DatabaseConnection) -> AppSchema {
+pub fn build_schema(
+    config: &GraphqlConfig,
+    rules: PairingRules,
+    db: DatabaseConnection,
+) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
     .data(db)
+    .data(rules)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
@@ -55,7 +70,13 @@ pub fn sdl() -> String {
     let config =
         crate::config::Config::from_source(&std::collections::HashMap::new()).map(|c| c.graphql);
     let schema = match config {
-        Ok(graphql) => build_schema(&graphql, DatabaseConnection::default()),
+        Ok(graphql) => build_schema(
+            &graphql,
+            PairingRules {
+                excluded_chain_depth: 2,
+            },
+            DatabaseConnection::default(),
+        ),
         Err(_) => Schema::build(
             QueryRoot::default(),
             MutationRoot::default(),

@@ -10,12 +10,13 @@ use super::enrolments::{Enrolment, EnrolmentStatus, ParticipantRole};
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, load_error};
+use super::pairings::{Pairing, PairingStatus};
 use super::people::{Employee, connection};
 use super::scalars::Date;
 use crate::domain::access::Area;
 use crate::domain::pagination::PageRequest;
 use crate::domain::programmes::ProgrammeRequest;
-use crate::domain::{access, enrolments, programmes};
+use crate::domain::{access, enrolments, pairings, programmes};
 
 /// Programme lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +121,32 @@ impl Programme {
         .await
         .gql()?;
         Ok(connection(rows, Enrolment))
+    }
+
+    /// Pairings the caller may see (admins: all; employees: their own and
+    /// their supervised mentors').
+    #[graphql(
+        guard = "AreaGuard(Area::People)",
+        complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity"
+    )]
+    async fn pairings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<PairingStatus>,
+    ) -> async_graphql::Result<Connection<String, Pairing>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let rows = pairings::list(
+            ctx.db()?,
+            ctx.caller()?,
+            self.0.id,
+            &page,
+            status.map(Into::into),
+        )
+        .await
+        .gql()?;
+        Ok(connection(rows, Pairing))
     }
 }
 

@@ -1,0 +1,274 @@
+//! Pairings, their match reasons and goals.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use entity::{goal, pairing};
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::GqlResultExt;
+use super::guards::AreaGuard;
+use super::loaders::{EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SkillKey, load_error};
+use super::people::{Employee, Skill};
+use super::programmes::Programme;
+use super::scalars::Date;
+use crate::domain::access::Area;
+use crate::domain::goals;
+use crate::domain::pairings::{self, PairingRules};
+
+/// Pairing lifecycle.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::PairingStatus")]
+pub enum PairingStatus {
+    Proposed,
+    Active,
+    Paused,
+    Completed,
+    EndedEarly,
+    Declined,
+}
+
+/// Progress of a goal.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::GoalStatus")]
+pub enum GoalStatus {
+    Open,
+    Achieved,
+    Dropped,
+}
+
+/// One term of a matching score, explained.
+#[derive(SimpleObject, serde::Deserialize)]
+pub struct MatchReason {
+    /// e.g. SKILL_COVERAGE, AVAILABILITY_OVERLAP, CROSS_DEPARTMENT, TIMEZONE
+    kind: String,
+    detail: String,
+    weight: f64,
+}
+
+/// A mentor and their mentees in a programme.
+pub struct Pairing(pub pairing::Model);
+
+#[Object]
+impl Pairing {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Programme> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(ProgrammeKey(self.0.programme_id))
+            .await
+            .map_err(load_error)?;
+        found
+            .map(Programme)
+            .ok_or_else(|| async_graphql::Error::new("programme missing"))
+    }
+    async fn mentor(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(EmployeeKey(self.0.mentor_id))
+            .await
+            .map_err(load_error)?;
+        found
+            .map(Employee)
+            .ok_or_else(|| async_graphql::Error::new("mentor missing"))
+    }
+    async fn mentees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Employee>> {
+        let loaders = ctx.loaders()?;
+        let ids = loaders
+            .tables
+            .load_one(MenteesKey(self.0.id))
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        let found = loaders
+            .tables
+            .load_many(ids.iter().copied().map(EmployeeKey))
+            .await
+            .map_err(load_error)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.get(&EmployeeKey(*id)).cloned())
+            .map(Employee)
+            .collect())
+    }
+    async fn status(&self) -> PairingStatus {
+        self.0.status.into()
+    }
+    /// Matching score in [0, 1]; null for pairings made by hand.
+    async fn score(&self) -> Option<f64> {
+        self.0.score
+    }
+    async fn reasons(&self) -> Vec<MatchReason> {
+        serde_json::from_value(self.0.reasons.clone()).unwrap_or_default()
+    }
+    async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(GoalsKey(self.0.id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.unwrap_or_default().into_iter().map(Goal).collect())
+    }
+}
+
+/// An objective of a pairing.
+pub struct Goal(pub goal::Model);
+
+#[Object]
+impl Goal {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn skill(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Skill>> {
+        let Some(id) = self.0.skill_id else {
+            return Ok(None);
+        };
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(SkillKey(id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(Skill))
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn status(&self) -> GoalStatus {
+        self.0.status.into()
+    }
+    async fn due_on(&self) -> Option<Date> {
+        self.0.due_on.map(Date)
+    }
+}
+
+/// Query fields about pairings.
+#[derive(Default)]
+pub struct PairingQuery;
+
+#[Object]
+impl PairingQuery {
+    /// Pairings where the caller is mentor or mentee.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn my_pairings(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PairingStatus>,
+    ) -> async_graphql::Result<Vec<Pairing>> {
+        let rows = pairings::mine(ctx.db()?, ctx.caller()?, status.map(Into::into))
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(Pairing).collect())
+    }
+
+    /// One pairing: its participants, their mentor's supervisor, and admins see it.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn pairing(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Pairing>> {
+        Ok(Some(Pairing(
+            pairings::get(ctx.db()?, ctx.caller()?, id).await.gql()?,
+        )))
+    }
+}
+
+/// Mutations of pairings and goals.
+#[derive(Default)]
+pub struct PairingMutation;
+
+#[Object]
+impl PairingMutation {
+    /// Pairs a mentor with mentees by hand (the programme team).
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn create_pairing(
+        &self,
+        ctx: &Context<'_>,
+        programme_id: Uuid,
+        mentor_id: Uuid,
+        mentee_ids: Vec<Uuid>,
+    ) -> async_graphql::Result<Pairing> {
+        let rules = *ctx.data::<PairingRules>()?;
+        let created = pairings::create(
+            ctx.db()?,
+            &ctx.actor()?,
+            rules,
+            programme_id,
+            mentor_id,
+            mentee_ids,
+        )
+        .await
+        .gql()?;
+        Ok(Pairing(created))
+    }
+
+    /// Accepts or declines a proposed pairing.
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn decide_pairing(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        accept: bool,
+    ) -> async_graphql::Result<Pairing> {
+        Ok(Pairing(
+            pairings::decide(ctx.db()?, &ctx.actor()?, id, accept)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Ends a pairing, completed or early, with a reason.
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn end_pairing(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: String,
+        completed: bool,
+    ) -> async_graphql::Result<Pairing> {
+        Ok(Pairing(
+            pairings::end(ctx.db()?, &ctx.actor()?, id, reason, completed)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Adds a goal to one of the caller's pairings.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn add_goal(
+        &self,
+        ctx: &Context<'_>,
+        pairing_id: Uuid,
+        description: String,
+        skill_id: Option<Uuid>,
+        due_on: Option<Date>,
+    ) -> async_graphql::Result<Goal> {
+        let created = goals::add(
+            ctx.db()?,
+            ctx.caller()?,
+            pairing_id,
+            &description,
+            skill_id,
+            due_on.map(|d| d.0),
+        )
+        .await
+        .gql()?;
+        Ok(Goal(created))
+    }
+
+    /// Updates a goal of one of the caller's pairings.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn set_goal_status(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        status: GoalStatus,
+    ) -> async_graphql::Result<Goal> {
+        Ok(Goal(
+            goals::set_status(ctx.db()?, ctx.caller()?, id, status.into())
+                .await
+                .gql()?,
+        ))
+    }
+}
