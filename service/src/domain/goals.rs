@@ -27,13 +27,13 @@ pub async fn add(
         ));
     }
     let pairing = pairings::get_as_participant(db, caller, pairing_id).await?;
-    if let Some(skill_id) = skill_id {
-        if skill::Entity::find_by_id(skill_id).one(db).await?.is_none() {
-            return Err(AppError::bad_input(
-                "skillId",
-                "no such skill in the catalogue",
-            ));
-        }
+    if let Some(skill_id) = skill_id
+        && skill::Entity::find_by_id(skill_id).one(db).await?.is_none()
+    {
+        return Err(AppError::bad_input(
+            "skillId",
+            "no such skill in the catalogue",
+        ));
     }
     let now = Utc::now();
     let created = goal::ActiveModel {
