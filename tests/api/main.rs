@@ -19,3 +19,4 @@ mod programme_lifecycle;
 mod programmes;
 mod protections;
 mod seed;
+mod sessions;

@@ -69,6 +69,18 @@ pub async fn mentees_of<C: ConnectionTrait>(
     Ok(grouped)
 }
 
+/// Pairings by id (for DataLoaders).
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, pairing::Model>> {
+    let rows = pairing::Entity::find()
+        .filter(pairing::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+}
+
 /// Goals of several pairings at once (for DataLoaders).
 pub async fn goals_of(
     db: &DatabaseConnection,

@@ -1,13 +1,24 @@
-//! Mentoring sessions.
+//! Mentoring sessions: scheduling without double booking, holding,
+//! cancelling, private notes for participants only, and feedback.
 
-use chrono::{DateTime, Utc};
-use entity::enums::SessionStatus;
-use entity::mentoring_session;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::{PairingStatus, SessionMode, SessionStatus};
+use entity::{
+    employee, mentoring_session, pairing, pairing_mentee, session_feedback, session_topic, skill,
+};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+};
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use super::pagination::{Cursor, Page, PageRequest, after_condition};
+use super::pairings;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 
 /// Cancels the SCHEDULED sessions of these pairings that start after `now`
 /// (a pairing that ends keeps its history, loses its future).
@@ -33,4 +44,447 @@ pub async fn cancel_future<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// What a participant asks for when scheduling a session.
+#[derive(Clone, Debug)]
+pub struct ScheduleRequest {
+    /// The pairing.
+    pub pairing_id: Uuid,
+    /// Start; may be up to 30 days in the past (a session logged late).
+    pub starts_at: DateTime<Utc>,
+    /// 15 to 240 minutes.
+    pub duration_minutes: i32,
+    /// In person or by video.
+    pub mode: SessionMode,
+    /// Skills the session covers (at most 5, from the catalogue).
+    pub topic_skill_ids: Vec<Uuid>,
+    /// What the participants plan to talk about.
+    pub agenda: Option<String>,
+}
+
+/// Statuses that occupy a participant's time.
+const BOOKED: [SessionStatus; 2] = [SessionStatus::Scheduled, SessionStatus::Held];
+
+impl ScheduleRequest {
+    fn validate(
+        &self,
+        now: DateTime<Utc>,
+    ) -> AppResult<(DateTime<Utc>, Vec<Uuid>, Option<String>)> {
+        if !(15..=240).contains(&self.duration_minutes) {
+            return Err(AppError::bad_input(
+                "durationMinutes",
+                "a session lasts 15 to 240 minutes",
+            ));
+        }
+        if self.starts_at < now - Duration::days(30) {
+            return Err(AppError::bad_input(
+                "startsAt",
+                "a session may be recorded up to 30 days in the past",
+            ));
+        }
+        let mut topics = self.topic_skill_ids.clone();
+        topics.sort();
+        topics.dedup();
+        if topics.len() > 5 {
+            return Err(AppError::bad_input(
+                "topicSkillIds",
+                "at most 5 topics per session",
+            ));
+        }
+        let agenda = self
+            .agenda
+            .as_ref()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        if agenda.as_ref().is_some_and(|a| a.chars().count() > 2000) {
+            return Err(AppError::bad_input(
+                "agenda",
+                "the agenda is limited to 2000 characters",
+            ));
+        }
+        Ok((
+            self.starts_at + Duration::minutes(self.duration_minutes.into()),
+            topics,
+            agenda,
+        ))
+    }
+}
+
+/// A participant schedules a session of an ACTIVE pairing. The participants'
+/// rows are updated first (their availability version), which locks them on
+/// PostgreSQL and serialises writers on SQLite, so two concurrent bookings
+/// cannot both pass the overlap check.
+pub async fn schedule(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    request: ScheduleRequest,
+) -> AppResult<mentoring_session::Model> {
+    let now = Utc::now();
+    let (ends_at, topics, agenda) = request.validate(now)?;
+    let txn = super::write_txn(db).await?;
+    let pairing = pairings::get_as_participant(&txn, caller, request.pairing_id).await?;
+    if pairing.status != PairingStatus::Active {
+        return Err(AppError::Conflict(format!(
+            "the pairing is {}: only ACTIVE pairings take new sessions",
+            pairing.status.to_value()
+        )));
+    }
+    if !topics.is_empty() {
+        let known = skill::Entity::find()
+            .filter(skill::Column::Id.is_in(topics.clone()))
+            .count(&txn)
+            .await?;
+        if known != topics.len() as u64 {
+            return Err(AppError::bad_input(
+                "topicSkillIds",
+                "every topic must be a skill of the catalogue",
+            ));
+        }
+    }
+    let participants = pairings::participants(&txn, &pairing).await?;
+    bump_availability(&txn, &participants).await?;
+    if let Some(clash) = overlapping(&txn, &participants, request.starts_at, ends_at, None).await? {
+        return Err(AppError::Conflict(format!(
+            "a participant already has a session from {} to {}",
+            clash.starts_at.to_rfc3339(),
+            clash.ends_at.to_rfc3339()
+        )));
+    }
+    let created = mentoring_session::ActiveModel {
+        id: Set(super::new_id()),
+        pairing_id: Set(pairing.id),
+        starts_at: Set(request.starts_at),
+        ends_at: Set(ends_at),
+        mode: Set(request.mode),
+        status: Set(SessionStatus::Scheduled),
+        agenda: Set(agenda),
+        private_notes: Set(None),
+        cancel_reason: Set(None),
+        created_by: Set(caller.employee_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    if !topics.is_empty() {
+        let rows = topics.iter().map(|t| session_topic::ActiveModel {
+            session_id: Set(created.id),
+            skill_id: Set(*t),
+        });
+        session_topic::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Bumps the availability version of these employees (cached free time built
+/// before this change can then never be served).
+pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -> AppResult<()> {
+    let mut ids = employees.to_vec();
+    ids.sort();
+    employee::Entity::update_many()
+        .col_expr(
+            employee::Column::AvailabilityVersion,
+            Expr::col(employee::Column::AvailabilityVersion).add(1),
+        )
+        .filter(employee::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A booked session of any of these people overlapping `[start, end)`.
+async fn overlapping<C: ConnectionTrait>(
+    db: &C,
+    people: &[Uuid],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> AppResult<Option<mentoring_session::Model>> {
+    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
+        .select_only()
+        .column(pairing_mentee::Column::PairingId)
+        .filter(pairing_mentee::Column::MenteeId.is_in(people.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let their_pairings: Vec<Uuid> = pairing::Entity::find()
+        .select_only()
+        .column(pairing::Column::Id)
+        .filter(
+            Condition::any()
+                .add(pairing::Column::MentorId.is_in(people.iter().copied()))
+                .add(pairing::Column::Id.is_in(as_mentee)),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut query = mentoring_session::Entity::find()
+        .filter(mentoring_session::Column::PairingId.is_in(their_pairings))
+        .filter(mentoring_session::Column::Status.is_in(BOOKED))
+        .filter(mentoring_session::Column::StartsAt.lt(end))
+        .filter(mentoring_session::Column::EndsAt.gt(start));
+    if let Some(id) = except {
+        query = query.filter(mentoring_session::Column::Id.ne(id));
+    }
+    Ok(query.one(db).await?)
+}
+
+/// The session, if the caller may see its pairing.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<(mentoring_session::Model, pairing::Model)> {
+    let session = mentoring_session::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("session"))?;
+    let pairing = pairings::get(db, caller, session.pairing_id)
+        .await
+        .map_err(|_| AppError::NotFound("session"))?;
+    Ok((session, pairing))
+}
+
+/// The session, if the caller is one of its participants.
+async fn get_as_participant<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<(mentoring_session::Model, Vec<Uuid>)> {
+    let (session, pairing) = get(db, caller, id).await?;
+    let participants = pairings::participants(db, &pairing).await?;
+    if caller
+        .employee_id
+        .is_some_and(|me| participants.contains(&me))
+    {
+        Ok((session, participants))
+    } else {
+        Err(AppError::forbidden(
+            "only the pairing's participants do this",
+        ))
+    }
+}
+
+/// Marks a session HELD, once it has started.
+pub async fn mark_held(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<mentoring_session::Model> {
+    let txn = super::write_txn(db).await?;
+    let (session, _) = get_as_participant(&txn, caller, id).await?;
+    if session.status != SessionStatus::Scheduled {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: only a SCHEDULED session is held",
+            session.status.to_value()
+        )));
+    }
+    if session.starts_at > Utc::now() {
+        return Err(AppError::Conflict(
+            "the session is SCHEDULED and has not started yet".into(),
+        ));
+    }
+    let mut change: mentoring_session::ActiveModel = session.into();
+    change.status = Set(SessionStatus::Held);
+    change.updated_at = Set(Utc::now());
+    let updated = change.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Cancels a SCHEDULED session (its participants, or admins).
+pub async fn cancel(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    reason: Option<String>,
+) -> AppResult<mentoring_session::Model> {
+    let txn = super::write_txn(db).await?;
+    let (session, pairing) = get(&txn, caller, id).await?;
+    let participants = pairings::participants(&txn, &pairing).await?;
+    let participant = caller
+        .employee_id
+        .is_some_and(|me| participants.contains(&me));
+    if !participant && !caller.is_admin() {
+        return Err(AppError::forbidden(
+            "only the participants or the programme team cancel a session",
+        ));
+    }
+    if session.status != SessionStatus::Scheduled {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: only a SCHEDULED session is cancelled",
+            session.status.to_value()
+        )));
+    }
+    bump_availability(&txn, &participants).await?;
+    let mut change: mentoring_session::ActiveModel = session.into();
+    change.status = Set(SessionStatus::Cancelled);
+    change.cancel_reason = Set(reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty()));
+    change.updated_at = Set(Utc::now());
+    let updated = change.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Sets the private notes (participants only; nobody else ever reads them).
+pub async fn set_notes(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    notes: &str,
+) -> AppResult<mentoring_session::Model> {
+    if notes.chars().count() > 10_000 {
+        return Err(AppError::bad_input(
+            "notes",
+            "notes are limited to 10000 characters",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    let (session, _) = get_as_participant(&txn, caller, id).await?;
+    let mut change: mentoring_session::ActiveModel = session.into();
+    change.private_notes = Set(Some(notes.to_owned()).filter(|n| !n.trim().is_empty()));
+    change.updated_at = Set(Utc::now());
+    let updated = change.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A page of a pairing's sessions (the caller already sees the pairing).
+pub async fn list(
+    db: &DatabaseConnection,
+    pairing_id: Uuid,
+    page: &PageRequest,
+) -> AppResult<Page<mentoring_session::Model>> {
+    let mut query = mentoring_session::Entity::find()
+        .filter(mentoring_session::Column::PairingId.eq(pairing_id));
+    if let Some(after) = &page.after {
+        query = query.filter(after_condition(
+            mentoring_session::Column::Id,
+            mentoring_session::Column::Id,
+            after,
+        ));
+    }
+    let rows = query
+        .order_by_asc(mentoring_session::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page, |s| Cursor {
+        key: s.id.to_string(),
+        id: s.id,
+    }))
+}
+
+/// Topic skill ids of several sessions (for DataLoaders).
+pub async fn topics_of(
+    db: &DatabaseConnection,
+    session_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+    let rows = session_topic::Entity::find()
+        .filter(session_topic::Column::SessionId.is_in(session_ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for row in rows {
+        grouped
+            .entry(row.session_id)
+            .or_default()
+            .push(row.skill_id);
+    }
+    Ok(grouped)
+}
+
+/// Feedback of several sessions (for DataLoaders).
+pub async fn feedback_of(
+    db: &DatabaseConnection,
+    session_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<session_feedback::Model>>> {
+    let rows = session_feedback::Entity::find()
+        .filter(session_feedback::Column::SessionId.is_in(session_ids.iter().copied()))
+        .order_by_asc(session_feedback::Column::Id)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<session_feedback::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.session_id).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+/// A participant's evaluation of a session.
+#[derive(Clone, Debug)]
+pub struct FeedbackRequest {
+    /// The session (HELD).
+    pub session_id: Uuid,
+    /// 1..5
+    pub rating: i32,
+    /// 0..10, would they recommend the programme.
+    pub recommend: Option<i32>,
+    /// Free text, at most 2000 characters.
+    pub comment: Option<String>,
+}
+
+/// A participant evaluates a HELD session, once.
+pub async fn submit_feedback(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    request: FeedbackRequest,
+) -> AppResult<session_feedback::Model> {
+    if !(1..=5).contains(&request.rating) {
+        return Err(AppError::bad_input("rating", "rating is 1 to 5"));
+    }
+    if request.recommend.is_some_and(|r| !(0..=10).contains(&r)) {
+        return Err(AppError::bad_input("recommend", "recommend is 0 to 10"));
+    }
+    let comment = request
+        .comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+        return Err(AppError::bad_input(
+            "comment",
+            "comments are limited to 2000 characters",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    let (session, _) = get_as_participant(&txn, caller, request.session_id).await?;
+    if session.status != SessionStatus::Held {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: feedback follows a HELD session",
+            session.status.to_value()
+        )));
+    }
+    let author = caller.employee_id.ok_or(AppError::NotFound("session"))?;
+    let duplicate = || AppError::Conflict("you already gave feedback on this session".into());
+    let existing = session_feedback::Entity::find()
+        .filter(session_feedback::Column::SessionId.eq(session.id))
+        .filter(session_feedback::Column::AuthorId.eq(author))
+        .one(&txn)
+        .await?;
+    if existing.is_some() {
+        return Err(duplicate());
+    }
+    let created = session_feedback::ActiveModel {
+        id: Set(super::new_id()),
+        session_id: Set(session.id),
+        author_id: Set(author),
+        rating: Set(request.rating),
+        recommend: Set(request.recommend),
+        comment: Set(comment),
+        submitted_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => duplicate(),
+        _ => err.into(),
+    })?;
+    txn.commit().await?;
+    Ok(created)
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{department, employee, goal, programme, skill, skill_profile};
+use entity::{
+    department, employee, goal, pairing, programme, session_feedback, skill, skill_profile,
+};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::domain::{departments, employees, pairings, programmes, skills};
+use crate::domain::{departments, employees, pairings, programmes, sessions, skills};
 use crate::error::AppError;
 
 /// Loader errors must be cloneable; the cause is shared.
@@ -51,6 +53,15 @@ pub struct MenteesKey(pub Uuid);
 /// Key of a pairing's goals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GoalsKey(pub Uuid);
+/// Key of a pairing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PairingKey(pub Uuid);
+/// Key of a session's topic skill ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TopicsKey(pub Uuid);
+/// Key of a session's feedback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FeedbackKey(pub Uuid);
 /// Key of a department.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepartmentKey(pub Uuid);
@@ -141,6 +152,51 @@ impl Loader<GoalsKey> for TableLoader {
             .await
             .map_err(Arc::new)?;
         Ok(rekey(found, GoalsKey))
+    }
+}
+
+impl Loader<PairingKey> for TableLoader {
+    type Value = pairing::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[PairingKey],
+    ) -> Result<HashMap<PairingKey, Self::Value>, Self::Error> {
+        let found = pairings::by_ids(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, PairingKey))
+    }
+}
+
+impl Loader<TopicsKey> for TableLoader {
+    type Value = Vec<Uuid>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[TopicsKey],
+    ) -> Result<HashMap<TopicsKey, Self::Value>, Self::Error> {
+        let found = sessions::topics_of(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, TopicsKey))
+    }
+}
+
+impl Loader<FeedbackKey> for TableLoader {
+    type Value = Vec<session_feedback::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FeedbackKey],
+    ) -> Result<HashMap<FeedbackKey, Self::Value>, Self::Error> {
+        let found = sessions::feedback_of(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, FeedbackKey))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod pairings;
 pub mod people;
 pub mod programmes;
 pub mod scalars;
+pub mod sessions;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
@@ -34,6 +35,7 @@ pub struct MutationRoot(
     programmes::ProgrammeMutation,
     enrolments::EnrolmentMutation,
     pairings::PairingMutation,
+    sessions::SessionMutation,
 );
 
 /// The executable schema, built once and shared by all workers.

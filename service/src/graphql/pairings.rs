@@ -1,5 +1,6 @@
 //! Pairings, their match reasons and goals.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use entity::{goal, pairing};
 use uuid::Uuid;
@@ -8,12 +9,15 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SkillKey, load_error};
-use super::people::{Employee, Skill};
+use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
 use super::scalars::Date;
+use super::sessions::MentoringSession;
 use crate::domain::access::Area;
 use crate::domain::goals;
+use crate::domain::pagination::PageRequest;
 use crate::domain::pairings::{self, PairingRules};
+use crate::domain::sessions;
 
 /// Pairing lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +107,17 @@ impl Pairing {
     }
     async fn reasons(&self) -> Vec<MatchReason> {
         serde_json::from_value(self.0.reasons.clone()).unwrap_or_default()
+    }
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, MentoringSession>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let rows = sessions::list(ctx.db()?, self.0.id, &page).await.gql()?;
+        Ok(connection(rows, MentoringSession))
     }
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
         let found = ctx

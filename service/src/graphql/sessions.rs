@@ -1,0 +1,290 @@
+//! Mentoring sessions and their feedback.
+
+use async_graphql::{Context, Enum, InputObject, Object};
+use chrono::{DateTime, Utc};
+use entity::{mentoring_session, session_feedback};
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::GqlResultExt;
+use super::guards::AreaGuard;
+use super::loaders::{
+    EmployeeKey, FeedbackKey, MenteesKey, PairingKey, SkillKey, TopicsKey, load_error,
+};
+use super::pairings::Pairing;
+use super::people::{Employee, Skill};
+use crate::domain::access::Area;
+use crate::domain::sessions::{self, FeedbackRequest, ScheduleRequest};
+
+/// Session lifecycle.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::SessionStatus")]
+pub enum SessionStatus {
+    Scheduled,
+    Held,
+    Cancelled,
+    NoShow,
+}
+
+/// How a session takes place.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::SessionMode")]
+pub enum SessionMode {
+    InPerson,
+    Video,
+}
+
+/// A meeting of a pairing.
+pub struct MentoringSession(pub mentoring_session::Model);
+
+impl MentoringSession {
+    /// Whether the caller is a participant of the session's pairing (batched through loaders).
+    async fn caller_participates(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Some(me) = ctx.caller()?.employee_id else {
+            return Ok(false);
+        };
+        let loaders = ctx.loaders()?;
+        let pairing = loaders
+            .tables
+            .load_one(PairingKey(self.0.pairing_id))
+            .await
+            .map_err(load_error)?;
+        if pairing.is_some_and(|p| p.mentor_id == me) {
+            return Ok(true);
+        }
+        let mentees = loaders
+            .tables
+            .load_one(MenteesKey(self.0.pairing_id))
+            .await
+            .map_err(load_error)?;
+        Ok(mentees.unwrap_or_default().contains(&me))
+    }
+}
+
+#[Object]
+impl MentoringSession {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Pairing> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(PairingKey(self.0.pairing_id))
+            .await
+            .map_err(load_error)?;
+        found
+            .map(Pairing)
+            .ok_or_else(|| async_graphql::Error::new("pairing missing"))
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    async fn mode(&self) -> SessionMode {
+        self.0.mode.into()
+    }
+    async fn status(&self) -> SessionStatus {
+        self.0.status.into()
+    }
+    async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
+        let loaders = ctx.loaders()?;
+        let ids = loaders
+            .tables
+            .load_one(TopicsKey(self.0.id))
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        let found = loaders
+            .tables
+            .load_many(ids.iter().copied().map(SkillKey))
+            .await
+            .map_err(load_error)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.get(&SkillKey(*id)).cloned())
+            .map(Skill)
+            .collect())
+    }
+    async fn agenda(&self) -> Option<&str> {
+        self.0.agenda.as_deref()
+    }
+    /// Visible to the pairing's participants only; never to admins, supervisors or analysts.
+    async fn private_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        if self.caller_participates(ctx).await? {
+            Ok(self.0.private_notes.as_deref())
+        } else {
+            Ok(None)
+        }
+    }
+    async fn feedback(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionFeedback>> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(FeedbackKey(self.0.id))
+            .await
+            .map_err(load_error)?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(SessionFeedback)
+            .collect())
+    }
+}
+
+/// A participant's evaluation of a held session.
+pub struct SessionFeedback(pub session_feedback::Model);
+
+#[Object]
+impl SessionFeedback {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
+        let found = ctx
+            .loaders()?
+            .tables
+            .load_one(EmployeeKey(self.0.author_id))
+            .await
+            .map_err(load_error)?;
+        found
+            .map(Employee)
+            .ok_or_else(|| async_graphql::Error::new("author missing"))
+    }
+    /// 1..5
+    async fn rating(&self) -> i32 {
+        self.0.rating
+    }
+    /// 0..10, would you recommend the programme
+    async fn recommend(&self) -> Option<i32> {
+        self.0.recommend
+    }
+    /// The text is the author's and the programme team's only.
+    async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let caller = ctx.caller()?;
+        let readable = caller.is_admin() || caller.employee_id == Some(self.0.author_id);
+        Ok(if readable {
+            self.0.comment.as_deref()
+        } else {
+            None
+        })
+    }
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+}
+
+/// A session to schedule.
+#[derive(InputObject)]
+pub struct ScheduleSessionInput {
+    pairing_id: Uuid,
+    starts_at: DateTime<Utc>,
+    duration_minutes: i32,
+    mode: SessionMode,
+    topic_skill_ids: Option<Vec<Uuid>>,
+    agenda: Option<String>,
+}
+
+/// An evaluation.
+#[derive(InputObject)]
+pub struct FeedbackInput {
+    session_id: Uuid,
+    rating: i32,
+    recommend: Option<i32>,
+    comment: Option<String>,
+}
+
+/// Mutations of sessions.
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// A participant schedules a session; nobody is double-booked.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn schedule_session(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleSessionInput,
+    ) -> async_graphql::Result<MentoringSession> {
+        let request = ScheduleRequest {
+            pairing_id: input.pairing_id,
+            starts_at: input.starts_at,
+            duration_minutes: input.duration_minutes,
+            mode: input.mode.into(),
+            topic_skill_ids: input.topic_skill_ids.unwrap_or_default(),
+            agenda: input.agenda,
+        };
+        Ok(MentoringSession(
+            sessions::schedule(ctx.db()?, ctx.caller()?, request)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Cancels a scheduled session.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn cancel_session(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> async_graphql::Result<MentoringSession> {
+        Ok(MentoringSession(
+            sessions::cancel(ctx.db()?, ctx.caller()?, id, reason)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Records that a session took place (once it has started).
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn mark_session_held(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<MentoringSession> {
+        Ok(MentoringSession(
+            sessions::mark_held(ctx.db()?, ctx.caller()?, id)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Sets the participants' private notes.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn set_session_notes(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        notes: String,
+    ) -> async_graphql::Result<MentoringSession> {
+        Ok(MentoringSession(
+            sessions::set_notes(ctx.db()?, ctx.caller()?, id, &notes)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// A participant evaluates a held session, once.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn submit_feedback(
+        &self,
+        ctx: &Context<'_>,
+        input: FeedbackInput,
+    ) -> async_graphql::Result<SessionFeedback> {
+        let request = FeedbackRequest {
+            session_id: input.session_id,
+            rating: input.rating,
+            recommend: input.recommend,
+            comment: input.comment,
+        };
+        Ok(SessionFeedback(
+            sessions::submit_feedback(ctx.db()?, ctx.caller()?, request)
+                .await
+                .gql()?,
+        ))
+    }
+}

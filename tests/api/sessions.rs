@@ -1,0 +1,339 @@
+//! Sessions: scheduling without double booking, holding, cancelling,
+//! private notes, and feedback.
+
+use chrono::{Duration, DurationRound, Utc};
+use entity::enums::{PairingStatus, ProgrammeStatus};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::both;
+use crate::helpers::{
+    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme,
+    insert_supervised_mentor,
+};
+
+const SCHEDULE: &str = "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { id status startsAt endsAt mode topics { slug } agenda } }";
+const HELD: &str = "mutation($id: UUID!) { markSessionHeld(id: $id) { status } }";
+const CANCEL: &str = "mutation($id: UUID!) { cancelSession(id: $id, reason: \"sick\") { status } }";
+const NOTES: &str =
+    "mutation($id: UUID!, $n: String!) { setSessionNotes(id: $id, notes: $n) { privateNotes } }";
+const FEEDBACK: &str = "mutation($input: FeedbackInput!) { submitFeedback(input: $input) { rating recommend comment author { displayName } } }";
+const READ: &str = "query($p: UUID!) { pairing(id: $p) { sessions { edges { node { id privateNotes feedback { rating comment } } } } } }";
+
+/// Mia mentors Max; Ned mentors Max's peer Kim in another pairing with Max
+/// too (so Max can be double-booked); Sam supervises Mia.
+struct World {
+    app: TestApp,
+    pairing: Uuid,
+    other_pairing: Uuid,
+    mia: String,
+    max: String,
+    ned: String,
+    sam: String,
+    admin: String,
+}
+
+async fn world(backend: Backend) -> World {
+    let app = TestApp::spawn(backend).await;
+    let mia_id = insert_employee(&app.db, Person::new("Mia Mentor", 2)).await;
+    let max_id = insert_employee(&app.db, Person::new("Max Mentee", 7)).await;
+    let ned_id = insert_employee(&app.db, Person::new("Ned Other", 3)).await;
+    let sam_id = insert_employee(&app.db, Person::new("Sam Supervisor", 5)).await;
+    let programme = insert_programme(&app.db, "Tandems", ProgrammeStatus::Active).await;
+    let pairing =
+        insert_pairing(&app.db, programme, mia_id, &[max_id], PairingStatus::Active).await;
+    let other_pairing =
+        insert_pairing(&app.db, programme, ned_id, &[max_id], PairingStatus::Active).await;
+    insert_supervised_mentor(&app.db, programme, mia_id, sam_id).await;
+    World {
+        mia: app.token(Some("mia.mentor@corp.example"), &[]).await,
+        max: app.token(Some("max.mentee@corp.example"), &[]).await,
+        ned: app.token(Some("ned.other@corp.example"), &[]).await,
+        sam: app.token(Some("sam.supervisor@corp.example"), &[]).await,
+        admin: app.token(None, &["admin"]).await,
+        app,
+        pairing,
+        other_pairing,
+    }
+}
+
+fn at(hours_from_now: i64) -> String {
+    (Utc::now().duration_trunc(Duration::hours(1)).unwrap() + Duration::hours(hours_from_now))
+        .to_rfc3339()
+}
+
+fn input(pairing: Uuid, starts_at: &str, minutes: i32) -> Value {
+    json!({ "input": { "pairingId": pairing, "startsAt": starts_at, "durationMinutes": minutes, "mode": "VIDEO" } })
+}
+
+async fn schedule(w: &World, token: &str, pairing: Uuid, starts_at: &str, minutes: i32) -> Value {
+    w.app
+        .query_ok(token, SCHEDULE, input(pairing, starts_at, minutes))
+        .await["scheduleSession"]
+        .clone()
+}
+
+async fn participants_schedule_sessions_within_the_rules(backend: Backend) {
+    let w = world(backend).await;
+    let mut request = input(w.pairing, &at(48), 60);
+    request["input"]["agenda"] = json!("LinkedIn basics");
+    let skills = w
+        .app
+        .query_ok(&w.mia, "{ skills { id slug } }", json!({}))
+        .await;
+    request["input"]["topicSkillIds"] =
+        json!([skills["skills"][0]["id"], skills["skills"][0]["id"]]);
+    let data = w.app.query_ok(&w.mia, SCHEDULE, request).await;
+    let session = &data["scheduleSession"];
+    assert_eq!(session["status"], "SCHEDULED");
+    assert_eq!(session["topics"].as_array().unwrap().len(), 1);
+    let starts: chrono::DateTime<Utc> = session["startsAt"].as_str().unwrap().parse().unwrap();
+    let ends: chrono::DateTime<Utc> = session["endsAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ends - starts, Duration::minutes(60));
+    for (minutes, field) in [(10, "durationMinutes"), (241, "durationMinutes")] {
+        let (_, body) = w
+            .app
+            .graphql(&w.mia, SCHEDULE, input(w.pairing, &at(72), minutes))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let (_, body) = w
+        .app
+        .graphql(&w.mia, SCHEDULE, input(w.pairing, &at(-24 * 31), 60))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "startsAt",
+        "{body}"
+    );
+    schedule(&w, &w.max, w.pairing, &at(-24 * 29), 60).await;
+    assert_eq!(
+        w.app
+            .query_error_code(&w.ned, SCHEDULE, input(w.pairing, &at(96), 60))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.admin, SCHEDULE, input(w.pairing, &at(96), 60))
+            .await,
+        "NOT_FOUND"
+    );
+}
+
+async fn nobody_is_double_booked(backend: Backend) {
+    let w = world(backend).await;
+    schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+    let (_, body) = w
+        .app
+        .graphql(&w.ned, SCHEDULE, input(w.other_pairing, &at(24), 30))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "Max is busy: {body}"
+    );
+    schedule(&w, &w.ned, w.other_pairing, &at(25), 30).await;
+}
+
+async fn concurrent_bookings_of_one_slot_leave_exactly_one(backend: Backend) {
+    let w = world(backend).await;
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..10 {
+        let (token, pairing) = if n % 2 == 0 {
+            (&w.mia, w.pairing)
+        } else {
+            (&w.ned, w.other_pairing)
+        };
+        let request = w
+            .app
+            .client()
+            .post(format!("{}/graphql", w.app.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": SCHEDULE, "variables": input(pairing, &at(30), 60) }));
+        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    let mut won = 0;
+    while let Some(body) = requests.join_next().await {
+        let body = body.unwrap();
+        match body["errors"][0]["extensions"]["code"].as_str() {
+            None => won += 1,
+            Some(code) => assert_eq!(code, "CONFLICT", "{body}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+async fn sessions_are_held_once_started_and_cancelled_while_scheduled(backend: Backend) {
+    let w = world(backend).await;
+    let future = schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+    let (_, body) = w
+        .app
+        .graphql(&w.max, HELD, json!({ "id": future["id"] }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    let past = schedule(&w, &w.mia, w.pairing, &at(-2), 60).await;
+    assert_eq!(
+        w.app
+            .query_ok(&w.max, HELD, json!({ "id": past["id"] }))
+            .await["markSessionHeld"]["status"],
+        "HELD"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.max, HELD, json!({ "id": past["id"] }))
+            .await,
+        "CONFLICT"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.ned, CANCEL, json!({ "id": future["id"] }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        w.app
+            .query_ok(&w.mia, CANCEL, json!({ "id": future["id"] }))
+            .await["cancelSession"]["status"],
+        "CANCELLED"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.mia, CANCEL, json!({ "id": future["id"] }))
+            .await,
+        "CONFLICT"
+    );
+    schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+}
+
+async fn private_notes_are_for_participants_only(backend: Backend) {
+    let w = world(backend).await;
+    let session = schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+    let data = w
+        .app
+        .query_ok(
+            &w.mia,
+            NOTES,
+            json!({ "id": session["id"], "n": "Max wants to post weekly" }),
+        )
+        .await;
+    assert_eq!(
+        data["setSessionNotes"]["privateNotes"],
+        "Max wants to post weekly"
+    );
+    let notes =
+        |data: Value| data["pairing"]["sessions"]["edges"][0]["node"]["privateNotes"].clone();
+    assert_eq!(
+        notes(
+            w.app
+                .query_ok(&w.max, READ, json!({ "p": w.pairing }))
+                .await
+        ),
+        "Max wants to post weekly"
+    );
+    assert_eq!(
+        notes(
+            w.app
+                .query_ok(&w.admin, READ, json!({ "p": w.pairing }))
+                .await
+        ),
+        Value::Null
+    );
+    assert_eq!(
+        notes(
+            w.app
+                .query_ok(&w.sam, READ, json!({ "p": w.pairing }))
+                .await
+        ),
+        Value::Null
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.sam, NOTES, json!({ "id": session["id"], "n": "x" }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.ned, NOTES, json!({ "id": session["id"], "n": "x" }))
+            .await,
+        "NOT_FOUND"
+    );
+}
+
+async fn feedback_follows_a_held_session_once_per_participant(backend: Backend) {
+    let w = world(backend).await;
+    let session = schedule(&w, &w.mia, w.pairing, &at(-3), 60).await;
+    let feedback = |rating: i32, recommend: i32| json!({ "input": { "sessionId": session["id"], "rating": rating, "recommend": recommend, "comment": "Very useful" } });
+    assert_eq!(
+        w.app
+            .query_error_code(&w.max, FEEDBACK, feedback(5, 9))
+            .await,
+        "CONFLICT",
+        "not held yet"
+    );
+    w.app
+        .query_ok(&w.mia, HELD, json!({ "id": session["id"] }))
+        .await;
+    for (body, field) in [
+        (feedback(6, 9), "rating"),
+        (feedback(0, 9), "rating"),
+        (feedback(4, 11), "recommend"),
+    ] {
+        let (_, response) = w.app.graphql(&w.max, FEEDBACK, body).await;
+        assert_eq!(
+            response["errors"][0]["extensions"]["field"], field,
+            "{response}"
+        );
+    }
+    let data = w.app.query_ok(&w.max, FEEDBACK, feedback(5, 10)).await;
+    assert_eq!(
+        data["submitFeedback"]["author"]["displayName"],
+        "Max Mentee"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&w.max, FEEDBACK, feedback(4, 8))
+            .await,
+        "CONFLICT",
+        "once each"
+    );
+    w.app.query_ok(&w.mia, FEEDBACK, feedback(4, 8)).await;
+    assert_eq!(
+        w.app
+            .query_error_code(&w.ned, FEEDBACK, feedback(4, 8))
+            .await,
+        "NOT_FOUND"
+    );
+    let comments = |data: Value| -> Vec<Value> {
+        data["pairing"]["sessions"]["edges"][0]["node"]["feedback"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["comment"].clone())
+            .collect()
+    };
+    let seen_by_max = comments(
+        w.app
+            .query_ok(&w.max, READ, json!({ "p": w.pairing }))
+            .await,
+    );
+    assert_eq!(
+        seen_by_max.iter().filter(|c| c.is_string()).count(),
+        1,
+        "only Max's own comment"
+    );
+    let seen_by_admin = comments(
+        w.app
+            .query_ok(&w.admin, READ, json!({ "p": w.pairing }))
+            .await,
+    );
+    assert_eq!(seen_by_admin.iter().filter(|c| c.is_string()).count(), 2);
+}
+
+both!(
+    participants_schedule_sessions_within_the_rules,
+    nobody_is_double_booked,
+    concurrent_bookings_of_one_slot_leave_exactly_one,
+    sessions_are_held_once_started_and_cancelled_while_scheduled,
+    private_notes_are_for_participants_only,
+    feedback_follows_a_held_session_once_per_participant,
+);
