@@ -2,6 +2,8 @@
 //! real signed tokens — exactly what clients talk to.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use entity::enums::*;
@@ -140,6 +142,7 @@ pub struct TestApp {
     /// The key the provider signs tokens with.
     pub key: TestKey,
     dev_mode: bool,
+    statements: Arc<AtomicU64>,
     client: reqwest::Client,
     _database: TestDatabase,
 }
@@ -188,7 +191,12 @@ impl TestApp {
             env.remove("AUTH_JWKS_URL"); // air-gapped: keys from a file instead
         }
         let config = Config::from_source(&env).expect("test configuration");
-        let db = startup::connect(&config.database).await.expect("connect");
+        let mut db = startup::connect(&config.database).await.expect("connect");
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         startup::migrate(&db).await.expect("migrate");
         let listener = std::net::TcpListener::bind(config.bind_addr).expect("bind port 0");
         let app = Application::with_listener(config, db.clone(), listener)
@@ -202,6 +210,7 @@ impl TestApp {
             idp,
             key,
             dev_mode,
+            statements,
             client: reqwest::Client::new(),
             _database: database,
         }
@@ -226,6 +235,11 @@ impl TestApp {
             ttl_secs,
         };
         dev::issue(&key, &request).expect("issue token")
+    }
+
+    /// How many SQL statements the service (and this test's `db`) ran so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
     }
 
     /// A client to send requests by hand.

@@ -10,6 +10,7 @@ mod idp;
 
 mod auth;
 mod authorization;
+mod batching;
 mod constraints;
 mod enrolments;
 mod health;

@@ -109,6 +109,30 @@ impl<T> Page<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// A page of rows already in memory and sorted by cursor (a few rows per
+    /// parent, loaded in one batch for many parents).
+    pub fn from_sorted(rows: &[T], request: &PageRequest, cursor_of: impl Fn(&T) -> Cursor) -> Self
+    where
+        T: Clone,
+    {
+        let after = |row: &T| match &request.after {
+            Some(after) => {
+                let cursor = cursor_of(row);
+                (cursor.key.as_str(), cursor.id) > (after.key.as_str(), after.id)
+            }
+            None => true,
+        };
+        let rest: Vec<T> = rows
+            .iter()
+            .filter(|row| after(row))
+            .take(request.first as usize + 1)
+            .cloned()
+            .collect();
+        Self::from_rows(rest, request, cursor_of)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +158,30 @@ mod tests {
                 matches!(PageRequest::parse(Some(bad), None), Err(AppError::BadInput { field, .. }) if field == "first")
             );
         }
+    }
+
+    #[test]
+    fn in_memory_pages_continue_after_the_cursor() {
+        let rows: Vec<u32> = (1..=5).collect();
+        let cursor = |n: &u32| Cursor {
+            key: format!("{n:03}"),
+            id: Uuid::nil(),
+        };
+        let first = Page::from_sorted(&rows, &PageRequest::parse(Some(2), None).unwrap(), cursor);
+        assert_eq!(
+            first.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        let next = PageRequest {
+            first: 2,
+            after: Some(first.items[1].0.clone()),
+        };
+        let second = Page::from_sorted(&rows, &next, cursor);
+        assert_eq!(
+            second.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        assert!(second.has_next && second.has_previous);
     }
 
     #[test]

@@ -15,7 +15,6 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::pagination::{Cursor, Page, PageRequest, after_condition};
 use super::pairings;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -355,30 +354,22 @@ pub async fn set_notes(
     Ok(updated)
 }
 
-/// A page of a pairing's sessions (the caller already sees the pairing).
-pub async fn list(
+/// Sessions of several pairings at once, by id (for DataLoaders: a pairing
+/// holds a bounded number of sessions, paged in memory).
+pub async fn of_pairings(
     db: &DatabaseConnection,
-    pairing_id: Uuid,
-    page: &PageRequest,
-) -> AppResult<Page<mentoring_session::Model>> {
-    let mut query = mentoring_session::Entity::find()
-        .filter(mentoring_session::Column::PairingId.eq(pairing_id));
-    if let Some(after) = &page.after {
-        query = query.filter(after_condition(
-            mentoring_session::Column::Id,
-            mentoring_session::Column::Id,
-            after,
-        ));
-    }
-    let rows = query
+    pairing_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<mentoring_session::Model>>> {
+    let rows = mentoring_session::Entity::find()
+        .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()))
         .order_by_asc(mentoring_session::Column::Id)
-        .limit(page.first + 1)
         .all(db)
         .await?;
-    Ok(Page::from_rows(rows, page, |s| Cursor {
-        key: s.id.to_string(),
-        id: s.id,
-    }))
+    let mut grouped: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.pairing_id).or_default().push(row);
+    }
+    Ok(grouped)
 }
 
 /// Topic skill ids of several sessions (for DataLoaders).

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    department, employee, goal, pairing, programme, session_feedback, skill, skill_profile,
+    department, employee, goal, mentoring_session, pairing, programme, session_feedback, skill,
+    skill_profile,
 };
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -62,6 +63,9 @@ pub struct TopicsKey(pub Uuid);
 /// Key of a session's feedback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FeedbackKey(pub Uuid);
+/// Key of a pairing's sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionsKey(pub Uuid);
 /// Key of a department.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepartmentKey(pub Uuid);
@@ -167,6 +171,21 @@ impl Loader<PairingKey> for TableLoader {
             .await
             .map_err(Arc::new)?;
         Ok(rekey(found, PairingKey))
+    }
+}
+
+impl Loader<SessionsKey> for TableLoader {
+    type Value = Vec<mentoring_session::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[SessionsKey],
+    ) -> Result<HashMap<SessionsKey, Self::Value>, Self::Error> {
+        let found = sessions::of_pairings(&self.db, &ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rekey(found, SessionsKey))
     }
 }
 

@@ -8,16 +8,17 @@ use uuid::Uuid;
 use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::loaders::{EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SkillKey, load_error};
+use super::loaders::{
+    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load_error,
+};
 use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
 use crate::domain::access::Area;
 use crate::domain::goals;
-use crate::domain::pagination::PageRequest;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::pairings::{self, PairingRules};
-use crate::domain::sessions;
 
 /// Pairing lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,16 @@ impl Pairing {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, MentoringSession>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
-        let rows = sessions::list(ctx.db()?, self.0.id, &page).await.gql()?;
+        let rows = ctx
+            .loaders()?
+            .tables
+            .load_one(SessionsKey(self.0.id))
+            .await
+            .map_err(load_error)?;
+        let rows = Page::from_sorted(&rows.unwrap_or_default(), &page, |s| Cursor {
+            key: s.id.to_string(),
+            id: s.id,
+        });
         Ok(connection(rows, MentoringSession))
     }
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
