@@ -21,3 +21,4 @@ mod programmes;
 mod protections;
 mod seed;
 mod sessions;
+mod skills;

@@ -1,13 +1,19 @@
-//! The skill catalogue and employees' skill profiles.
+//! The skill catalogue, employees' skill profiles (what they offer and
+//! want) and their self-assessments per programme.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{skill, skill_profile};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use entity::enums::{AssessmentPhase, EnrolmentStatus, SkillDirection};
+use entity::{enrolment, skill, skill_assessment, skill_profile};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 
 /// The digital topics reverse mentors coach on: (slug, name, category).
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -112,4 +118,152 @@ pub async fn profiles_of(
         grouped.entry(row.employee_id).or_default().push(row);
     }
     Ok(grouped)
+}
+
+/// One entry of a skill profile or assessment, as sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelEntry {
+    /// The skill.
+    pub skill_id: Uuid,
+    /// 0 none .. 4 expert.
+    pub level: i32,
+}
+
+/// Checks levels (0–4), that every skill exists, and the entry count.
+async fn validate_levels<C: ConnectionTrait>(db: &C, entries: &[LevelEntry]) -> AppResult<()> {
+    if entries.len() > 50 {
+        return Err(AppError::bad_input("entries", "at most 50 entries"));
+    }
+    if entries.iter().any(|e| !(0..=4).contains(&e.level)) {
+        return Err(AppError::bad_input(
+            "level",
+            "levels go from 0 (none) to 4 (expert)",
+        ));
+    }
+    let mut ids: Vec<Uuid> = entries.iter().map(|e| e.skill_id).collect();
+    ids.sort();
+    ids.dedup();
+    let known = skill::Entity::find()
+        .filter(skill::Column::Id.is_in(ids.clone()))
+        .count(db)
+        .await?;
+    if known != ids.len() as u64 {
+        return Err(AppError::bad_input(
+            "skillId",
+            "every skill must come from the catalogue",
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces the caller's own skill profile (what they offer and want).
+pub async fn set_profile(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    entries: Vec<(LevelEntry, SkillDirection)>,
+) -> AppResult<Vec<skill_profile::Model>> {
+    let me = caller
+        .employee_id
+        .ok_or_else(|| AppError::forbidden("only employees have a skill profile"))?;
+    let levels: Vec<LevelEntry> = entries.iter().map(|(e, _)| *e).collect();
+    let mut keys: Vec<(Uuid, SkillDirection)> =
+        entries.iter().map(|(e, d)| (e.skill_id, *d)).collect();
+    keys.sort_by_key(|(id, d)| (*id, *d == SkillDirection::Wants));
+    keys.dedup();
+    if keys.len() != entries.len() {
+        return Err(AppError::bad_input(
+            "entries",
+            "each skill appears once per direction",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    validate_levels(&txn, &levels).await?;
+    skill_profile::Entity::delete_many()
+        .filter(skill_profile::Column::EmployeeId.eq(me))
+        .exec(&txn)
+        .await?;
+    let now = Utc::now();
+    let rows: Vec<skill_profile::ActiveModel> = entries
+        .iter()
+        .map(|(entry, direction)| skill_profile::ActiveModel {
+            id: Set(super::new_id()),
+            employee_id: Set(me),
+            skill_id: Set(entry.skill_id),
+            direction: Set(*direction),
+            level: Set(entry.level),
+            updated_at: Set(now),
+        })
+        .collect();
+    if !rows.is_empty() {
+        skill_profile::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(profiles_of(db, &[me])
+        .await?
+        .remove(&me)
+        .unwrap_or_default())
+}
+
+/// Records the caller's BASELINE or EXIT levels for a programme they take
+/// part in; a second submission of the same phase replaces the first.
+pub async fn submit_assessment(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    programme_id: Uuid,
+    phase: AssessmentPhase,
+    entries: Vec<LevelEntry>,
+) -> AppResult<()> {
+    let me = caller
+        .employee_id
+        .ok_or_else(|| AppError::forbidden("only participants assess their skills"))?;
+    let txn = super::write_txn(db).await?;
+    super::programmes::get(&txn, caller, programme_id).await?;
+    let takes_part = enrolment::Entity::find()
+        .filter(enrolment::Column::ProgrammeId.eq(programme_id))
+        .filter(enrolment::Column::EmployeeId.eq(me))
+        .filter(enrolment::Column::Status.eq(EnrolmentStatus::Approved))
+        .one(&txn)
+        .await?
+        .is_some();
+    if !takes_part {
+        return Err(AppError::forbidden(
+            "only the programme's approved participants assess their skills",
+        ));
+    }
+    let mut ids: Vec<Uuid> = entries.iter().map(|e| e.skill_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != entries.len() {
+        return Err(AppError::bad_input("entries", "each skill appears once"));
+    }
+    validate_levels(&txn, &entries).await?;
+    skill_assessment::Entity::delete_many()
+        .filter(skill_assessment::Column::ProgrammeId.eq(programme_id))
+        .filter(skill_assessment::Column::EmployeeId.eq(me))
+        .filter(skill_assessment::Column::Phase.eq(phase))
+        .filter(skill_assessment::Column::SkillId.is_in(ids))
+        .exec(&txn)
+        .await?;
+    let now = Utc::now();
+    let rows: Vec<skill_assessment::ActiveModel> = entries
+        .iter()
+        .map(|entry| skill_assessment::ActiveModel {
+            id: Set(super::new_id()),
+            programme_id: Set(programme_id),
+            employee_id: Set(me),
+            skill_id: Set(entry.skill_id),
+            phase: Set(phase),
+            level: Set(entry.level),
+            assessed_at: Set(now),
+        })
+        .collect();
+    if !rows.is_empty() {
+        skill_assessment::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

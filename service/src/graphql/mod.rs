@@ -36,6 +36,7 @@ pub struct MutationRoot(
     enrolments::EnrolmentMutation,
     pairings::PairingMutation,
     sessions::SessionMutation,
+    people::SkillMutation,
 );
 
 /// The executable schema, built once and shared by all workers.

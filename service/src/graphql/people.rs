@@ -1,7 +1,7 @@
 //! People: employees, departments, skills and skill profiles.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, Object};
+use async_graphql::{Context, Enum, InputObject, Object};
 use entity::{department, employee, skill, skill_profile};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load
 use crate::domain::access::Area;
 use crate::domain::employees::{self, SearchText};
 use crate::domain::pagination::{Page, PageRequest};
-use crate::domain::skills;
+use crate::domain::skills::{self, LevelEntry};
 
 /// Generation derived from the birth year.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,91 @@ pub enum EmployeeStatus {
 pub enum SkillDirection {
     Offers,
     Wants,
+}
+
+/// When a self-assessment is taken.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::AssessmentPhase")]
+pub enum AssessmentPhase {
+    Baseline,
+    Exit,
+}
+
+/// One skill of the caller's profile.
+#[derive(InputObject)]
+pub struct SkillProfileInput {
+    skill_id: Uuid,
+    direction: SkillDirection,
+    /// 0 none .. 4 expert
+    level: i32,
+}
+
+/// One self-assessed level.
+#[derive(InputObject)]
+pub struct SkillAssessmentInput {
+    skill_id: Uuid,
+    /// 0 none .. 4 expert
+    level: i32,
+}
+
+/// Mutations of the caller's own skills.
+#[derive(Default)]
+pub struct SkillMutation;
+
+#[Object]
+impl SkillMutation {
+    /// Replaces the caller's skill profile.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn set_skill_profile(
+        &self,
+        ctx: &Context<'_>,
+        entries: Vec<SkillProfileInput>,
+    ) -> async_graphql::Result<Vec<SkillProfileEntry>> {
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                (
+                    LevelEntry {
+                        skill_id: e.skill_id,
+                        level: e.level,
+                    },
+                    e.direction.into(),
+                )
+            })
+            .collect();
+        let saved = skills::set_profile(ctx.db()?, ctx.caller()?, entries)
+            .await
+            .gql()?;
+        Ok(saved.into_iter().map(SkillProfileEntry).collect())
+    }
+
+    /// Records the caller's BASELINE or EXIT levels for a programme they take part in.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn submit_skill_assessment(
+        &self,
+        ctx: &Context<'_>,
+        programme_id: Uuid,
+        phase: AssessmentPhase,
+        entries: Vec<SkillAssessmentInput>,
+    ) -> async_graphql::Result<bool> {
+        let entries = entries
+            .into_iter()
+            .map(|e| LevelEntry {
+                skill_id: e.skill_id,
+                level: e.level,
+            })
+            .collect();
+        skills::submit_assessment(
+            ctx.db()?,
+            ctx.caller()?,
+            programme_id,
+            phase.into(),
+            entries,
+        )
+        .await
+        .gql()?;
+        Ok(true)
+    }
 }
 
 /// An organisational unit.
