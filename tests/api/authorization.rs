@@ -1,8 +1,8 @@
 //! The authorization matrix of DESIGN.md, one row per (caller, operation),
 //! for every field that exists. Later issues add their rows here.
 
-use entity::enums::{PairingStatus, ProgrammeStatus};
-use entity::programme;
+use entity::enums::{PairingStatus, ProgrammeStatus, SessionMode, SessionStatus};
+use entity::{mentoring_session, programme};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -20,12 +20,15 @@ enum Outcome {
     Ok,
     /// Data at this JSON pointer is null, no error.
     Null(&'static str),
+    /// Data at this JSON pointer is a value (not null), no error.
+    Has(&'static str),
     /// An error with this code.
     Code(&'static str),
 }
 use Outcome::*;
 
 struct World {
+    pairing: Uuid,
     mentor: Uuid,
     mentee: Uuid,
     stranger: Uuid,
@@ -50,9 +53,28 @@ async fn world(app: &TestApp) -> World {
     .await
     .unwrap();
     let draft = insert_programme(&app.db, "Draft programme", ProgrammeStatus::Draft).await;
-    insert_pairing(&app.db, open, mentor, &[mentee], PairingStatus::Active).await;
+    let pairing = insert_pairing(&app.db, open, mentor, &[mentee], PairingStatus::Active).await;
     insert_supervised_mentor(&app.db, open, mentor, supervisor).await;
+    let now = chrono::Utc::now();
+    mentoring_session::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        pairing_id: Set(pairing),
+        starts_at: Set(now),
+        ends_at: Set(now + chrono::Duration::hours(1)),
+        mode: Set(SessionMode::Video),
+        status: Set(SessionStatus::Scheduled),
+        agenda: Set(None),
+        private_notes: Set(Some("private".into())),
+        cancel_reason: Set(None),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     World {
+        pairing,
         mentor,
         mentee,
         stranger,
@@ -101,24 +123,45 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
         ("the mentor", employee.into(), json!({ "id": w.mentor })),
         ("the mentee", employee.into(), json!({ "id": w.mentee })),
         ("a stranger", employee.into(), json!({ "id": w.stranger })),
+        ("pairing", "query($id: UUID!) { pairing(id: $id) { id } }".into(), json!({ "id": w.pairing })),
+        (
+            "private notes",
+            "query($id: UUID!) { pairing(id: $id) { sessions { edges { node { privateNotes } } } } }".into(),
+            json!({ "id": w.pairing }),
+        ),
+        (
+            "enrolments",
+            "query($id: UUID!) { programme(id: $id) { enrolments { edges { node { id } } } } }".into(),
+            json!({ "id": w.open }),
+        ),
+        (
+            "createProgramme",
+            "mutation { createProgramme(input: { name: \"n\", purpose: \"p\", format: GROUP }) { id } }".into(),
+            json!({}),
+        ),
     ]
 }
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 10]> {
+fn expected() -> Vec<[Outcome; 14]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
     const NO_SPONSOR: Outcome = Null("/programme/sponsor");
+    const NOTES: Outcome = Has("/pairing/sessions/edges/0/node/privateNotes");
+    const NO_NOTES: Outcome = Null("/pairing/sessions/edges/0/node/privateNotes");
     vec![
-        // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok], // employee (is the stranger)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N], // participant (the mentor)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N], // supervisor of the mentor
-        [NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok], // admin
-        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F], // analyst
-        [NO_ME, F, F, F, F, F, F, F, F, F],    // hris
+        // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
+        // pairing, private notes, enrolments, createProgramme
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, F], // employee (is the stranger)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, F], // participant (the mentor)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, F], // supervisor of the mentor
+        [
+            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok,
+        ], // admin
+        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F], // analyst
+        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F],     // hris
     ]
 }
 
@@ -126,6 +169,11 @@ async fn every_cell_of_the_matrix_holds(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = world(&app).await;
     let operations = operations(&w);
+    assert_eq!(
+        operations.len(),
+        expected()[0].len(),
+        "one column per operation"
+    );
     let mut failures = Vec::new();
     for ((caller, email, roles), row) in CALLERS.iter().zip(expected()) {
         let token = app.token(*email, roles).await;
@@ -136,6 +184,9 @@ async fn every_cell_of_the_matrix_holds(backend: Backend) {
                 Ok => code.is_none() && body["data"].is_object(),
                 Null(pointer) => {
                     code.is_none() && body["data"].pointer(pointer) == Some(&Value::Null)
+                }
+                Has(pointer) => {
+                    code.is_none() && body["data"].pointer(pointer).is_some_and(|v| !v.is_null())
                 }
                 Code(expected) => code == Some(expected),
             };
