@@ -33,6 +33,18 @@ pub struct AuditEntry<'a> {
     pub details: Value,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// An entry for `action` on the record `target_type`/`target_id`.
+    pub fn new(action: &'a str, target_type: &'a str, target_id: Uuid, details: Value) -> Self {
+        Self {
+            action,
+            target_type,
+            target_id: Some(target_id),
+            details,
+        }
+    }
+}
+
 /// Appends `entry` to the audit log on `db` (pass the change's transaction).
 pub async fn record<C: ConnectionTrait>(
     db: &C,

@@ -246,12 +246,7 @@ pub async fn decide(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "enrolment.decide",
-            target_type: "enrolment",
-            target_id: Some(id),
-            details,
-        },
+        AuditEntry::new("enrolment.decide", "enrolment", id, details),
     )
     .await?;
     txn.commit().await?;
@@ -396,12 +391,7 @@ pub async fn record_training(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "enrolment.training",
-            target_type: "enrolment",
-            target_id: Some(id),
-            details,
-        },
+        AuditEntry::new("enrolment.training", "enrolment", id, details),
     )
     .await?;
     txn.commit().await?;
@@ -441,12 +431,7 @@ pub async fn assign_supervisor(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "enrolment.supervisor",
-            target_type: "enrolment",
-            target_id: Some(id),
-            details,
-        },
+        AuditEntry::new("enrolment.supervisor", "enrolment", id, details),
     )
     .await?;
     txn.commit().await?;

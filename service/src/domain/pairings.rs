@@ -347,12 +347,7 @@ pub async fn create(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "pairing.create",
-            target_type: "pairing",
-            target_id: Some(created.id),
-            details,
-        },
+        AuditEntry::new("pairing.create", "pairing", created.id, details),
     )
     .await?;
     txn.commit().await?;
@@ -581,17 +576,7 @@ async fn move_pairing(
     }
     let updated = change.update(&txn).await?;
     let details = serde_json::json!({ "from": current.status.to_value(), "to": to.to_value() });
-    audit::record(
-        &txn,
-        actor,
-        AuditEntry {
-            action,
-            target_type: "pairing",
-            target_id: Some(id),
-            details,
-        },
-    )
-    .await?;
+    audit::record(&txn, actor, AuditEntry::new(action, "pairing", id, details)).await?;
     txn.commit().await?;
     Ok(updated)
 }

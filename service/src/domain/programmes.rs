@@ -198,12 +198,7 @@ pub async fn create(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "programme.create",
-            target_type: "programme",
-            target_id: Some(created.id),
-            details,
-        },
+        AuditEntry::new("programme.create", "programme", created.id, details),
     )
     .await?;
     txn.commit().await?;
@@ -275,12 +270,7 @@ pub async fn transition(
     audit::record(
         &txn,
         actor,
-        AuditEntry {
-            action: "programme.transition",
-            target_type: "programme",
-            target_id: Some(id),
-            details,
-        },
+        AuditEntry::new("programme.transition", "programme", id, details),
     )
     .await?;
     let updated = programme::Entity::find_by_id(id)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::loaders::{EmployeeKey, ProgrammeKey, load_error};
+use super::loaders::{EmployeeKey, ProgrammeKey, load, load_required};
 use super::people::Employee;
 use super::programmes::Programme;
 use crate::domain::access::Area;
@@ -40,12 +40,7 @@ async fn visible_employee(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<
     if !ctx.employee_scope().await?.contains(id) {
         return Ok(None);
     }
-    let found = ctx
-        .loaders()?
-        .tables
-        .load_one(EmployeeKey(id))
-        .await
-        .map_err(load_error)?;
+    let found = load(ctx, EmployeeKey(id)).await?;
     Ok(found.map(Employee))
 }
 
@@ -55,27 +50,15 @@ impl Enrolment {
         self.0.id
     }
     async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Programme> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(ProgrammeKey(self.0.programme_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Programme)
-            .ok_or_else(|| async_graphql::Error::new("programme missing"))
+        Ok(Programme(
+            load_required(ctx, ProgrammeKey(self.0.programme_id)).await?,
+        ))
     }
     /// The volunteer (whoever sees the enrolment sees its employee).
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(EmployeeKey(self.0.employee_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Employee)
-            .ok_or_else(|| async_graphql::Error::new("employee missing"))
+        Ok(Employee(
+            load_required(ctx, EmployeeKey(self.0.employee_id)).await?,
+        ))
     }
     async fn role(&self) -> ParticipantRole {
         self.0.role.into()

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     department, employee, goal, mentoring_session, pairing, programme, session_feedback, skill,
@@ -14,6 +15,7 @@ use entity::{
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::context::ContextExt;
 use crate::domain::{departments, employees, pairings, programmes, sessions, skills};
 use crate::error::AppError;
 
@@ -244,6 +246,37 @@ impl Loader<SkillProfileKey> for TableLoader {
             .map_err(Arc::new)?;
         Ok(rekey(found, SkillProfileKey))
     }
+}
+
+/// Loads one row through the request's batching loader.
+pub async fn load<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<Option<<TableLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    TableLoader: Loader<K, Error = LoadError>,
+{
+    ctx.loaders()?
+        .tables
+        .load_one(key)
+        .await
+        .map_err(load_error)
+}
+
+/// Loads a row that a foreign key guarantees (its absence is an internal error).
+pub async fn load_required<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<<TableLoader as Loader<K>>::Value>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
+    TableLoader: Loader<K, Error = LoadError>,
+{
+    let missing = format!("{key:?} missing");
+    load(ctx, key)
+        .await?
+        .ok_or_else(|| super::error::to_graphql(AppError::Internal(anyhow::anyhow!(missing))))
 }
 
 /// Maps a shared loader error to a GraphQL error with its code.

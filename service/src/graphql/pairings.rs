@@ -9,7 +9,8 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load_error,
+    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load, load_error,
+    load_required,
 };
 use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
@@ -59,26 +60,14 @@ impl Pairing {
         self.0.id
     }
     async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Programme> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(ProgrammeKey(self.0.programme_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Programme)
-            .ok_or_else(|| async_graphql::Error::new("programme missing"))
+        Ok(Programme(
+            load_required(ctx, ProgrammeKey(self.0.programme_id)).await?,
+        ))
     }
     async fn mentor(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(EmployeeKey(self.0.mentor_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Employee)
-            .ok_or_else(|| async_graphql::Error::new("mentor missing"))
+        Ok(Employee(
+            load_required(ctx, EmployeeKey(self.0.mentor_id)).await?,
+        ))
     }
     async fn mentees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Employee>> {
         let loaders = ctx.loaders()?;
@@ -117,12 +106,7 @@ impl Pairing {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, MentoringSession>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
-        let rows = ctx
-            .loaders()?
-            .tables
-            .load_one(SessionsKey(self.0.id))
-            .await
-            .map_err(load_error)?;
+        let rows = load(ctx, SessionsKey(self.0.id)).await?;
         let rows = Page::from_sorted(&rows.unwrap_or_default(), &page, |s| Cursor {
             key: s.id.to_string(),
             id: s.id,
@@ -130,12 +114,7 @@ impl Pairing {
         Ok(connection(rows, MentoringSession))
     }
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(GoalsKey(self.0.id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, GoalsKey(self.0.id)).await?;
         Ok(found.unwrap_or_default().into_iter().map(Goal).collect())
     }
 }
@@ -152,12 +131,7 @@ impl Goal {
         let Some(id) = self.0.skill_id else {
             return Ok(None);
         };
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(SkillKey(id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, SkillKey(id)).await?;
         Ok(found.map(Skill))
     }
     async fn description(&self) -> &str {

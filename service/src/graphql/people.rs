@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load_error};
+use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load, load_required};
 use crate::domain::access::Area;
 use crate::domain::employees::{self, SearchText};
 use crate::domain::pagination::{Page, PageRequest};
@@ -145,12 +145,7 @@ impl Department {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(DepartmentKey(parent))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, DepartmentKey(parent)).await?;
         Ok(found.map(Department))
     }
 }
@@ -179,12 +174,7 @@ impl Employee {
         let Some(id) = self.0.department_id else {
             return Ok(None);
         };
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(DepartmentKey(id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, DepartmentKey(id)).await?;
         Ok(found.map(Department))
     }
     /// The manager, when the caller may see them (null otherwise).
@@ -195,12 +185,7 @@ impl Employee {
         if !ctx.employee_scope().await?.contains(id) {
             return Ok(None);
         }
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(EmployeeKey(id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, EmployeeKey(id)).await?;
         Ok(found.map(Employee))
     }
     /// Derived from the birth year the HRIS sends; the birth year itself is never stored.
@@ -219,12 +204,7 @@ impl Employee {
         self.0.status.into()
     }
     async fn skills(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillProfileEntry>> {
-        let entries = ctx
-            .loaders()?
-            .tables
-            .load_one(SkillProfileKey(self.0.id))
-            .await
-            .map_err(load_error)?;
+        let entries = load(ctx, SkillProfileKey(self.0.id)).await?;
         Ok(entries
             .unwrap_or_default()
             .into_iter()
@@ -258,15 +238,7 @@ pub struct SkillProfileEntry(pub skill_profile::Model);
 #[Object]
 impl SkillProfileEntry {
     async fn skill(&self, ctx: &Context<'_>) -> async_graphql::Result<Skill> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(SkillKey(self.0.skill_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Skill)
-            .ok_or_else(|| async_graphql::Error::new("skill missing"))
+        Ok(Skill(load_required(ctx, SkillKey(self.0.skill_id)).await?))
     }
     async fn direction(&self) -> SkillDirection {
         self.0.direction.into()

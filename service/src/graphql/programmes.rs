@@ -9,7 +9,7 @@ use super::context::ContextExt;
 use super::enrolments::{Enrolment, EnrolmentStatus, ParticipantRole};
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::loaders::{EmployeeKey, load_error};
+use super::loaders::{EmployeeKey, load};
 use super::pairings::{Pairing, PairingStatus};
 use super::people::{Employee, connection};
 use super::scalars::Date;
@@ -85,12 +85,7 @@ impl Programme {
         if !access::sees_programme_sponsors(ctx.caller()?) {
             return Ok(None);
         }
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(EmployeeKey(id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, EmployeeKey(id)).await?;
         Ok(found.map(Employee))
     }
 

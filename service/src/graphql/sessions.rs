@@ -9,7 +9,8 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    EmployeeKey, FeedbackKey, MenteesKey, PairingKey, SkillKey, TopicsKey, load_error,
+    EmployeeKey, FeedbackKey, MenteesKey, PairingKey, SkillKey, TopicsKey, load, load_error,
+    load_required,
 };
 use super::pairings::Pairing;
 use super::people::{Employee, Skill};
@@ -67,15 +68,9 @@ impl MentoringSession {
         self.0.id
     }
     async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Pairing> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(PairingKey(self.0.pairing_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Pairing)
-            .ok_or_else(|| async_graphql::Error::new("pairing missing"))
+        Ok(Pairing(
+            load_required(ctx, PairingKey(self.0.pairing_id)).await?,
+        ))
     }
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
@@ -120,12 +115,7 @@ impl MentoringSession {
         }
     }
     async fn feedback(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionFeedback>> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(FeedbackKey(self.0.id))
-            .await
-            .map_err(load_error)?;
+        let found = load(ctx, FeedbackKey(self.0.id)).await?;
         Ok(found
             .unwrap_or_default()
             .into_iter()
@@ -143,15 +133,9 @@ impl SessionFeedback {
         self.0.id
     }
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
-        let found = ctx
-            .loaders()?
-            .tables
-            .load_one(EmployeeKey(self.0.author_id))
-            .await
-            .map_err(load_error)?;
-        found
-            .map(Employee)
-            .ok_or_else(|| async_graphql::Error::new("author missing"))
+        Ok(Employee(
+            load_required(ctx, EmployeeKey(self.0.author_id)).await?,
+        ))
     }
     /// 1..5
     async fn rating(&self) -> i32 {
