@@ -1,15 +1,15 @@
 //! The authorization matrix of DESIGN.md, one row per (caller, operation),
 //! for every field that exists. Later issues add their rows here.
 
-use entity::enums::{PairingStatus, ProgrammeStatus, SessionMode, SessionStatus};
-use entity::{mentoring_session, programme};
+use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};
+use entity::programme;
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::both;
 use crate::helpers::{
-    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme,
+    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme, insert_session,
     insert_supervised_mentor,
 };
 
@@ -56,23 +56,14 @@ async fn world(app: &TestApp) -> World {
     let pairing = insert_pairing(&app.db, open, mentor, &[mentee], PairingStatus::Active).await;
     insert_supervised_mentor(&app.db, open, mentor, supervisor).await;
     let now = chrono::Utc::now();
-    mentoring_session::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        pairing_id: Set(pairing),
-        starts_at: Set(now),
-        ends_at: Set(now + chrono::Duration::hours(1)),
-        mode: Set(SessionMode::Video),
-        status: Set(SessionStatus::Scheduled),
-        agenda: Set(None),
-        private_notes: Set(Some("private".into())),
-        cancel_reason: Set(None),
-        created_by: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    insert_session(
+        &app.db,
+        pairing,
+        now,
+        SessionStatus::Scheduled,
+        Some("private"),
+    )
+    .await;
     World {
         pairing,
         mentor,

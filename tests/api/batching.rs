@@ -2,14 +2,16 @@
 //! does not grow with the number of rows it returns.
 
 use chrono::{Duration, Utc};
-use entity::enums::{PairingStatus, ProgrammeStatus, SessionMode, SessionStatus};
-use entity::{goal, mentoring_session, session_feedback};
+use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};
+use entity::{goal, session_feedback};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::both;
-use crate::helpers::{Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme};
+use crate::helpers::{
+    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme, insert_session,
+};
 
 const MY_PAIRINGS: &str = "{ myPairings { mentor { displayName } mentees { displayName } sessions { edges { node { topics { slug } feedback { rating author { displayName } } } } } goals { description } } }";
 
@@ -23,27 +25,11 @@ async fn add_pairings(app: &TestApp, programme: Uuid, max: Uuid, from: usize, co
             insert_pairing(&app.db, programme, mentor, &[max], PairingStatus::Active).await;
         for week in 1..=2 {
             let starts = now - Duration::weeks(week) - Duration::hours(n as i64);
-            let session = mentoring_session::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                pairing_id: Set(pairing),
-                starts_at: Set(starts),
-                ends_at: Set(starts + Duration::hours(1)),
-                mode: Set(SessionMode::Video),
-                status: Set(SessionStatus::Held),
-                agenda: Set(None),
-                private_notes: Set(None),
-                cancel_reason: Set(None),
-                created_by: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&app.db)
-            .await
-            .unwrap();
+            let session = insert_session(&app.db, pairing, starts, SessionStatus::Held, None).await;
             for author in [mentor, max] {
                 session_feedback::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    session_id: Set(session.id),
+                    session_id: Set(session),
                     author_id: Set(author),
                     rating: Set(5),
                     recommend: Set(Some(9)),

@@ -2,15 +2,17 @@
 //! `recordMentorTraining`, `assignSupervisor` and `Programme.enrolments`.
 
 use chrono::{Duration, Utc};
-use entity::enums::{PairingStatus, ProgrammeStatus, SessionMode, SessionStatus};
+use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};
 use entity::{audit_log, mentoring_session, pairing};
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::both;
-use crate::helpers::{Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme};
+use crate::helpers::{
+    Backend, Person, TestApp, insert_employee, insert_pairing, insert_programme, insert_session,
+};
 
 const ENROL: &str = "mutation($input: EnrolInput!) { enrol(input: $input) { id role status consentedAt capacity motivation employee { displayName } programme { name } } }";
 const DECIDE: &str = "mutation($id: UUID!, $approve: Boolean!) { decideEnrolment(id: $id, approve: $approve, reason: \"ok\") { status } }";
@@ -206,23 +208,14 @@ async fn withdrawal_ends_pairings_and_cancels_future_sessions(backend: Backend) 
     )
     .await;
     let now = Utc::now();
-    let session = mentoring_session::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        pairing_id: Set(pairing_id),
-        starts_at: Set(now + Duration::days(3)),
-        ends_at: Set(now + Duration::days(3) + Duration::hours(1)),
-        mode: Set(SessionMode::Video),
-        status: Set(SessionStatus::Scheduled),
-        agenda: Set(None),
-        private_notes: Set(None),
-        cancel_reason: Set(None),
-        created_by: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&s.app.db)
-    .await
-    .unwrap();
+    let session = insert_session(
+        &s.app.db,
+        pairing_id,
+        now + Duration::days(3),
+        SessionStatus::Scheduled,
+        None,
+    )
+    .await;
     let vars = json!({ "id": enrolment["id"] });
     assert_eq!(
         s.app.query_error_code(&s.mia, WITHDRAW, vars.clone()).await,
@@ -242,7 +235,7 @@ async fn withdrawal_ends_pairings_and_cancels_future_sessions(backend: Backend) 
         .unwrap()
         .unwrap();
     assert_eq!(pairing.status, PairingStatus::EndedEarly);
-    let session = mentoring_session::Entity::find_by_id(session.id)
+    let session = mentoring_session::Entity::find_by_id(session)
         .one(&s.app.db)
         .await
         .unwrap()

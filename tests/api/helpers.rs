@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use entity::enums::*;
-use entity::{employee, enrolment, pairing, pairing_mentee, programme};
+use entity::{employee, enrolment, mentoring_session, pairing, pairing_mentee, programme};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set};
 use serde_json::{Value, json};
@@ -473,4 +473,33 @@ pub async fn insert_approved(
     .insert(db)
     .await
     .expect("insert enrolment");
+}
+
+/// Inserts a one-hour video session of `pairing` starting at `starts_at`.
+pub async fn insert_session(
+    db: &DatabaseConnection,
+    pairing: Uuid,
+    starts_at: chrono::DateTime<Utc>,
+    status: SessionStatus,
+    private_notes: Option<&str>,
+) -> Uuid {
+    let now = Utc::now();
+    mentoring_session::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        pairing_id: Set(pairing),
+        starts_at: Set(starts_at),
+        ends_at: Set(starts_at + chrono::Duration::hours(1)),
+        mode: Set(SessionMode::Video),
+        status: Set(status),
+        agenda: Set(None),
+        private_notes: Set(private_notes.map(str::to_owned)),
+        cancel_reason: Set(None),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert session")
+    .id
 }

@@ -1,7 +1,7 @@
 //! Pairings by hand, their decisions and ends, who sees them, and goals.
 
 use chrono::{Duration, Utc};
-use entity::enums::{PairingStatus, ParticipantRole, ProgrammeStatus, SessionMode, SessionStatus};
+use entity::enums::{PairingStatus, ParticipantRole, ProgrammeStatus, SessionStatus};
 use entity::{audit_log, mentoring_session, programme};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::both;
 use crate::helpers::{
     Backend, Person, TestApp, insert_approved, insert_employee, insert_pairing, insert_programme,
+    insert_session,
 };
 
 const CREATE: &str = "mutation($p: UUID!, $m: UUID!, $ms: [UUID!]!) { createPairing(programmeId: $p, mentorId: $m, menteeIds: $ms) { id status score reasons { kind } mentor { displayName } mentees { displayName } programme { name } } }";
@@ -323,23 +324,14 @@ async fn proposals_are_decided_once_and_pairings_end_with_a_reason(backend: Back
         .await;
     assert_eq!(data["decidePairing"]["status"], "DECLINED");
     let now = Utc::now();
-    let future = mentoring_session::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        pairing_id: Set(proposed),
-        starts_at: Set(now + Duration::days(2)),
-        ends_at: Set(now + Duration::days(2) + Duration::hours(1)),
-        mode: Set(SessionMode::InPerson),
-        status: Set(SessionStatus::Scheduled),
-        agenda: Set(None),
-        private_notes: Set(None),
-        cancel_reason: Set(None),
-        created_by: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&w.app.db)
-    .await
-    .unwrap();
+    let future = insert_session(
+        &w.app.db,
+        proposed,
+        now + Duration::days(2),
+        SessionStatus::Scheduled,
+        None,
+    )
+    .await;
     let (_, body) = w
         .app
         .graphql(
@@ -358,7 +350,7 @@ async fn proposals_are_decided_once_and_pairings_end_with_a_reason(backend: Back
         )
         .await;
     assert_eq!(data["endPairing"]["status"], "COMPLETED");
-    let session = mentoring_session::Entity::find_by_id(future.id)
+    let session = mentoring_session::Entity::find_by_id(future)
         .one(&w.app.db)
         .await
         .unwrap()
