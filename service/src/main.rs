@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tandem::telemetry::init(&config);
+    let telemetry = tandem::telemetry::init(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -81,17 +81,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(
-        cli.command.unwrap_or(Command::Serve { demo: false }),
-        config,
-    )) {
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    let code = match runtime.block_on(run(command, config)) {
         Ok(code) => code,
         Err(err) => {
             tracing::error!(error = ?err, "tandem stopped");
             eprintln!("tandem: {err:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
