@@ -11,6 +11,7 @@ mod idp;
 mod auth;
 mod authorization;
 mod batching;
+mod calendar;
 mod constraints;
 mod enrolments;
 mod health;

@@ -136,6 +136,16 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
     Ok(EmployeeScope::Only(visible))
 }
 
+/// Whether two employees are participants of one pairing in a known state.
+pub async fn share_a_pairing(db: &DatabaseConnection, me: Uuid, other: Uuid) -> AppResult<bool> {
+    let mine = pairings_of(db, me).await?;
+    if mine.is_empty() {
+        return Ok(false);
+    }
+    let theirs = pairings_of(db, other).await?;
+    Ok(mine.iter().any(|p| theirs.contains(p)))
+}
+
 /// Pairings (in a known state) in which `me` is mentor or mentee.
 async fn pairings_of(db: &DatabaseConnection, me: Uuid) -> AppResult<Vec<Uuid>> {
     let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()

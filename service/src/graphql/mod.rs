@@ -1,6 +1,7 @@
 //! The GraphQL layer: maps domain results to the contract's types and errors.
 //! It holds no business rule; every resolver calls a function in `domain/`.
 
+pub mod calendar;
 pub mod context;
 pub mod enrolments;
 pub mod error;
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     people::PeopleQuery,
     programmes::ProgrammeQuery,
     pairings::PairingQuery,
+    calendar::CalendarQuery,
 );
 
 /// Every mutation, one object per area.
@@ -37,6 +39,7 @@ pub struct MutationRoot(
     pairings::PairingMutation,
     sessions::SessionMutation,
     people::SkillMutation,
+    calendar::CalendarMutation,
 );
 
 /// The executable schema, built once and shared by all workers.

@@ -2,9 +2,11 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use entity::{goal, pairing};
 use uuid::Uuid;
 
+use super::calendar::TimeSlot;
 use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
@@ -17,9 +19,9 @@ use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
 use crate::domain::access::Area;
-use crate::domain::goals;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::pairings::{self, PairingRules};
+use crate::domain::{calendar, goals};
 
 /// Pairing lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,23 @@ impl Pairing {
             id: s.id,
         });
         Ok(connection(rows, MentoringSession))
+    }
+    /// Free slots common to every participant, soonest first (default: the
+    /// next four weeks, 5 slots).
+    async fn next_common_slots(
+        &self,
+        ctx: &Context<'_>,
+        duration_minutes: i32,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default = 5)] limit: i32,
+    ) -> async_graphql::Result<Vec<TimeSlot>> {
+        let window = calendar::lookahead(from, to).gql()?;
+        let slots =
+            calendar::next_common_slots(ctx.db()?, &self.0, duration_minutes, window, limit)
+                .await
+                .gql()?;
+        Ok(slots.into_iter().map(TimeSlot::from).collect())
     }
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
         let found = load(ctx, GoalsKey(self.0.id)).await?;

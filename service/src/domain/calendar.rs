@@ -1,0 +1,403 @@
+//! Employees' weekly availability, unavailabilities, free time and the
+//! common slots of a pairing, over the interval arithmetic of
+//! [`availability`](super::availability).
+
+use chrono::{DateTime, Duration, Utc, Weekday};
+use chrono_tz::Tz;
+use entity::enums::{PairingStatus, SessionStatus};
+use entity::{employee, mentoring_session, pairing, pairing_mentee, unavailability, weekly_slot};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::availability::{self, Interval, WeeklySlot};
+use super::{pairings, sessions};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+
+/// Longest window a free-time query may span.
+pub const MAX_WINDOW_DAYS: i64 = 92;
+
+/// A weekly slot as the client writes it: weekday and HH:MM times.
+#[derive(Clone, Debug)]
+pub struct SlotText {
+    /// Day of the week.
+    pub weekday: Weekday,
+    /// HH:MM, local.
+    pub start: String,
+    /// HH:MM, local (24:00 allowed).
+    pub end: String,
+}
+
+/// Minutes after midnight of an `HH:MM` time (00:00–24:00).
+pub fn parse_hhmm(field: &str, text: &str) -> AppResult<u32> {
+    let invalid =
+        || AppError::bad_input(field, format!("{field} must be a time HH:MM, got `{text}`"));
+    let (h, m) = text.trim().split_once(':').ok_or_else(invalid)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(invalid());
+    }
+    let (h, m): (u32, u32) = (
+        h.parse().map_err(|_| invalid())?,
+        m.parse().map_err(|_| invalid())?,
+    );
+    let minutes = h * 60 + m;
+    if m >= 60 || minutes > 24 * 60 {
+        return Err(invalid());
+    }
+    Ok(minutes)
+}
+
+/// `HH:MM` of minutes after midnight.
+pub fn format_hhmm(minutes: i32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// An IANA time zone name, checked.
+pub fn parse_zone(field: &str, name: &str) -> AppResult<Tz> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        AppError::bad_input(
+            field,
+            format!("`{name}` is not an IANA time zone (e.g. Europe/Paris)"),
+        )
+    })
+}
+
+fn weekday_number(day: Weekday) -> i32 {
+    day.num_days_from_monday() as i32
+}
+
+fn weekday_of(number: i32) -> Weekday {
+    [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ][number.clamp(0, 6) as usize]
+}
+
+fn me(caller: &Caller) -> AppResult<Uuid> {
+    caller
+        .employee_id
+        .ok_or_else(|| AppError::forbidden("only employees have a calendar"))
+}
+
+/// Replaces the caller's weekly pattern and time zone; bumps their availability version.
+pub async fn set_weekly(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    timezone: &str,
+    slots: Vec<SlotText>,
+) -> AppResult<Vec<weekly_slot::Model>> {
+    let me = me(caller)?;
+    let zone = parse_zone("timezone", timezone)?;
+    if slots.len() > 50 {
+        return Err(AppError::bad_input("slots", "at most 50 weekly slots"));
+    }
+    let mut parsed = Vec::with_capacity(slots.len());
+    for slot in &slots {
+        let (start, end) = (
+            parse_hhmm("start", &slot.start)?,
+            parse_hhmm("end", &slot.end)?,
+        );
+        if end <= start {
+            return Err(AppError::bad_input(
+                "end",
+                format!("{} must end after it starts", slot.start),
+            ));
+        }
+        parsed.push((weekday_number(slot.weekday), start as i32, end as i32));
+    }
+    parsed.sort();
+    if parsed
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[1].1 < w[0].2)
+    {
+        return Err(AppError::bad_input(
+            "slots",
+            "weekly slots of the same day must not overlap",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    weekly_slot::Entity::delete_many()
+        .filter(weekly_slot::Column::EmployeeId.eq(me))
+        .exec(&txn)
+        .await?;
+    let rows: Vec<weekly_slot::ActiveModel> = parsed
+        .iter()
+        .map(|(weekday, start, end)| weekly_slot::ActiveModel {
+            id: Set(super::new_id()),
+            employee_id: Set(me),
+            weekday: Set(*weekday),
+            start_minute: Set(*start),
+            end_minute: Set(*end),
+        })
+        .collect();
+    if !rows.is_empty() {
+        weekly_slot::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    employee::ActiveModel {
+        id: Set(me),
+        timezone: Set(zone.name().to_owned()),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    sessions::bump_availability(&txn, &[me]).await?;
+    txn.commit().await?;
+    weekly_of(db, me).await
+}
+
+/// The caller's (or anyone's) weekly slots, by day and time.
+pub async fn weekly_of<C: ConnectionTrait>(
+    db: &C,
+    employee_id: Uuid,
+) -> AppResult<Vec<weekly_slot::Model>> {
+    Ok(weekly_slot::Entity::find()
+        .filter(weekly_slot::Column::EmployeeId.eq(employee_id))
+        .order_by_asc(weekly_slot::Column::Weekday)
+        .order_by_asc(weekly_slot::Column::StartMinute)
+        .all(db)
+        .await?)
+}
+
+/// The caller's own weekly slots.
+pub async fn my_weekly(
+    db: &DatabaseConnection,
+    caller: &Caller,
+) -> AppResult<Vec<weekly_slot::Model>> {
+    weekly_of(db, me(caller)?).await
+}
+
+/// Adds a period the caller cannot meet.
+pub async fn add_unavailability(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    reason: Option<String>,
+) -> AppResult<unavailability::Model> {
+    let me = me(caller)?;
+    if ends_at <= starts_at {
+        return Err(AppError::bad_input(
+            "endsAt",
+            "endsAt must be after startsAt",
+        ));
+    }
+    if ends_at - starts_at > Duration::days(366) {
+        return Err(AppError::bad_input(
+            "endsAt",
+            "an unavailability lasts at most a year",
+        ));
+    }
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(AppError::bad_input(
+            "reason",
+            "the reason is limited to 500 characters",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    let created = unavailability::ActiveModel {
+        id: Set(super::new_id()),
+        employee_id: Set(me),
+        starts_at: Set(starts_at),
+        ends_at: Set(ends_at),
+        reason: Set(reason),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    sessions::bump_availability(&txn, &[me]).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Removes one of the caller's unavailabilities.
+pub async fn remove_unavailability(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<unavailability::Model> {
+    let me = me(caller)?;
+    let txn = super::write_txn(db).await?;
+    let found = unavailability::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.employee_id == me)
+        .ok_or(AppError::NotFound("unavailability"))?;
+    unavailability::Entity::delete_by_id(id).exec(&txn).await?;
+    sessions::bump_availability(&txn, &[me]).await?;
+    txn.commit().await?;
+    Ok(found)
+}
+
+/// A validated query window: `from < to`, at most [`MAX_WINDOW_DAYS`].
+pub fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Interval> {
+    let interval = Interval::new(from, to)
+        .ok_or_else(|| AppError::bad_input("to", "`to` must be after `from`"))?;
+    if to - from > Duration::days(MAX_WINDOW_DAYS) {
+        return Err(AppError::bad_input(
+            "to",
+            format!("a window spans at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    Ok(interval)
+}
+
+/// Free time of one employee: weekly slots in their zone, minus
+/// unavailabilities, minus their SCHEDULED and HELD sessions.
+pub async fn free_time<C: ConnectionTrait>(
+    db: &C,
+    employee_id: Uuid,
+    window: Interval,
+) -> AppResult<Vec<Interval>> {
+    let person = employee::Entity::find_by_id(employee_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("employee"))?;
+    let zone = parse_zone("timezone", &person.timezone).unwrap_or(chrono_tz::UTC);
+    let slots: Vec<WeeklySlot> = weekly_of(db, employee_id)
+        .await?
+        .iter()
+        .map(|s| WeeklySlot {
+            weekday: weekday_of(s.weekday),
+            start_minute: s.start_minute.max(0) as u32,
+            end_minute: s.end_minute.max(0) as u32,
+        })
+        .collect();
+    let weekly = availability::expand_weekly(&slots, zone, window);
+    let mut busy: Vec<Interval> = unavailability::Entity::find()
+        .filter(unavailability::Column::EmployeeId.eq(employee_id))
+        .filter(unavailability::Column::StartsAt.lt(window.end))
+        .filter(unavailability::Column::EndsAt.gt(window.start))
+        .all(db)
+        .await?
+        .iter()
+        .filter_map(|u| Interval::new(u.starts_at, u.ends_at))
+        .collect();
+    busy.extend(booked(db, employee_id, window).await?);
+    Ok(availability::subtract(&weekly, &busy))
+}
+
+/// SCHEDULED and HELD sessions of the employee's pairings within the window.
+async fn booked<C: ConnectionTrait>(
+    db: &C,
+    employee_id: Uuid,
+    window: Interval,
+) -> AppResult<Vec<Interval>> {
+    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
+        .select_only()
+        .column(pairing_mentee::Column::PairingId)
+        .filter(pairing_mentee::Column::MenteeId.eq(employee_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let their_pairings: Vec<Uuid> = pairing::Entity::find()
+        .select_only()
+        .column(pairing::Column::Id)
+        .filter(
+            Condition::any()
+                .add(pairing::Column::MentorId.eq(employee_id))
+                .add(pairing::Column::Id.is_in(as_mentee)),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let sessions = mentoring_session::Entity::find()
+        .filter(mentoring_session::Column::PairingId.is_in(their_pairings))
+        .filter(
+            mentoring_session::Column::Status
+                .is_in([SessionStatus::Scheduled, SessionStatus::Held]),
+        )
+        .filter(mentoring_session::Column::StartsAt.lt(window.end))
+        .filter(mentoring_session::Column::EndsAt.gt(window.start))
+        .all(db)
+        .await?;
+    Ok(sessions
+        .iter()
+        .filter_map(|s| Interval::new(s.starts_at, s.ends_at))
+        .collect())
+}
+
+/// Free intervals of `employee_id` (default: the caller), visible to the
+/// employee, their pairing partners and admins.
+pub async fn availability_of(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    employee_id: Option<Uuid>,
+    window: Interval,
+) -> AppResult<Vec<Interval>> {
+    let target = match employee_id {
+        Some(id) => id,
+        None => me(caller)?,
+    };
+    let allowed = caller.is_admin()
+        || caller.employee_id == Some(target)
+        || match caller.employee_id {
+            Some(me) => super::access::share_a_pairing(db, me, target).await?,
+            None => false,
+        };
+    if !allowed {
+        return Err(AppError::NotFound("employee"));
+    }
+    free_time(db, target, window).await
+}
+
+/// The soonest slots of `duration` free for every participant of an ACTIVE
+/// pairing, aligned to quarter hours, never in the past.
+pub async fn next_common_slots(
+    db: &DatabaseConnection,
+    pairing: &pairing::Model,
+    duration_minutes: i32,
+    window: Interval,
+    limit: i32,
+) -> AppResult<Vec<Interval>> {
+    if !(15..=240).contains(&duration_minutes) {
+        return Err(AppError::bad_input(
+            "durationMinutes",
+            "a session lasts 15 to 240 minutes",
+        ));
+    }
+    if !(1..=50).contains(&limit) {
+        return Err(AppError::bad_input(
+            "limit",
+            "limit must be between 1 and 50",
+        ));
+    }
+    if pairing.status != PairingStatus::Active {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let Some(window) = Interval::new(window.start.max(now), window.end) else {
+        return Ok(Vec::new());
+    };
+    let mut free = Vec::new();
+    for person in pairings::participants(db, pairing).await? {
+        free.push(free_time(db, person, window).await?);
+    }
+    Ok(availability::common_slots(
+        &free,
+        Duration::minutes(duration_minutes.into()),
+        limit as usize,
+    ))
+}
+
+/// How far `nextCommonSlots` looks ahead by default.
+pub const DEFAULT_LOOKAHEAD_DAYS: i64 = 28;
+
+/// The window of `nextCommonSlots`: from now (or `from`) for four weeks (or to `to`).
+pub fn lookahead(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> AppResult<Interval> {
+    let from = from.unwrap_or_else(Utc::now);
+    let to = to.unwrap_or(from + Duration::days(DEFAULT_LOOKAHEAD_DAYS));
+    window(from, to)
+}

@@ -1,0 +1,211 @@
+//! Availability: weekly slots, unavailabilities, free time and common slots.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{unavailability, weekly_slot};
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::GqlResultExt;
+use super::guards::AreaGuard;
+use crate::domain::access::Area;
+use crate::domain::availability::Interval;
+use crate::domain::calendar::{self, SlotText};
+
+/// Days of the week.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl From<Weekday> for chrono::Weekday {
+    fn from(day: Weekday) -> Self {
+        match day {
+            Weekday::Monday => chrono::Weekday::Mon,
+            Weekday::Tuesday => chrono::Weekday::Tue,
+            Weekday::Wednesday => chrono::Weekday::Wed,
+            Weekday::Thursday => chrono::Weekday::Thu,
+            Weekday::Friday => chrono::Weekday::Fri,
+            Weekday::Saturday => chrono::Weekday::Sat,
+            Weekday::Sunday => chrono::Weekday::Sun,
+        }
+    }
+}
+
+impl Weekday {
+    /// The weekday stored as 0 = Monday … 6 = Sunday.
+    fn from_number(number: i32) -> Self {
+        const DAYS: [Weekday; 7] = [
+            Weekday::Monday,
+            Weekday::Tuesday,
+            Weekday::Wednesday,
+            Weekday::Thursday,
+            Weekday::Friday,
+            Weekday::Saturday,
+            Weekday::Sunday,
+        ];
+        DAYS[number.clamp(0, 6) as usize]
+    }
+}
+
+/// A free interval.
+#[derive(SimpleObject)]
+pub struct TimeSlot {
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+impl From<Interval> for TimeSlot {
+    fn from(interval: Interval) -> Self {
+        Self {
+            starts_at: interval.start,
+            ends_at: interval.end,
+        }
+    }
+}
+
+/// A recurring weekly slot.
+pub struct WeeklySlot(pub weekly_slot::Model);
+
+#[Object]
+impl WeeklySlot {
+    async fn weekday(&self) -> Weekday {
+        Weekday::from_number(self.0.weekday)
+    }
+    /// HH:MM in the employee's time zone
+    async fn start(&self) -> String {
+        calendar::format_hhmm(self.0.start_minute)
+    }
+    async fn end(&self) -> String {
+        calendar::format_hhmm(self.0.end_minute)
+    }
+}
+
+/// A weekly slot as sent.
+#[derive(InputObject)]
+pub struct WeeklySlotInput {
+    weekday: Weekday,
+    start: String,
+    end: String,
+}
+
+/// A period someone cannot meet.
+pub struct Unavailability(pub unavailability::Model);
+
+#[Object]
+impl Unavailability {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+}
+
+/// Query fields about availability.
+#[derive(Default)]
+pub struct CalendarQuery;
+
+#[Object]
+impl CalendarQuery {
+    /// Free intervals of one employee (default: the caller).
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn availability(
+        &self,
+        ctx: &Context<'_>,
+        employee_id: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> async_graphql::Result<Vec<TimeSlot>> {
+        let window = calendar::window(from, to).gql()?;
+        let free = calendar::availability_of(ctx.db()?, ctx.caller()?, employee_id, window)
+            .await
+            .gql()?;
+        Ok(free.into_iter().map(TimeSlot::from).collect())
+    }
+
+    /// The caller's weekly pattern.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn my_weekly_availability(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<WeeklySlot>> {
+        Ok(calendar::my_weekly(ctx.db()?, ctx.caller()?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(WeeklySlot)
+            .collect())
+    }
+}
+
+/// Mutations of the caller's availability.
+#[derive(Default)]
+pub struct CalendarMutation;
+
+#[Object]
+impl CalendarMutation {
+    /// Replaces the caller's weekly pattern and time zone.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn set_weekly_availability(
+        &self,
+        ctx: &Context<'_>,
+        timezone: String,
+        slots: Vec<WeeklySlotInput>,
+    ) -> async_graphql::Result<Vec<WeeklySlot>> {
+        let slots = slots
+            .into_iter()
+            .map(|s| SlotText {
+                weekday: s.weekday.into(),
+                start: s.start,
+                end: s.end,
+            })
+            .collect();
+        let saved = calendar::set_weekly(ctx.db()?, ctx.caller()?, &timezone, slots)
+            .await
+            .gql()?;
+        Ok(saved.into_iter().map(WeeklySlot).collect())
+    }
+
+    /// Adds a period the caller cannot meet.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn add_unavailability(
+        &self,
+        ctx: &Context<'_>,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Unavailability> {
+        let created =
+            calendar::add_unavailability(ctx.db()?, ctx.caller()?, starts_at, ends_at, reason)
+                .await
+                .gql()?;
+        Ok(Unavailability(created))
+    }
+
+    /// Removes one of the caller's unavailabilities.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn remove_unavailability(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Unavailability> {
+        Ok(Unavailability(
+            calendar::remove_unavailability(ctx.db()?, ctx.caller()?, id)
+                .await
+                .gql()?,
+        ))
+    }
+}
