@@ -126,6 +126,11 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
             json!({ "id": w.open }),
         ),
         (
+            "mentor's availability",
+            "query($id: UUID!) { availability(employeeId: $id, from: \"2027-01-04T00:00:00Z\", to: \"2027-01-11T00:00:00Z\") { startsAt } }".into(),
+            json!({ "id": w.mentor }),
+        ),
+        (
             "createProgramme",
             "mutation { createProgramme(input: { name: \"n\", purpose: \"p\", format: GROUP }) { id } }".into(),
             json!({}),
@@ -135,7 +140,7 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 14]> {
+fn expected() -> Vec<[Outcome; 15]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
@@ -144,15 +149,15 @@ fn expected() -> Vec<[Outcome; 14]> {
     const NO_NOTES: Outcome = Null("/pairing/sessions/edges/0/node/privateNotes");
     vec![
         // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
-        // pairing, private notes, enrolments, createProgramme
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, F], // employee (is the stranger)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, F], // participant (the mentor)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, F], // supervisor of the mentor
+        // pairing, private notes, enrolments, mentor's availability, createProgramme
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, N, F], // employee (is the stranger)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, Ok, F], // participant (the mentor)
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, N, F], // supervisor of the mentor
         [
-            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok,
+            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok, Ok,
         ], // admin
-        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F], // analyst
-        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F],     // hris
+        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F], // analyst
+        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F],     // hris
     ]
 }
 
