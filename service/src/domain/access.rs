@@ -88,6 +88,20 @@ pub fn sees_programme_sponsors(caller: &Caller) -> bool {
     caller.is_admin() || caller.employee_id.is_some()
 }
 
+/// Whether the caller is the mentor or one of the mentees. Private session
+/// notes are readable by exactly these people — not admins, not supervisors.
+pub fn is_participant(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid]) -> bool {
+    caller
+        .employee_id
+        .is_some_and(|me| me == mentor_id || mentee_ids.contains(&me))
+}
+
+/// Whether the caller may read a feedback comment: its author and the
+/// programme team.
+pub fn reads_feedback_comment(caller: &Caller, author_id: Uuid) -> bool {
+    caller.is_admin() || caller.employee_id == Some(author_id)
+}
+
 /// Pairing states in which the participants know each other.
 const KNOWN_PAIRING_STATES: [PairingStatus; 4] = [
     PairingStatus::Active,

@@ -14,7 +14,7 @@ use super::loaders::{
 };
 use super::pairings::Pairing;
 use super::people::{Employee, Skill};
-use crate::domain::access::Area;
+use crate::domain::access::{self, Area};
 use crate::domain::sessions::{self, FeedbackRequest, ScheduleRequest};
 
 /// Session lifecycle.
@@ -41,24 +41,17 @@ pub struct MentoringSession(pub mentoring_session::Model);
 impl MentoringSession {
     /// Whether the caller is a participant of the session's pairing (batched through loaders).
     async fn caller_participates(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let Some(me) = ctx.caller()?.employee_id else {
+        let Some(pairing) = load(ctx, PairingKey(self.0.pairing_id)).await? else {
             return Ok(false);
         };
-        let loaders = ctx.loaders()?;
-        let pairing = loaders
-            .tables
-            .load_one(PairingKey(self.0.pairing_id))
-            .await
-            .map_err(load_error)?;
-        if pairing.is_some_and(|p| p.mentor_id == me) {
-            return Ok(true);
-        }
-        let mentees = loaders
-            .tables
-            .load_one(MenteesKey(self.0.pairing_id))
-            .await
-            .map_err(load_error)?;
-        Ok(mentees.unwrap_or_default().contains(&me))
+        let mentees = load(ctx, MenteesKey(self.0.pairing_id))
+            .await?
+            .unwrap_or_default();
+        Ok(access::is_participant(
+            ctx.caller()?,
+            pairing.mentor_id,
+            &mentees,
+        ))
     }
 }
 
