@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Duration, Utc, Weekday};
 use chrono_tz::Tz;
-use entity::enums::{PairingStatus, SessionStatus};
-use entity::{employee, mentoring_session, pairing, pairing_mentee, unavailability, weekly_slot};
+use entity::enums::PairingStatus;
+use entity::{employee, pairing, unavailability, weekly_slot};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -285,48 +285,13 @@ pub async fn free_time<C: ConnectionTrait>(
         .iter()
         .filter_map(|u| Interval::new(u.starts_at, u.ends_at))
         .collect();
-    busy.extend(booked(db, employee_id, window).await?);
+    let booked = sessions::booked_of(db, &[employee_id], window.start, window.end).await?;
+    busy.extend(
+        booked
+            .iter()
+            .filter_map(|s| Interval::new(s.starts_at, s.ends_at)),
+    );
     Ok(availability::subtract(&weekly, &busy))
-}
-
-/// SCHEDULED and HELD sessions of the employee's pairings within the window.
-async fn booked<C: ConnectionTrait>(
-    db: &C,
-    employee_id: Uuid,
-    window: Interval,
-) -> AppResult<Vec<Interval>> {
-    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
-        .select_only()
-        .column(pairing_mentee::Column::PairingId)
-        .filter(pairing_mentee::Column::MenteeId.eq(employee_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let their_pairings: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .filter(
-            Condition::any()
-                .add(pairing::Column::MentorId.eq(employee_id))
-                .add(pairing::Column::Id.is_in(as_mentee)),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
-    let sessions = mentoring_session::Entity::find()
-        .filter(mentoring_session::Column::PairingId.is_in(their_pairings))
-        .filter(
-            mentoring_session::Column::Status
-                .is_in([SessionStatus::Scheduled, SessionStatus::Held]),
-        )
-        .filter(mentoring_session::Column::StartsAt.lt(window.end))
-        .filter(mentoring_session::Column::EndsAt.gt(window.start))
-        .all(db)
-        .await?;
-    Ok(sessions
-        .iter()
-        .filter_map(|s| Interval::new(s.starts_at, s.ends_at))
-        .collect())
 }
 
 /// Free intervals of `employee_id` (default: the caller), visible to the

@@ -143,7 +143,8 @@ pub async fn schedule(
     }
     let participants = pairings::participants(&txn, &pairing).await?;
     bump_availability(&txn, &participants).await?;
-    if let Some(clash) = overlapping(&txn, &participants, request.starts_at, ends_at, None).await? {
+    let clashes = booked_of(&txn, &participants, request.starts_at, ends_at).await?;
+    if let Some(clash) = clashes.first() {
         return Err(AppError::Conflict(format!(
             "a participant already has a session from {} to {}",
             clash.starts_at.to_rfc3339(),
@@ -195,14 +196,14 @@ pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -
     Ok(())
 }
 
-/// A booked session of any of these people overlapping `[start, end)`.
-async fn overlapping<C: ConnectionTrait>(
+/// The SCHEDULED and HELD sessions of any of these people (in any of their
+/// pairings) that overlap `[start, end)`.
+pub async fn booked_of<C: ConnectionTrait>(
     db: &C,
     people: &[Uuid],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    except: Option<Uuid>,
-) -> AppResult<Option<mentoring_session::Model>> {
+) -> AppResult<Vec<mentoring_session::Model>> {
     let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
         .select_only()
         .column(pairing_mentee::Column::PairingId)
@@ -221,15 +222,14 @@ async fn overlapping<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    let mut query = mentoring_session::Entity::find()
+    Ok(mentoring_session::Entity::find()
         .filter(mentoring_session::Column::PairingId.is_in(their_pairings))
         .filter(mentoring_session::Column::Status.is_in(BOOKED))
         .filter(mentoring_session::Column::StartsAt.lt(end))
-        .filter(mentoring_session::Column::EndsAt.gt(start));
-    if let Some(id) = except {
-        query = query.filter(mentoring_session::Column::Id.ne(id));
-    }
-    Ok(query.one(db).await?)
+        .filter(mentoring_session::Column::EndsAt.gt(start))
+        .order_by_asc(mentoring_session::Column::StartsAt)
+        .all(db)
+        .await?)
 }
 
 /// The session, if the caller may see its pairing.
