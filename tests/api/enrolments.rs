@@ -107,27 +107,16 @@ async fn one_live_enrolment_per_programme_and_role(backend: Backend) {
 
 async fn concurrent_duplicate_enrolments_leave_exactly_one(backend: Backend) {
     let s = setup(backend, ProgrammeStatus::Enrolling).await;
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let request = s
-            .app
-            .client()
-            .post(format!("{}/graphql", s.app.address))
-            .bearer_auth(&s.mia)
-            .json(
-                &json!({ "query": ENROL, "variables": enrol_input(s.programme, "MENTOR", true) }),
-            );
-        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
-    }
-    let mut won = 0;
-    while let Some(body) = requests.join_next().await {
-        let body = body.unwrap();
-        match body["errors"][0]["extensions"]["code"].as_str() {
-            None => won += 1,
-            Some(code) => assert_eq!(code, "CONFLICT", "{body}"),
-        }
-    }
-    assert_eq!(won, 1);
+    let requests = (0..8)
+        .map(|_| {
+            (
+                s.mia.clone(),
+                ENROL,
+                enrol_input(s.programme, "MENTOR", true),
+            )
+        })
+        .collect();
+    s.app.assert_exactly_one_wins(requests).await;
 }
 
 async fn enrolment_is_open_while_enrolling_or_matching_only(backend: Backend) {

@@ -269,6 +269,37 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// Sends all the requests `(token, query, variables)` at once and checks
+    /// that exactly one succeeds and every other answers CONFLICT.
+    pub async fn assert_exactly_one_wins(&self, requests: Vec<(String, &str, Value)>) {
+        let mut running = tokio::task::JoinSet::new();
+        for (token, query, variables) in requests {
+            let request = self
+                .client
+                .post(format!("{}/graphql", self.address))
+                .bearer_auth(token)
+                .json(&json!({ "query": query, "variables": variables }));
+            running.spawn(async move {
+                request
+                    .send()
+                    .await
+                    .expect("request")
+                    .json::<Value>()
+                    .await
+                    .expect("JSON body")
+            });
+        }
+        let mut won = 0;
+        while let Some(body) = running.join_next().await {
+            let body = body.expect("request task");
+            match body["errors"][0]["extensions"]["code"].as_str() {
+                None => won += 1,
+                Some(code) => assert_eq!(code, "CONFLICT", "{body}"),
+            }
+        }
+        assert_eq!(won, 1, "exactly one request wins");
+    }
+
     /// The single error code of a query that must fail.
     pub async fn query_error_code(&self, token: &str, query: &str, variables: Value) -> String {
         let (_, body) = self.graphql(token, query, variables).await;

@@ -136,30 +136,17 @@ async fn nobody_is_double_booked(backend: Backend) {
 
 async fn concurrent_bookings_of_one_slot_leave_exactly_one(backend: Backend) {
     let w = world(backend).await;
-    let mut requests = tokio::task::JoinSet::new();
-    for n in 0..10 {
-        let (token, pairing) = if n % 2 == 0 {
-            (&w.mia, w.pairing)
-        } else {
-            (&w.ned, w.other_pairing)
-        };
-        let request = w
-            .app
-            .client()
-            .post(format!("{}/graphql", w.app.address))
-            .bearer_auth(token)
-            .json(&json!({ "query": SCHEDULE, "variables": input(pairing, &at(30), 60) }));
-        requests.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
-    }
-    let mut won = 0;
-    while let Some(body) = requests.join_next().await {
-        let body = body.unwrap();
-        match body["errors"][0]["extensions"]["code"].as_str() {
-            None => won += 1,
-            Some(code) => assert_eq!(code, "CONFLICT", "{body}"),
-        }
-    }
-    assert_eq!(won, 1);
+    let requests = (0..10)
+        .map(|n| {
+            let (token, pairing) = if n % 2 == 0 {
+                (&w.mia, w.pairing)
+            } else {
+                (&w.ned, w.other_pairing)
+            };
+            (token.clone(), SCHEDULE, input(pairing, &at(30), 60))
+        })
+        .collect();
+    w.app.assert_exactly_one_wins(requests).await;
 }
 
 async fn sessions_are_held_once_started_and_cancelled_while_scheduled(backend: Backend) {
