@@ -100,13 +100,23 @@ pub struct GraphqlConfig {
     pub execution_timeout: Duration,
 }
 
+/// Where free time is cached and how long a cache call may take.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// `redis://…`; None selects the in-process cache.
+    pub redis_url: Option<String>,
+    /// Longest any one Redis call may hold a request before the service
+    /// answers from the database instead.
+    pub redis_timeout: Duration,
+}
+
 /// Everything the service reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Database pools.
     pub database: DatabaseConfig,
-    /// `redis://…`; None selects the in-process cache.
-    pub redis_url: Option<String>,
+    /// The availability cache.
+    pub cache: CacheConfig,
     /// Where the HTTP server listens.
     pub bind_addr: SocketAddr,
     /// Token verification.
@@ -188,7 +198,11 @@ impl Config {
         };
         Ok(Self {
             database,
-            redis_url: redis_url(env)?,
+            cache: CacheConfig {
+                redis_url: redis_url(env)?,
+                redis_timeout: parse_or(env, "REDIS_TIMEOUT_MS", 100, |v| in_range(v, 5, 5000))
+                    .map(Duration::from_millis)?,
+            },
             bind_addr: parse_or(
                 env,
                 "BIND_ADDR",

@@ -20,6 +20,7 @@ use futures_util::StreamExt as _;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthFailure, Authenticator, Caller};
+use crate::cache::FreeTimeCache;
 use crate::config::Config;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestData;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The primary pool (readiness checks).
     pub db: DatabaseConnection,
+    /// The free-time cache (readiness reports its health).
+    pub cache: FreeTimeCache,
     /// The configuration in force.
     pub config: Arc<Config>,
 }
@@ -394,14 +397,20 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => {
-            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" }))
-        }
+    let (database, cache) = futures_util::join!(state.db.ping(), state.cache.health());
+    let body = |status: &str, database: &str| {
+        serde_json::json!({
+            "status": status,
+            "database": database,
+            "cache": cache.as_str(),
+            "cacheBackend": state.cache.backend(),
+        })
+    };
+    match database {
+        Ok(()) => HttpResponse::Ok().json(body("ready", "ok")),
         Err(err) => {
             tracing::warn!(error = %err, "readiness: database unreachable");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))
+            HttpResponse::ServiceUnavailable().json(body("unavailable", "unreachable"))
         }
     }
 }

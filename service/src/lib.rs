@@ -5,6 +5,7 @@
 //! [`domain`] → sea-orm entities (SQLite or PostgreSQL).
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;

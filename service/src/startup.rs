@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tracing::Instrument as _;
 
 use crate::auth::Authenticator;
+use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
 use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
@@ -81,11 +82,13 @@ impl Application {
         let rules = PairingRules {
             excluded_chain_depth: config.match_excluded_chain_depth,
         };
-        let schema = build_schema(&config.graphql, rules, db.clone());
+        let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
+        let schema = build_schema(&config.graphql, rules, db.clone(), cache.clone());
         let state = web::Data::new(AppState {
             schema,
             authenticator,
             db,
+            cache,
             config: Arc::new(config),
         });
         let server = HttpServer::new(move || {

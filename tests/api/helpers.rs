@@ -9,7 +9,9 @@ use chrono::Utc;
 use entity::enums::*;
 use entity::{employee, enrolment, mentoring_session, pairing, pairing_mentee, programme};
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait as _, Set,
+};
 use serde_json::{Value, json};
 use tandem::auth::dev::{self, DevKey, DevTokenRequest};
 use tandem::config::Config;
@@ -515,7 +517,7 @@ pub async fn insert_session(
     private_notes: Option<&str>,
 ) -> Uuid {
     let now = Utc::now();
-    mentoring_session::ActiveModel {
+    let session = mentoring_session::ActiveModel {
         id: Set(Uuid::now_v7()),
         pairing_id: Set(pairing),
         starts_at: Set(starts_at),
@@ -531,6 +533,18 @@ pub async fn insert_session(
     }
     .insert(db)
     .await
-    .expect("insert session")
-    .id
+    .expect("insert session");
+    // As every write that changes free time does, so cached free time is not served stale.
+    let pairing = entity::pairing::Entity::find_by_id(pairing)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let participants = tandem::domain::pairings::participants(db, &pairing)
+        .await
+        .unwrap();
+    tandem::domain::sessions::bump_availability(db, &participants)
+        .await
+        .unwrap();
+    session.id
 }

@@ -10,11 +10,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
 };
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use super::availability::{self, Interval, WeeklySlot};
 use super::{pairings, sessions};
 use crate::auth::Caller;
+use crate::cache::FreeTimeCache;
 use crate::error::{AppError, AppResult};
 
 /// Longest window a free-time query may span.
@@ -254,19 +257,69 @@ pub fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Interval> {
     Ok(interval)
 }
 
-/// Free time of one employee: weekly slots in their zone, minus
-/// unavailabilities, minus their SCHEDULED and HELD sessions.
-pub async fn free_time<C: ConnectionTrait>(
+/// Free time of several employees over `window`, in the order given.
+///
+/// Each person's free time over the cache horizon is read from `cache` under
+/// their current availability version, or computed from the database and
+/// stored; a window reaching past the horizon is computed directly. The
+/// version is read before the rows it covers, so an entry never holds data
+/// older than its version.
+pub async fn free_time_of<C: ConnectionTrait>(
     db: &C,
-    employee_id: Uuid,
+    cache: &FreeTimeCache,
+    people: &[Uuid],
+    window: Interval,
+) -> AppResult<Vec<Vec<Interval>>> {
+    let found: HashMap<Uuid, employee::Model> = employee::Entity::find()
+        .filter(employee::Column::Id.is_in(people.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let persons = people
+        .iter()
+        .map(|id| found.get(id).ok_or(AppError::NotFound("employee")))
+        .collect::<AppResult<Vec<_>>>()?;
+    let horizon = FreeTimeCache::horizon(Utc::now());
+    if window.start < horizon.start || window.end > horizon.end {
+        let mut all = Vec::with_capacity(persons.len());
+        for person in persons {
+            all.push(compute_free_time(db, person, window).await?);
+        }
+        return Ok(all);
+    }
+    let versions: Vec<(Uuid, i64)> = persons
+        .iter()
+        .map(|p| (p.id, p.availability_version))
+        .collect();
+    let cached = cache.get(&versions, horizon).await;
+    let mut computed = Vec::new();
+    let mut all = Vec::with_capacity(persons.len());
+    for ((person, version), hit) in persons.iter().zip(versions).zip(cached) {
+        let free = match hit {
+            Some(free) => free,
+            None => {
+                let free = compute_free_time(db, person, horizon).await?;
+                computed.push((version, free.clone()));
+                free
+            }
+        };
+        all.push(availability::intersect(&free, &[window]));
+    }
+    cache.put(&computed, horizon).await;
+    Ok(all)
+}
+
+/// Free time of one employee from the database: weekly slots in their zone,
+/// minus unavailabilities, minus their SCHEDULED and HELD sessions.
+async fn compute_free_time<C: ConnectionTrait>(
+    db: &C,
+    person: &employee::Model,
     window: Interval,
 ) -> AppResult<Vec<Interval>> {
-    let person = employee::Entity::find_by_id(employee_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("employee"))?;
     let zone = parse_zone("timezone", &person.timezone).unwrap_or(chrono_tz::UTC);
-    let slots: Vec<WeeklySlot> = weekly_of(db, employee_id)
+    let slots: Vec<WeeklySlot> = weekly_of(db, person.id)
         .await?
         .iter()
         .map(|s| WeeklySlot {
@@ -277,7 +330,7 @@ pub async fn free_time<C: ConnectionTrait>(
         .collect();
     let weekly = availability::expand_weekly(&slots, zone, window);
     let mut busy: Vec<Interval> = unavailability::Entity::find()
-        .filter(unavailability::Column::EmployeeId.eq(employee_id))
+        .filter(unavailability::Column::EmployeeId.eq(person.id))
         .filter(unavailability::Column::StartsAt.lt(window.end))
         .filter(unavailability::Column::EndsAt.gt(window.start))
         .all(db)
@@ -285,7 +338,7 @@ pub async fn free_time<C: ConnectionTrait>(
         .iter()
         .filter_map(|u| Interval::new(u.starts_at, u.ends_at))
         .collect();
-    let booked = sessions::booked_of(db, &[employee_id], window.start, window.end).await?;
+    let booked = sessions::booked_of(db, &[person.id], window.start, window.end).await?;
     busy.extend(
         booked
             .iter()
@@ -298,6 +351,7 @@ pub async fn free_time<C: ConnectionTrait>(
 /// employee, their pairing partners and admins.
 pub async fn availability_of(
     db: &DatabaseConnection,
+    cache: &FreeTimeCache,
     caller: &Caller,
     employee_id: Option<Uuid>,
     window: Interval,
@@ -315,13 +369,15 @@ pub async fn availability_of(
     if !allowed {
         return Err(AppError::NotFound("employee"));
     }
-    free_time(db, target, window).await
+    let mut free = free_time_of(db, cache, &[target], window).await?;
+    Ok(free.pop().unwrap_or_default())
 }
 
 /// The soonest slots of `duration` free for every participant of an ACTIVE
 /// pairing, aligned to quarter hours, never in the past.
 pub async fn next_common_slots(
     db: &DatabaseConnection,
+    cache: &FreeTimeCache,
     pairing: &pairing::Model,
     duration_minutes: i32,
     window: Interval,
@@ -346,10 +402,8 @@ pub async fn next_common_slots(
     let Some(window) = Interval::new(window.start.max(now), window.end) else {
         return Ok(Vec::new());
     };
-    let mut free = Vec::new();
-    for person in pairings::participants(db, pairing).await? {
-        free.push(free_time(db, person, window).await?);
-    }
+    let people = pairings::participants(db, pairing).await?;
+    let free = free_time_of(db, cache, &people, window).await?;
     Ok(availability::common_slots(
         &free,
         Duration::minutes(duration_minutes.into()),

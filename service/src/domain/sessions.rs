@@ -30,6 +30,21 @@ pub async fn cancel_future<C: ConnectionTrait>(
     if pairing_ids.is_empty() {
         return Ok(());
     }
+    let mut people = Vec::new();
+    for pairing in pairing::Entity::find()
+        .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        people.push(pairing.mentor_id);
+    }
+    people.extend(
+        pairings::mentees_of(db, pairing_ids)
+            .await?
+            .into_values()
+            .flatten(),
+    );
+    bump_availability(db, &people).await?;
     mentoring_session::Entity::update_many()
         .col_expr(
             mentoring_session::Column::Status,
@@ -181,14 +196,21 @@ pub async fn schedule(
 }
 
 /// Bumps the availability version of these employees (cached free time built
-/// before this change can then never be served).
+/// before this change can then never be served). The new version is also at
+/// least the current time in microseconds, so versions keep rising even
+/// across a database restored from a backup while Redis kept newer entries.
 pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -> AppResult<()> {
+    if employees.is_empty() {
+        return Ok(());
+    }
     let mut ids = employees.to_vec();
     ids.sort();
+    let now = Utc::now().timestamp_micros();
+    let next = Expr::col(employee::Column::AvailabilityVersion).add(1);
     employee::Entity::update_many()
         .col_expr(
             employee::Column::AvailabilityVersion,
-            Expr::col(employee::Column::AvailabilityVersion).add(1),
+            Expr::case(next.clone().gt(now), next).finally(now).into(),
         )
         .filter(employee::Column::Id.is_in(ids))
         .exec(db)

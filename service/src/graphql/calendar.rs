@@ -130,9 +130,10 @@ impl CalendarQuery {
         to: DateTime<Utc>,
     ) -> async_graphql::Result<Vec<TimeSlot>> {
         let window = calendar::window(from, to).gql()?;
-        let free = calendar::availability_of(ctx.db()?, ctx.caller()?, employee_id, window)
-            .await
-            .gql()?;
+        let free =
+            calendar::availability_of(ctx.db()?, ctx.cache()?, ctx.caller()?, employee_id, window)
+                .await
+                .gql()?;
         Ok(free.into_iter().map(TimeSlot::from).collect())
     }
 

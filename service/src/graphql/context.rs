@@ -8,6 +8,7 @@ use tokio::sync::OnceCell;
 use super::error::to_graphql;
 use super::loaders::Loaders;
 use crate::auth::Caller;
+use crate::cache::FreeTimeCache;
 use crate::domain::access::{self, EmployeeScope};
 use crate::domain::audit::Actor;
 use crate::error::AppError;
@@ -36,6 +37,8 @@ impl RequestData {
 pub trait ContextExt {
     /// The shared database pool.
     fn db(&self) -> async_graphql::Result<&DatabaseConnection>;
+    /// The free-time cache.
+    fn cache(&self) -> async_graphql::Result<&FreeTimeCache>;
     /// The authenticated caller.
     fn caller(&self) -> async_graphql::Result<&Caller>;
     /// The caller and request id, for changes that are audited.
@@ -56,6 +59,11 @@ impl ContextExt for Context<'_> {
     fn db(&self) -> async_graphql::Result<&DatabaseConnection> {
         self.data_opt::<DatabaseConnection>()
             .ok_or_else(|| missing("database"))
+    }
+
+    fn cache(&self) -> async_graphql::Result<&FreeTimeCache> {
+        self.data_opt::<FreeTimeCache>()
+            .ok_or_else(|| missing("cache"))
     }
 
     fn caller(&self) -> async_graphql::Result<&Caller> {

@@ -14,6 +14,7 @@ pub mod programmes;
 pub mod scalars;
 pub mod sessions;
 
+use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
@@ -51,6 +52,7 @@ pub fn build_schema(
     config: &GraphqlConfig,
     rules: PairingRules,
     db: DatabaseConnection,
+    cache: FreeTimeCache,
 ) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
@@ -59,6 +61,7 @@ pub fn build_schema(
     )
     .data(db)
     .data(rules)
+    .data(cache)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
@@ -82,6 +85,7 @@ pub fn sdl() -> String {
                 excluded_chain_depth: 2,
             },
             DatabaseConnection::default(),
+            FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
         ),
         Err(_) => Schema::build(
             QueryRoot::default(),

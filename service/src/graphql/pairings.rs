@@ -126,10 +126,16 @@ impl Pairing {
         #[graphql(default = 5)] limit: i32,
     ) -> async_graphql::Result<Vec<TimeSlot>> {
         let window = calendar::lookahead(from, to).gql()?;
-        let slots =
-            calendar::next_common_slots(ctx.db()?, &self.0, duration_minutes, window, limit)
-                .await
-                .gql()?;
+        let slots = calendar::next_common_slots(
+            ctx.db()?,
+            ctx.cache()?,
+            &self.0,
+            duration_minutes,
+            window,
+            limit,
+        )
+        .await
+        .gql()?;
         Ok(slots.into_iter().map(TimeSlot::from).collect())
     }
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
