@@ -14,6 +14,7 @@ fn tandem() -> Command {
         "AUTH_JWKS_URL",
         "RUST_LOG",
         "LOG_FORMAT",
+        "REDIS_URL",
     ] {
         command.env_remove(variable);
     }
@@ -217,4 +218,124 @@ fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
     );
     assert!(!text.contains(&token), "no token in spans");
     assert!(!text.contains(email), "no email in spans");
+}
+
+/// A private `redis-server` on a free port (killed when dropped).
+struct PrivateRedis {
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let binary = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary} (set REDIS_SERVER_BIN): {e}"));
+        wait_for_port(port);
+        Self { child }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    free.local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn readiness(port: u16) -> String {
+    http(
+        port,
+        "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+}
+
+/// Polls `/readyz` until the cache reports `state`.
+fn wait_for_cache(port: u16, state: &str) -> String {
+    let wanted = format!(r#""cache":"{state}""#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let response = readiness(port);
+        if response.contains(&wanted) || std::time::Instant::now() > deadline {
+            return response;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_redis_outage_is_logged_once_and_its_end_once() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("TEST_REDIS_URL unset: Redis test not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let log_path = dir.path().join("tandem.log");
+    let (redis_port, port) = (free_port(), free_port());
+    let redis = PrivateRedis::start(redis_port);
+    let mut server = tandem()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"))
+        .env("LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    assert!(readiness(port).contains(r#""cache":"ok""#));
+
+    drop(redis);
+    for _ in 0..5 {
+        let response = readiness(port);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains(r#""cache":"degraded""#), "{response}");
+    }
+    let redis = PrivateRedis::start(redis_port);
+    assert!(wait_for_cache(port, "ok").contains(r#""cache":"ok""#));
+    drop(redis);
+    assert!(wait_for_cache(port, "degraded").contains(r#""cache":"degraded""#));
+
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let count = |text: &str| log.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(
+        count("Redis is unreachable"),
+        2,
+        "one warning per outage:\n{log}"
+    );
+    assert_eq!(
+        count("Redis answers again"),
+        1,
+        "one notice per recovery:\n{log}"
+    );
+    for line in log.lines().filter(|l| l.contains("Redis is unreachable")) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(entry["level"], "WARN", "{line}");
+    }
 }

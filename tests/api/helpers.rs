@@ -213,7 +213,10 @@ impl TestApp {
             key,
             dev_mode,
             statements,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(20))
+                .build()
+                .expect("HTTP client"),
             _database: database,
         }
     }

@@ -1,16 +1,19 @@
 //! Black-box tests of the Tandem service: each test starts the real HTTP
 //! server on port 0 over its own fresh database and talks to it with real
 //! signed tokens. Every test runs on SQLite and, when `TEST_DATABASE_URL`
-//! points at PostgreSQL, on PostgreSQL too. One binary, so one link step.
+//! points at PostgreSQL, on PostgreSQL too; the cache tests use Redis when
+//! `TEST_REDIS_URL` is set. One binary, so one link step.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 mod idp;
+mod redis_server;
 
 mod auth;
 mod authorization;
 mod batching;
+mod cache;
 mod calendar;
 mod constraints;
 mod enrolments;
