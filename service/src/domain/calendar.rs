@@ -5,17 +5,18 @@
 use chrono::{DateTime, Duration, Utc, Weekday};
 use chrono_tz::Tz;
 use entity::enums::PairingStatus;
-use entity::{employee, pairing, unavailability, weekly_slot};
+use entity::{employee, pairing, pairing_mentee, unavailability, weekly_slot};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
 use super::availability::{self, Interval, WeeklySlot};
-use super::{pairings, sessions};
+use super::sessions;
 use crate::auth::Caller;
 use crate::cache::FreeTimeCache;
 use crate::error::{AppError, AppResult};
@@ -279,8 +280,18 @@ pub async fn free_time_of<C: ConnectionTrait>(
         .collect();
     let persons = people
         .iter()
-        .map(|id| found.get(id).ok_or(AppError::NotFound("employee")))
+        .map(|id| found.get(id).cloned().ok_or(AppError::NotFound("employee")))
         .collect::<AppResult<Vec<_>>>()?;
+    free_time_for(db, cache, &persons, window).await
+}
+
+/// Free time of these (already loaded) employees over `window`, in order.
+async fn free_time_for<C: ConnectionTrait>(
+    db: &C,
+    cache: &FreeTimeCache,
+    persons: &[employee::Model],
+    window: Interval,
+) -> AppResult<Vec<Vec<Interval>>> {
     let horizon = FreeTimeCache::horizon(Utc::now());
     if window.start < horizon.start || window.end > horizon.end {
         let mut all = Vec::with_capacity(persons.len());
@@ -402,8 +413,23 @@ pub async fn next_common_slots(
     let Some(window) = Interval::new(window.start.max(now), window.end) else {
         return Ok(Vec::new());
     };
-    let people = pairings::participants(db, pairing).await?;
-    let free = free_time_of(db, cache, &people, window).await?;
+    let participants = employee::Entity::find()
+        .filter(
+            Condition::any()
+                .add(employee::Column::Id.eq(pairing.mentor_id))
+                .add(
+                    employee::Column::Id.in_subquery(
+                        Query::select()
+                            .column(pairing_mentee::Column::MenteeId)
+                            .from(pairing_mentee::Entity)
+                            .and_where(pairing_mentee::Column::PairingId.eq(pairing.id))
+                            .to_owned(),
+                    ),
+                ),
+        )
+        .all(db)
+        .await?;
+    let free = free_time_for(db, cache, &participants, window).await?;
     Ok(availability::common_slots(
         &free,
         Duration::minutes(duration_minutes.into()),

@@ -12,6 +12,7 @@ pub mod departments;
 pub mod employees;
 pub mod enrolments;
 pub mod goals;
+pub mod hris;
 pub mod pagination;
 pub mod pairings;
 pub mod programmes;

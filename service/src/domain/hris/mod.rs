@@ -1,0 +1,433 @@
+//! The nightly HRIS sync: the company's departments and people, pushed by
+//! the HR system's service account.
+//!
+//! HR exports are sometimes wrong, so a run never fails because of a bad
+//! row: each row is validated and resolved on its own ([`plan`]), rejected
+//! rows are reported with the field at fault, and the rest is applied. A
+//! run that writes is recorded (OPEN, then COMPLETED or FAILED). Writes go
+//! in transactions of bounded size, each leaving the database consistent
+//! (managers are written before the people they manage), and every run is
+//! idempotent, so re-running a run that failed half-way completes it.
+
+pub mod plan;
+
+use chrono::{DateTime, Utc};
+use entity::enums::{EmployeeStatus, EnrolmentStatus, HrisSyncMode, HrisSyncState, PairingStatus};
+use entity::{
+    department, employee, enrolment, hris_row_error, hris_sync_run, pairing, pairing_mentee,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+pub use plan::{DepartmentRecord, EmployeeRecord, RowError};
+
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+
+/// Rows per INSERT statement (16 columns: well under both databases'
+/// bind-parameter limits).
+const ROWS_PER_STATEMENT: usize = 1_000;
+/// Employees per transaction: a failure loses at most this much progress.
+const ROWS_PER_TRANSACTION: usize = 5_000;
+/// Leavers per transaction (each ends pairings, sessions, enrolments).
+const LEAVERS_PER_TRANSACTION: usize = 500;
+/// Largest input accepted in one call.
+pub const MAX_EMPLOYEES: usize = 200_000;
+/// Largest department list accepted in one call.
+pub const MAX_DEPARTMENTS: usize = 50_000;
+/// Why a leaver's pairings end, as recorded on them.
+const LEAVER_REASON: &str = "participant left the company";
+
+/// One call of `syncEmployees`.
+#[derive(Clone, Debug)]
+pub struct SyncRequest {
+    /// UPSERT, or FULL_SNAPSHOT (absent active employees are leavers).
+    pub mode: HrisSyncMode,
+    /// Which system sent it (e.g. `workday`).
+    pub source: String,
+    /// Compute everything, write nothing.
+    pub dry_run: bool,
+    /// FULL_SNAPSHOT: allow deactivating more than the configured share.
+    pub allow_mass_deactivation: bool,
+    /// Departments, applied before employees.
+    pub departments: Vec<DepartmentRecord>,
+    /// Employees.
+    pub employees: Vec<EmployeeRecord>,
+}
+
+/// A run as recorded, with its rejected rows (in input order).
+#[derive(Clone, Debug)]
+pub struct SyncReport {
+    /// The run's row (not stored for a dry run).
+    pub run: hris_sync_run::Model,
+    /// Its row errors.
+    pub errors: Vec<hris_row_error::Model>,
+}
+
+/// Applies an HRIS push; `max_deactivation_ratio` guards snapshots.
+pub async fn sync(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    max_deactivation_ratio: f64,
+    request: SyncRequest,
+) -> AppResult<SyncReport> {
+    if !caller.has_role(Role::Hris) {
+        return Err(AppError::forbidden(
+            "only the HRIS service account syncs employees",
+        ));
+    }
+    let source = request.source.trim();
+    if source.is_empty() || source.chars().count() > 100 {
+        return Err(AppError::bad_input(
+            "source",
+            "source has 1 to 100 characters",
+        ));
+    }
+    if request.employees.len() > MAX_EMPLOYEES {
+        return Err(AppError::bad_input(
+            "employees",
+            format!("at most {MAX_EMPLOYEES} employees per call"),
+        ));
+    }
+    if request.departments.len() > MAX_DEPARTMENTS {
+        return Err(AppError::bad_input(
+            "departments",
+            format!("at most {MAX_DEPARTMENTS} departments per call"),
+        ));
+    }
+    let now = Utc::now();
+    let stored = plan::Stored {
+        departments: department::Entity::find().all(db).await?,
+        employees: employee::Entity::find().all(db).await?,
+    };
+    let snapshot = request.mode == HrisSyncMode::FullSnapshot;
+    let plan = plan::plan(
+        &request.departments,
+        &request.employees,
+        snapshot,
+        &stored,
+        now,
+    );
+    drop(stored);
+    let mut run = hris_sync_run::Model {
+        id: super::new_id(),
+        mode: request.mode,
+        source: source.to_owned(),
+        dry_run: request.dry_run,
+        state: HrisSyncState::Open,
+        created: count(plan.created),
+        updated: count(plan.updated),
+        unchanged: count(plan.unchanged),
+        deactivated: count(plan.deactivated),
+        failed: count(plan.errors.len()),
+        started_at: now,
+        completed_at: None,
+    };
+    let errors = error_rows(run.id, &plan.errors);
+    if snapshot
+        && !request.allow_mass_deactivation
+        && plan.absent as f64 > max_deactivation_ratio * plan.active_before as f64
+    {
+        return Err(refuse_mass_deactivation(db, run, &plan, max_deactivation_ratio).await);
+    }
+    if request.dry_run {
+        run.state = HrisSyncState::Completed;
+        run.completed_at = Some(Utc::now());
+        return Ok(SyncReport { run, errors });
+    }
+    hris_sync_run::Entity::insert(run.clone().into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    match apply(db, &plan, now).await {
+        Ok(()) => {
+            run.state = HrisSyncState::Completed;
+            run.completed_at = Some(Utc::now());
+            finish(db, &run, &errors).await?;
+            tracing::info!(
+                run = %run.id, created = run.created, updated = run.updated,
+                unchanged = run.unchanged, deactivated = run.deactivated, failed = run.failed,
+                "HRIS sync completed"
+            );
+            Ok(SyncReport { run, errors })
+        }
+        Err(cause) => {
+            run.state = HrisSyncState::Failed;
+            run.completed_at = Some(Utc::now());
+            if let Err(also) = finish(db, &run, &errors).await {
+                tracing::error!(run = %run.id, error = ?also, "could not record the failed run");
+            }
+            Err(cause)
+        }
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn error_rows(run_id: Uuid, errors: &[RowError]) -> Vec<hris_row_error::Model> {
+    errors
+        .iter()
+        .map(|e| hris_row_error::Model {
+            id: super::new_id(),
+            run_id,
+            row_index: count(e.row_index),
+            external_id: e.external_id.chars().take(200).collect(),
+            field: e.field.map(str::to_owned),
+            message: e.message.clone(),
+        })
+        .collect()
+}
+
+/// Records the refused run (FAILED, nothing applied) and answers CONFLICT.
+async fn refuse_mass_deactivation(
+    db: &DatabaseConnection,
+    mut run: hris_sync_run::Model,
+    plan: &plan::Plan,
+    ratio: f64,
+) -> AppError {
+    let message = format!(
+        "this snapshot would deactivate {} of {} active employees, more than the {}% allowed \
+         (HRIS_MAX_DEACTIVATION_RATIO); nothing was changed. Check the export, or send \
+         allowMassDeactivation: true if so many people really left",
+        plan.absent,
+        plan.active_before,
+        (ratio * 100.0).round()
+    );
+    if !run.dry_run {
+        run.state = HrisSyncState::Failed;
+        run.created = 0;
+        run.updated = 0;
+        run.unchanged = 0;
+        run.deactivated = 0;
+        run.completed_at = Some(Utc::now());
+        let refused = hris_sync_run::Entity::insert(run.into_active_model())
+            .exec_without_returning(db)
+            .await;
+        if let Err(error) = refused {
+            tracing::error!(?error, "could not record the refused run");
+        }
+    }
+    tracing::warn!(
+        absent = plan.absent,
+        active = plan.active_before,
+        "HRIS snapshot refused"
+    );
+    AppError::Conflict(message)
+}
+
+/// Writes the plan: departments, then employees managers-first, then leavers.
+async fn apply(db: &DatabaseConnection, plan: &plan::Plan, now: DateTime<Utc>) -> AppResult<()> {
+    if !plan.departments.is_empty() {
+        let txn = super::write_txn(db).await?;
+        for chunk in plan.departments.chunks(ROWS_PER_STATEMENT) {
+            upsert_departments(&txn, chunk).await?;
+        }
+        txn.commit().await?;
+    }
+    for batch in plan.employees.chunks(ROWS_PER_TRANSACTION) {
+        let txn = super::write_txn(db).await?;
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            upsert_employees(&txn, chunk, now).await?;
+        }
+        txn.commit().await?;
+    }
+    for leavers in plan.terminations.chunks(LEAVERS_PER_TRANSACTION) {
+        let txn = super::write_txn(db).await?;
+        terminate(&txn, leavers, now).await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+async fn upsert_departments<C: ConnectionTrait>(
+    db: &C,
+    rows: &[department::Model],
+) -> AppResult<()> {
+    let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
+    department::Entity::insert_many(models)
+        .on_conflict(
+            OnConflict::column(department::Column::ExternalId)
+                .update_columns([
+                    department::Column::Name,
+                    department::Column::ParentId,
+                    department::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Inserts new employees and updates changed ones in one statement; a new
+/// time zone bumps the availability version (cached free time is stale).
+async fn upsert_employees<C: ConnectionTrait>(
+    db: &C,
+    rows: &[employee::Model],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use employee::Column as E;
+    let micros = now.timestamp_micros();
+    let bumped = Expr::cust(format!(
+        "CASE WHEN employees.timezone = excluded.timezone THEN employees.availability_version \
+         WHEN employees.availability_version + 1 > {micros} THEN employees.availability_version + 1 \
+         ELSE {micros} END"
+    ));
+    let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
+    employee::Entity::insert_many(models)
+        .on_conflict(
+            OnConflict::column(E::ExternalId)
+                .update_columns([
+                    E::Email,
+                    E::GivenName,
+                    E::FamilyName,
+                    E::DisplayName,
+                    E::JobTitle,
+                    E::DepartmentId,
+                    E::ManagerId,
+                    E::Generation,
+                    E::SeniorityLevel,
+                    E::Timezone,
+                    E::Status,
+                    E::UpdatedAt,
+                ])
+                .value(E::AvailabilityVersion, bumped)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets `leavers` TERMINATED and ends what they took part in: live pairings
+/// end early (proposed ones are declined), their future sessions are
+/// cancelled, their live enrolments withdrawn. Their token already opens
+/// nothing once they are TERMINATED.
+pub async fn terminate<C: ConnectionTrait>(
+    db: &C,
+    leavers: &[Uuid],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    employee::Entity::update_many()
+        .col_expr(
+            employee::Column::Status,
+            Expr::value(EmployeeStatus::Terminated.to_value()),
+        )
+        .col_expr(employee::Column::UpdatedAt, Expr::value(now))
+        .filter(employee::Column::Id.is_in(leavers.iter().copied()))
+        .filter(employee::Column::Status.ne(EmployeeStatus::Terminated))
+        .exec(db)
+        .await?;
+    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
+        .select_only()
+        .column(pairing_mentee::Column::PairingId)
+        .filter(pairing_mentee::Column::MenteeId.is_in(leavers.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let live = [
+        PairingStatus::Proposed,
+        PairingStatus::Active,
+        PairingStatus::Paused,
+    ];
+    let pairings: Vec<Uuid> = pairing::Entity::find()
+        .select_only()
+        .column(pairing::Column::Id)
+        .filter(
+            Condition::any()
+                .add(pairing::Column::MentorId.is_in(leavers.iter().copied()))
+                .add(pairing::Column::Id.is_in(as_mentee)),
+        )
+        .filter(pairing::Column::Status.is_in(live))
+        .order_by_asc(pairing::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (from, to) in [
+        (
+            vec![PairingStatus::Active, PairingStatus::Paused],
+            PairingStatus::EndedEarly,
+        ),
+        (vec![PairingStatus::Proposed], PairingStatus::Declined),
+    ] {
+        pairing::Entity::update_many()
+            .col_expr(pairing::Column::Status, Expr::value(to.to_value()))
+            .col_expr(pairing::Column::EndReason, Expr::value(LEAVER_REASON))
+            .col_expr(pairing::Column::EndedAt, Expr::value(now))
+            .col_expr(pairing::Column::UpdatedAt, Expr::value(now))
+            .filter(pairing::Column::Id.is_in(pairings.iter().copied()))
+            .filter(pairing::Column::Status.is_in(from))
+            .exec(db)
+            .await?;
+    }
+    super::sessions::cancel_future(db, &pairings, LEAVER_REASON, now).await?;
+    enrolment::Entity::update_many()
+        .col_expr(
+            enrolment::Column::Status,
+            Expr::value(EnrolmentStatus::Withdrawn.to_value()),
+        )
+        .col_expr(enrolment::Column::WithdrawnAt, Expr::value(now))
+        .col_expr(enrolment::Column::UpdatedAt, Expr::value(now))
+        .filter(enrolment::Column::EmployeeId.is_in(leavers.iter().copied()))
+        .filter(
+            enrolment::Column::Status.is_in([EnrolmentStatus::Pending, EnrolmentStatus::Approved]),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Stores the run's final state and its row errors, in one transaction.
+async fn finish(
+    db: &DatabaseConnection,
+    run: &hris_sync_run::Model,
+    errors: &[hris_row_error::Model],
+) -> AppResult<()> {
+    let txn = super::write_txn(db).await?;
+    for chunk in errors.chunks(ROWS_PER_STATEMENT) {
+        let models = chunk
+            .iter()
+            .cloned()
+            .map(IntoActiveModel::into_active_model);
+        hris_row_error::Entity::insert_many(models)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    hris_sync_run::ActiveModel {
+        id: Set(run.id),
+        state: Set(run.state),
+        completed_at: Set(run.completed_at),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A recorded run and its errors, for admins and the HRIS account.
+pub async fn run(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<Option<SyncReport>> {
+    if !caller.is_admin() && !caller.has_role(Role::Hris) {
+        return Err(AppError::forbidden(
+            "HRIS runs are for the programme team and the HRIS account",
+        ));
+    }
+    let Some(run) = hris_sync_run::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let errors = hris_row_error::Entity::find()
+        .filter(hris_row_error::Column::RunId.eq(id))
+        .order_by_asc(hris_row_error::Column::RowIndex)
+        .all(db)
+        .await?;
+    Ok(Some(SyncReport { run, errors }))
+}

@@ -1,0 +1,1035 @@
+//! What an HRIS run will do, decided without touching the database: every
+//! row validated, references resolved against the stored company and the
+//! rest of the input, loops found, and the rows that really change listed in
+//! an order the database accepts (parents and managers first).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike as _, Utc};
+use entity::enums::{EmployeeStatus, Generation};
+use entity::{department, employee};
+use uuid::Uuid;
+
+/// Longest external id accepted.
+const MAX_EXTERNAL_ID: usize = 100;
+/// Longest name, title or display name accepted.
+const MAX_TEXT: usize = 200;
+/// Zone of a new employee whose record names none.
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+
+/// A department as the HRIS sends it.
+#[derive(Clone, Debug, Default)]
+pub struct DepartmentRecord {
+    /// The HRIS's own key.
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// The parent department's key, if any.
+    pub parent_external_id: Option<String>,
+}
+
+/// An employee as the HRIS sends it. Attributes the HRIS owns (names, title,
+/// department, manager, seniority) are replaced by the record; those with a
+/// life in Tandem (time zone, status, generation) are kept when omitted.
+#[derive(Clone, Debug, Default)]
+pub struct EmployeeRecord {
+    /// The HRIS's own key; records are matched on it.
+    pub external_id: String,
+    /// Work email (stored in lower case).
+    pub email: String,
+    /// First name.
+    pub given_name: Option<String>,
+    /// Last name.
+    pub family_name: Option<String>,
+    /// Name shown; default "given family", else the email's local part.
+    pub display_name: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Key of the department.
+    pub department_external_id: Option<String>,
+    /// Key of the manager (may be a later record of the same input).
+    pub manager_external_id: Option<String>,
+    /// 1 (most junior) to 12.
+    pub seniority_level: Option<i32>,
+    /// Only derives the generation; never stored.
+    pub birth_year: Option<i32>,
+    /// IANA zone.
+    pub timezone: Option<String>,
+    /// Employment status (default for a new employee: ACTIVE).
+    pub status: Option<EmployeeStatus>,
+}
+
+/// A rejected input row: the rest of the run goes on without it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// Position in the input (departments first, then employees).
+    pub row_index: usize,
+    /// The row's external id, as sent.
+    pub external_id: String,
+    /// The input field at fault, if one is.
+    pub field: Option<&'static str>,
+    /// What is wrong, for the HRIS team.
+    pub message: String,
+}
+
+/// The stored company a run is planned against.
+#[derive(Default)]
+pub struct Stored {
+    /// Every department.
+    pub departments: Vec<department::Model>,
+    /// Every employee.
+    pub employees: Vec<employee::Model>,
+}
+
+/// Everything a run will write, and its counts.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Departments to insert or update, parents first.
+    pub departments: Vec<department::Model>,
+    /// Employees to insert or update, managers first. A leaver keeps their
+    /// current status here: the termination applies it with its effects.
+    pub employees: Vec<employee::Model>,
+    /// Employees to set TERMINATED (and whose pairings, sessions and
+    /// enrolments end with it).
+    pub terminations: Vec<Uuid>,
+    /// Rows that create a department or an employee.
+    pub created: usize,
+    /// Rows that change one.
+    pub updated: usize,
+    /// Rows identical to what is stored.
+    pub unchanged: usize,
+    /// Employees terminated by their record or absent from a snapshot.
+    pub deactivated: usize,
+    /// Of which absent from a FULL_SNAPSHOT.
+    pub absent: usize,
+    /// Employees not TERMINATED before the run.
+    pub active_before: usize,
+    /// Rejected rows, in input order.
+    pub errors: Vec<RowError>,
+}
+
+/// Plans a run of `departments` and `employees` over `stored`; with
+/// `snapshot`, every active employee missing from the input is a leaver.
+pub fn plan(
+    departments: &[DepartmentRecord],
+    employees: &[EmployeeRecord],
+    snapshot: bool,
+    stored: &Stored,
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut plan = Plan::default();
+    let department_ids = plan_departments(departments, stored, now, &mut plan);
+    plan_employees(
+        employees,
+        departments.len(),
+        &department_ids,
+        stored,
+        now,
+        &mut plan,
+    );
+    if snapshot {
+        let present: HashSet<&str> = employees.iter().map(|e| e.external_id.trim()).collect();
+        for person in &stored.employees {
+            if person.status != EmployeeStatus::Terminated
+                && !present.contains(person.external_id.as_str())
+            {
+                plan.terminations.push(person.id);
+                plan.absent += 1;
+                plan.deactivated += 1;
+            }
+        }
+    }
+    plan.active_before = stored
+        .employees
+        .iter()
+        .filter(|e| e.status != EmployeeStatus::Terminated)
+        .count();
+    plan.errors.sort_by_key(|e| e.row_index);
+    plan
+}
+
+/// Rows rejected so far, by external id (several rows may share one).
+struct Rejections<'a> {
+    errors: &'a mut Vec<RowError>,
+}
+
+impl Rejections<'_> {
+    fn reject(
+        &mut self,
+        row_index: usize,
+        external_id: &str,
+        field: &'static str,
+        message: String,
+    ) {
+        self.errors.push(RowError {
+            row_index,
+            external_id: external_id.to_owned(),
+            field: Some(field),
+            message,
+        });
+    }
+}
+
+/// Trimmed text, None when empty.
+fn text(value: Option<&String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The external ids that occur more than once.
+fn repeated<'a>(keys: impl Iterator<Item = &'a str>) -> HashSet<&'a str> {
+    let mut seen = HashSet::new();
+    let mut twice = HashSet::new();
+    for key in keys {
+        if !seen.insert(key) {
+            twice.insert(key);
+        }
+    }
+    twice
+}
+
+/// Plans the departments; answers the id every known department key will have.
+fn plan_departments(
+    records: &[DepartmentRecord],
+    stored: &Stored,
+    now: DateTime<Utc>,
+    plan: &mut Plan,
+) -> HashMap<String, Uuid> {
+    let by_key: HashMap<&str, &department::Model> = stored
+        .departments
+        .iter()
+        .map(|d| (d.external_id.as_str(), d))
+        .collect();
+    let key_of: HashMap<Uuid, &str> = stored
+        .departments
+        .iter()
+        .map(|d| (d.id, d.external_id.as_str()))
+        .collect();
+    let twice = repeated(records.iter().map(|r| r.external_id.trim()));
+    let mut errors = Rejections {
+        errors: &mut plan.errors,
+    };
+    let mut live: HashMap<String, (usize, String, Option<String>)> = HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        let key = record.external_id.trim();
+        let name = record.name.trim();
+        if let Some(message) = external_id_problem(key, twice.contains(key)) {
+            errors.reject(index, key, "externalId", message);
+        } else if name.is_empty() || name.chars().count() > MAX_TEXT {
+            errors.reject(
+                index,
+                key,
+                "name",
+                format!("a department name has 1 to {MAX_TEXT} characters"),
+            );
+        } else {
+            let parent = text(record.parent_external_id.as_ref());
+            live.insert(key.to_owned(), (index, name.to_owned(), parent));
+        }
+    }
+    let links: HashMap<String, Option<String>> = live
+        .iter()
+        .map(|(k, (_, _, p))| (k.clone(), p.clone()))
+        .collect();
+    let stored_links: HashMap<String, Option<String>> = stored
+        .departments
+        .iter()
+        .map(|d| {
+            let parent = d
+                .parent_id
+                .and_then(|p| key_of.get(&p))
+                .map(|k| (*k).to_owned());
+            (d.external_id.clone(), parent)
+        })
+        .collect();
+    for (key, problem) in unresolvable(&links, &stored_links) {
+        if let Some((index, _, _)) = live.remove(&key) {
+            let message = problem.describe("parent department");
+            errors.reject(index, &key, "parentExternalId", message);
+        }
+    }
+    let mut ids: HashMap<String, Uuid> = stored
+        .departments
+        .iter()
+        .map(|d| (d.external_id.clone(), d.id))
+        .collect();
+    for key in live.keys() {
+        if !ids.contains_key(key) {
+            ids.insert(key.clone(), super::super::new_id());
+        }
+    }
+    let mut changed = Vec::new();
+    for (key, (_, name, parent)) in &live {
+        let parent_id = parent.as_ref().and_then(|p| ids.get(p)).copied();
+        match by_key.get(key.as_str()) {
+            Some(current) if current.name == *name && current.parent_id == parent_id => {
+                plan.unchanged += 1;
+            }
+            Some(current) => {
+                plan.updated += 1;
+                changed.push(department::Model {
+                    name: name.clone(),
+                    parent_id,
+                    updated_at: now,
+                    ..(*current).clone()
+                });
+            }
+            None => {
+                plan.created += 1;
+                changed.push(department::Model {
+                    id: ids[key],
+                    external_id: key.clone(),
+                    name: name.clone(),
+                    parent_id,
+                    created_at: now,
+                    updated_at: now,
+                });
+            }
+        }
+    }
+    plan.departments = parents_first(changed, |d| d.id, |d| d.parent_id);
+    ids
+}
+
+fn external_id_problem(key: &str, repeated: bool) -> Option<String> {
+    if key.is_empty() || key.chars().count() > MAX_EXTERNAL_ID {
+        Some(format!(
+            "an externalId has 1 to {MAX_EXTERNAL_ID} characters"
+        ))
+    } else if repeated {
+        Some(format!(
+            "externalId `{key}` appears in several records of this input"
+        ))
+    } else {
+        None
+    }
+}
+
+/// A valid employee row before references are resolved.
+struct Candidate {
+    index: usize,
+    email: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    job_title: Option<String>,
+    department: Option<String>,
+    manager: Option<String>,
+    seniority_level: Option<i32>,
+    generation: Option<Generation>,
+    timezone: Option<String>,
+    status: Option<EmployeeStatus>,
+}
+
+fn plan_employees(
+    records: &[EmployeeRecord],
+    first_index: usize,
+    department_ids: &HashMap<String, Uuid>,
+    stored: &Stored,
+    now: DateTime<Utc>,
+    plan: &mut Plan,
+) {
+    let by_key: HashMap<&str, &employee::Model> = stored
+        .employees
+        .iter()
+        .map(|e| (e.external_id.as_str(), e))
+        .collect();
+    let key_of: HashMap<Uuid, &str> = stored
+        .employees
+        .iter()
+        .map(|e| (e.id, e.external_id.as_str()))
+        .collect();
+    let holder_of_email: HashMap<&str, &str> = stored
+        .employees
+        .iter()
+        .map(|e| (e.email.as_str(), e.external_id.as_str()))
+        .collect();
+    let twice = repeated(records.iter().map(|r| r.external_id.trim()));
+    let emails: Vec<String> = records
+        .iter()
+        .map(|r| r.email.trim().to_lowercase())
+        .collect();
+    let shared_emails = repeated(emails.iter().map(String::as_str));
+    let mut errors = Rejections {
+        errors: &mut plan.errors,
+    };
+    let mut live: HashMap<String, Candidate> = HashMap::new();
+    for (offset, record) in records.iter().enumerate() {
+        let index = first_index + offset;
+        let key = record.external_id.trim();
+        let email = &emails[offset];
+        let checked = check_employee(record, key, email, now).and_then(|candidate| {
+            if let Some(message) = external_id_problem(key, twice.contains(key)) {
+                return Err(("externalId", message));
+            }
+            if shared_emails.contains(email.as_str()) {
+                return Err((
+                    "email",
+                    format!("email `{email}` appears in several records of this input"),
+                ));
+            }
+            if holder_of_email
+                .get(email.as_str())
+                .is_some_and(|holder| *holder != key)
+            {
+                return Err((
+                    "email",
+                    format!("email `{email}` belongs to another employee"),
+                ));
+            }
+            match &candidate.department {
+                Some(d) if !department_ids.contains_key(d) => Err((
+                    "departmentExternalId",
+                    format!("department `{d}` is neither stored nor valid in this input"),
+                )),
+                _ => Ok(candidate),
+            }
+        });
+        match checked {
+            Ok(mut candidate) => {
+                candidate.index = index;
+                live.insert(key.to_owned(), candidate);
+            }
+            Err((field, message)) => errors.reject(index, key, field, message),
+        }
+    }
+    let links: HashMap<String, Option<String>> = live
+        .iter()
+        .map(|(k, c)| (k.clone(), c.manager.clone()))
+        .collect();
+    let stored_links: HashMap<String, Option<String>> = stored
+        .employees
+        .iter()
+        .map(|e| {
+            let manager = e
+                .manager_id
+                .and_then(|m| key_of.get(&m))
+                .map(|k| (*k).to_owned());
+            (e.external_id.clone(), manager)
+        })
+        .collect();
+    for (key, problem) in unresolvable(&links, &stored_links) {
+        if let Some(candidate) = live.remove(&key) {
+            let message = problem.describe("manager");
+            errors.reject(candidate.index, &key, "managerExternalId", message);
+        }
+    }
+    let mut ids: HashMap<&str, Uuid> = stored
+        .employees
+        .iter()
+        .map(|e| (e.external_id.as_str(), e.id))
+        .collect();
+    for key in live.keys() {
+        ids.entry(key.as_str()).or_insert_with(super::super::new_id);
+    }
+    let mut changed = Vec::new();
+    for (key, candidate) in &live {
+        let current = by_key.get(key.as_str()).copied();
+        let row = employee_row(key, candidate, current, &ids, department_ids, now);
+        match current {
+            None => {
+                plan.created += 1;
+                changed.push(row);
+            }
+            Some(current) => {
+                let leaving = candidate.status == Some(EmployeeStatus::Terminated)
+                    && current.status != EmployeeStatus::Terminated;
+                let differs = !same_employee(&row, current);
+                if leaving {
+                    plan.deactivated += 1;
+                    plan.terminations.push(current.id);
+                } else if differs {
+                    plan.updated += 1;
+                } else {
+                    plan.unchanged += 1;
+                }
+                if differs {
+                    changed.push(row);
+                }
+            }
+        }
+    }
+    plan.employees = parents_first(changed, |e| e.id, |e| e.manager_id);
+}
+
+/// Validates one record's own fields.
+fn check_employee(
+    record: &EmployeeRecord,
+    key: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Candidate, (&'static str, String)> {
+    if !is_email(email) {
+        return Err((
+            "email",
+            format!("`{}` is not an email address", record.email.trim()),
+        ));
+    }
+    let given_name = text(record.given_name.as_ref());
+    let family_name = text(record.family_name.as_ref());
+    let display_name = text(record.display_name.as_ref());
+    let job_title = text(record.job_title.as_ref());
+    for (field, value) in [
+        ("givenName", &given_name),
+        ("familyName", &family_name),
+        ("displayName", &display_name),
+        ("jobTitle", &job_title),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
+            return Err((
+                field,
+                format!("{field} is limited to {MAX_TEXT} characters"),
+            ));
+        }
+    }
+    if let Some(level) = record.seniority_level
+        && !(1..=12).contains(&level)
+    {
+        return Err((
+            "seniorityLevel",
+            format!("seniorityLevel must be 1 to 12, got {level}"),
+        ));
+    }
+    let generation = match record.birth_year {
+        None => None,
+        Some(year) => Some(generation_of(year, now.year()).ok_or_else(|| {
+            (
+                "birthYear",
+                format!("birthYear {year} is not a plausible year of birth for an employee"),
+            )
+        })?),
+    };
+    let timezone = match text(record.timezone.as_ref()) {
+        None => None,
+        Some(zone) => Some(
+            zone.parse::<chrono_tz::Tz>()
+                .map(|z| z.name().to_owned())
+                .map_err(|_| ("timezone", format!("`{zone}` is not an IANA time zone")))?,
+        ),
+    };
+    let manager = text(record.manager_external_id.as_ref());
+    if manager.as_deref() == Some(key) {
+        return Err((
+            "managerExternalId",
+            "an employee cannot be their own manager".to_owned(),
+        ));
+    }
+    Ok(Candidate {
+        index: 0,
+        email: email.to_owned(),
+        given_name,
+        family_name,
+        display_name,
+        job_title,
+        department: text(record.department_external_id.as_ref()),
+        manager,
+        seniority_level: record.seniority_level,
+        generation,
+        timezone,
+        status: record.status,
+    })
+}
+
+/// The row an accepted record leaves in the database.
+fn employee_row(
+    key: &str,
+    candidate: &Candidate,
+    current: Option<&employee::Model>,
+    ids: &HashMap<&str, Uuid>,
+    department_ids: &HashMap<String, Uuid>,
+    now: DateTime<Utc>,
+) -> employee::Model {
+    let display_name = candidate.display_name.clone().unwrap_or_else(|| {
+        let full = [&candidate.given_name, &candidate.family_name]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if full.is_empty() {
+            candidate
+                .email
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            full
+        }
+    });
+    let status = match (candidate.status, current) {
+        // A leaver's status changes with the termination and its effects.
+        (Some(EmployeeStatus::Terminated), Some(current)) => current.status,
+        (Some(status), _) => status,
+        (None, Some(current)) => current.status,
+        (None, None) => EmployeeStatus::Active,
+    };
+    employee::Model {
+        id: ids.get(key).copied().unwrap_or_default(),
+        external_id: key.to_owned(),
+        email: candidate.email.clone(),
+        given_name: candidate.given_name.clone(),
+        family_name: candidate.family_name.clone(),
+        display_name,
+        job_title: candidate.job_title.clone(),
+        department_id: candidate
+            .department
+            .as_ref()
+            .and_then(|d| department_ids.get(d))
+            .copied(),
+        manager_id: candidate
+            .manager
+            .as_deref()
+            .and_then(|m| ids.get(m))
+            .copied(),
+        generation: candidate
+            .generation
+            .or(current.map(|c| c.generation))
+            .unwrap_or(Generation::Unknown),
+        seniority_level: candidate.seniority_level,
+        timezone: candidate
+            .timezone
+            .clone()
+            .or(current.map(|c| c.timezone.clone()))
+            .unwrap_or_else(|| DEFAULT_TIMEZONE.to_owned()),
+        status,
+        availability_version: current.map_or(0, |c| c.availability_version),
+        created_at: current.map_or(now, |c| c.created_at),
+        updated_at: now,
+    }
+}
+
+/// Whether a planned row changes nothing stored (timestamps aside).
+fn same_employee(row: &employee::Model, current: &employee::Model) -> bool {
+    employee::Model {
+        updated_at: current.updated_at,
+        ..row.clone()
+    } == *current
+}
+
+/// The generation of a birth year (Baby boomer 1946–1964, X 1965–1980, Y
+/// 1981–1996, Z 1997–2012); None when the year cannot be an employee's.
+pub fn generation_of(year: i32, this_year: i32) -> Option<Generation> {
+    if !(1920..=this_year - 14).contains(&year) {
+        return None;
+    }
+    Some(match year {
+        1946..=1964 => Generation::BabyBoomer,
+        1965..=1980 => Generation::GenX,
+        1981..=1996 => Generation::GenY,
+        1997..=2012 => Generation::GenZ,
+        _ => Generation::Unknown,
+    })
+}
+
+/// A plausible mailbox: one `@`, a non-empty local part of at most 64
+/// characters, a dotted domain, no spaces or control characters.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Why a reference cannot stand.
+#[derive(Debug, PartialEq, Eq)]
+enum Problem {
+    /// The target is neither stored nor accepted in this input.
+    Unknown(String),
+    /// Following the references comes back to the row: the keys in order.
+    Loop(Vec<String>),
+}
+
+impl Problem {
+    fn describe(&self, what: &str) -> String {
+        match self {
+            Problem::Unknown(target) => {
+                format!("{what} `{target}` is neither stored nor valid in this input")
+            }
+            Problem::Loop(chain) => {
+                format!("{what} chain loops: {} → {}", chain.join(" → "), chain[0])
+            }
+        }
+    }
+}
+
+/// The input rows (`links`: key → referenced key) whose reference cannot
+/// stand once the input is applied over `stored`: an unknown target, or a
+/// loop. A rejected row keeps its stored reference, which can strand or
+/// loop other rows, so this repeats until nothing more is rejected.
+fn unresolvable(
+    links: &HashMap<String, Option<String>>,
+    stored: &HashMap<String, Option<String>>,
+) -> Vec<(String, Problem)> {
+    let mut live: HashMap<&str, Option<&str>> = links
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    let mut rejected = Vec::new();
+    loop {
+        let mut newly: Vec<(String, Problem)> = live
+            .iter()
+            .filter_map(|(key, target)| {
+                let target = (*target)?;
+                (!live.contains_key(target) && !stored.contains_key(target))
+                    .then(|| ((*key).to_owned(), Problem::Unknown(target.to_owned())))
+            })
+            .collect();
+        if newly.is_empty() {
+            newly = loops(&live, stored);
+        }
+        if newly.is_empty() {
+            return rejected;
+        }
+        for (key, _) in &newly {
+            live.remove(key.as_str());
+        }
+        rejected.extend(newly);
+    }
+}
+
+/// Rows of `live` on a loop of the combined graph (live rows use their new
+/// reference, others their stored one).
+fn loops(
+    live: &HashMap<&str, Option<&str>>,
+    stored: &HashMap<String, Option<String>>,
+) -> Vec<(String, Problem)> {
+    let next = |key: &str| -> Option<String> {
+        match live.get(key) {
+            Some(target) => target.map(str::to_owned),
+            None => stored.get(key).cloned().flatten(),
+        }
+    };
+    let mut done: HashSet<String> = HashSet::new();
+    let mut found = Vec::new();
+    let mut starts: Vec<&&str> = live.keys().collect();
+    starts.sort();
+    for start in starts {
+        let mut path: Vec<String> = Vec::new();
+        let mut on_path: HashMap<String, usize> = HashMap::new();
+        let mut current = Some((*start).to_owned());
+        while let Some(key) = current {
+            if done.contains(&key) {
+                break;
+            }
+            if let Some(&at) = on_path.get(&key) {
+                let chain: Vec<String> = path[at..].to_vec();
+                for member in &chain {
+                    if live.contains_key(member.as_str()) {
+                        found.push((member.clone(), Problem::Loop(rotate_to(&chain, member))));
+                    }
+                }
+                break;
+            }
+            on_path.insert(key.clone(), path.len());
+            path.push(key.clone());
+            current = next(&key);
+        }
+        done.extend(path);
+    }
+    found
+}
+
+/// `chain` starting at `first` (each row's message starts with itself).
+fn rotate_to(chain: &[String], first: &str) -> Vec<String> {
+    let at = chain.iter().position(|k| k == first).unwrap_or(0);
+    chain[at..].iter().chain(&chain[..at]).cloned().collect()
+}
+
+/// `rows` ordered so each row comes after the row it references, when that
+/// row is in the list too (the database checks references per statement).
+fn parents_first<T>(
+    rows: Vec<T>,
+    id: impl Fn(&T) -> Uuid,
+    parent: impl Fn(&T) -> Option<Uuid>,
+) -> Vec<T> {
+    let position: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
+    let mut depth: Vec<Option<usize>> = vec![None; rows.len()];
+    for start in 0..rows.len() {
+        let mut chain = Vec::new();
+        let mut at = Some(start);
+        let mut base = 0;
+        while let Some(i) = at {
+            if let Some(known) = depth[i] {
+                base = known + 1;
+                break;
+            }
+            if chain.contains(&i) || chain.len() > rows.len() {
+                break;
+            }
+            chain.push(i);
+            at = parent(&rows[i]).and_then(|p| position.get(&p).copied());
+        }
+        for (offset, i) in chain.iter().rev().enumerate() {
+            depth[*i] = Some(base + offset);
+        }
+    }
+    let mut ordered: Vec<(usize, T)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (depth[i].unwrap_or(0), r))
+        .collect();
+    ordered.sort_by_key(|(d, _)| *d);
+    ordered.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn person(key: &str, manager: Option<&str>) -> EmployeeRecord {
+        EmployeeRecord {
+            external_id: key.to_owned(),
+            email: format!("{}@corp.example", key.to_lowercase()),
+            manager_external_id: manager.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    fn stored_person(key: &str, manager: Option<Uuid>) -> employee::Model {
+        employee::Model {
+            id: Uuid::now_v7(),
+            external_id: key.to_owned(),
+            email: format!("{}@corp.example", key.to_lowercase()),
+            given_name: None,
+            family_name: None,
+            display_name: key.to_lowercase(),
+            job_title: None,
+            department_id: None,
+            manager_id: manager,
+            generation: Generation::Unknown,
+            seniority_level: None,
+            timezone: "UTC".to_owned(),
+            status: EmployeeStatus::Active,
+            availability_version: 0,
+            created_at: at(),
+            updated_at: at(),
+        }
+    }
+
+    fn rejected(plan: &Plan) -> Vec<(&str, Option<&str>)> {
+        plan.errors
+            .iter()
+            .map(|e| (e.external_id.as_str(), e.field))
+            .collect()
+    }
+
+    #[test]
+    fn a_manager_may_come_later_in_the_input_and_is_written_first() {
+        let input = [person("E2", Some("E1")), person("E1", None)];
+        let plan = plan(&[], &input, false, &Stored::default(), at());
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        assert_eq!(plan.created, 2);
+        assert_eq!(plan.employees[0].external_id, "E1");
+        assert_eq!(plan.employees[1].manager_id, Some(plan.employees[0].id));
+    }
+
+    #[test]
+    fn a_manager_loop_rejects_the_rows_on_it_and_only_them() {
+        let input = [
+            person("A", Some("B")),
+            person("B", Some("A")),
+            person("C", Some("A")),
+            person("D", None),
+        ];
+        let plan = plan(&[], &input, false, &Stored::default(), at());
+        let mut errors = rejected(&plan);
+        errors.sort();
+        assert_eq!(
+            errors,
+            vec![
+                ("A", Some("managerExternalId")),
+                ("B", Some("managerExternalId")),
+                ("C", Some("managerExternalId")),
+            ],
+            "C's manager was rejected and is not stored"
+        );
+        assert!(
+            plan.errors[0].message.contains("A → B → A"),
+            "{:?}",
+            plan.errors
+        );
+        assert_eq!(plan.created, 1);
+    }
+
+    #[test]
+    fn a_loop_through_a_stored_employee_is_found() {
+        let boss = stored_person("BOSS", None);
+        let mid = stored_person("MID", Some(boss.id));
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: vec![boss, mid],
+        };
+        let plan = plan(&[], &[person("BOSS", Some("MID"))], false, &stored, at());
+        assert_eq!(rejected(&plan), vec![("BOSS", Some("managerExternalId"))]);
+    }
+
+    #[test]
+    fn duplicates_inside_the_input_reject_every_copy() {
+        let mut twin = person("A", None);
+        twin.email = "other@corp.example".to_owned();
+        let mut same_mail = person("C", None);
+        same_mail.email = "B@Corp.Example".to_owned();
+        let input = [person("A", None), twin, person("B", None), same_mail];
+        let plan = plan(&[], &input, false, &Stored::default(), at());
+        assert_eq!(
+            rejected(&plan),
+            vec![
+                ("A", Some("externalId")),
+                ("A", Some("externalId")),
+                ("B", Some("email")),
+                ("C", Some("email")),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(EmployeeRecord, &str)> = vec![
+            (
+                EmployeeRecord {
+                    email: "not-an-email".into(),
+                    ..person("X", None)
+                },
+                "email",
+            ),
+            (
+                EmployeeRecord {
+                    seniority_level: Some(13),
+                    ..person("X", None)
+                },
+                "seniorityLevel",
+            ),
+            (
+                EmployeeRecord {
+                    birth_year: Some(2020),
+                    ..person("X", None)
+                },
+                "birthYear",
+            ),
+            (
+                EmployeeRecord {
+                    timezone: Some("Mars/Base".into()),
+                    ..person("X", None)
+                },
+                "timezone",
+            ),
+            (
+                EmployeeRecord {
+                    department_external_id: Some("NOPE".into()),
+                    ..person("X", None)
+                },
+                "departmentExternalId",
+            ),
+            (person("X", Some("GHOST")), "managerExternalId"),
+            (person("X", Some("X")), "managerExternalId"),
+            (
+                EmployeeRecord {
+                    external_id: " ".into(),
+                    ..person("X", None)
+                },
+                "externalId",
+            ),
+        ];
+        for (record, field) in cases {
+            let plan = plan(&[], &[record], false, &Stored::default(), at());
+            assert_eq!(plan.errors.len(), 1, "{field}: {:?}", plan.errors);
+            assert_eq!(plan.errors[0].field, Some(field));
+            assert_eq!(plan.created, 0);
+        }
+    }
+
+    #[test]
+    fn an_unchanged_record_writes_nothing() {
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: vec![stored_person("A", None)],
+        };
+        let plan = plan(&[], &[person("A", None)], false, &stored, at());
+        assert_eq!((plan.unchanged, plan.updated, plan.created), (1, 0, 0));
+        assert!(plan.employees.is_empty());
+    }
+
+    #[test]
+    fn omitted_zone_status_and_birth_year_keep_what_is_stored() {
+        let mut current = stored_person("A", None);
+        current.timezone = "Asia/Kolkata".to_owned();
+        current.status = EmployeeStatus::OnLeave;
+        current.generation = Generation::GenZ;
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: vec![current],
+        };
+        let plan = plan(&[], &[person("A", None)], false, &stored, at());
+        assert_eq!(plan.unchanged, 1, "{plan:?}");
+    }
+
+    #[test]
+    fn a_snapshot_terminates_the_active_employees_it_omits() {
+        let mut gone = stored_person("GONE", None);
+        gone.status = EmployeeStatus::Terminated;
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: vec![stored_person("A", None), stored_person("B", None), gone],
+        };
+        let mut invalid = person("B", None);
+        invalid.email = "broken".to_owned();
+        let plan = plan(&[], &[person("A", None), invalid], true, &stored, at());
+        assert_eq!(plan.absent, 0, "a rejected row is still present: {plan:?}");
+        let plan_without_b = super::plan(&[], &[person("A", None)], true, &stored, at());
+        assert_eq!(
+            (plan_without_b.absent, plan_without_b.active_before),
+            (1, 2)
+        );
+        assert_eq!(plan_without_b.terminations, vec![stored.employees[1].id]);
+    }
+
+    #[test]
+    fn departments_resolve_parents_in_any_order_and_refuse_loops() {
+        let department = |key: &str, parent: Option<&str>| DepartmentRecord {
+            external_id: key.to_owned(),
+            name: format!("Dept {key}"),
+            parent_external_id: parent.map(str::to_owned),
+        };
+        let input = [
+            department("CHILD", Some("ROOT")),
+            department("ROOT", None),
+            department("L1", Some("L2")),
+            department("L2", Some("L1")),
+        ];
+        let plan = plan(&input, &[], false, &Stored::default(), at());
+        assert_eq!(plan.created, 2);
+        assert_eq!(plan.departments[0].external_id, "ROOT");
+        let mut errors = rejected(&plan);
+        errors.sort();
+        assert_eq!(
+            errors,
+            vec![
+                ("L1", Some("parentExternalId")),
+                ("L2", Some("parentExternalId"))
+            ]
+        );
+    }
+
+    #[test]
+    fn generations_follow_the_design_bands() {
+        assert_eq!(generation_of(1946, 2026), Some(Generation::BabyBoomer));
+        assert_eq!(generation_of(1980, 2026), Some(Generation::GenX));
+        assert_eq!(generation_of(1981, 2026), Some(Generation::GenY));
+        assert_eq!(generation_of(2012, 2026), Some(Generation::GenZ));
+        assert_eq!(generation_of(1930, 2026), Some(Generation::Unknown));
+        assert_eq!(generation_of(2013, 2026), None, "a 13-year-old employee");
+        assert_eq!(generation_of(1900, 2026), None);
+    }
+}
