@@ -98,6 +98,10 @@ pub struct GraphqlConfig {
     pub body_limit: usize,
     /// Longest one operation may run.
     pub execution_timeout: Duration,
+    /// Largest body the HRIS account may send (a whole company in one push).
+    pub hris_body_limit: usize,
+    /// Longest an HRIS account's operation may run.
+    pub hris_execution_timeout: Duration,
 }
 
 /// Where free time is cached and how long a cache call may take.
@@ -195,6 +199,10 @@ impl Config {
                 in_range(v, 1024, 512 * 1024 * 1024)
             })?,
             execution_timeout: seconds_or(env, "GRAPHQL_TIMEOUT_SECS", 30)?,
+            hris_body_limit: parse_or(env, "HRIS_BODY_LIMIT_BYTES", 128 * 1024 * 1024, |v| {
+                in_range(v, 1024 * 1024, 1024 * 1024 * 1024)
+            })?,
+            hris_execution_timeout: seconds_or(env, "HRIS_TIMEOUT_SECS", 600)?,
         };
         Ok(Self {
             database,

@@ -19,7 +19,7 @@ use async_graphql_actix_web::GraphQLResponse;
 use futures_util::StreamExt as _;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{AuthFailure, Authenticator, Caller};
+use crate::auth::{AuthFailure, Authenticator, Caller, Role};
 use crate::cache::FreeTimeCache;
 use crate::config::Config;
 use crate::graphql::AppSchema;
@@ -236,7 +236,13 @@ async fn graphql_post(
         Err(response) => return response,
     };
     let request_id = request_id_of(&req);
-    let limit = state.config.graphql.body_limit;
+    // The HRIS account pushes the whole company in one call; everyone else
+    // stays under the small limit.
+    let limit = if caller.has_role(Role::Hris) {
+        state.config.graphql.hris_body_limit
+    } else {
+        state.config.graphql.body_limit
+    };
     let raw = match read_body(&req, payload, limit).await {
         Ok(raw) => raw,
         Err(err) => return body_error(err),
@@ -364,7 +370,11 @@ async fn execute(
     let request = request
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
         .data(Loaders::new(state.db.clone()));
-    let timeout = state.config.graphql.execution_timeout;
+    let timeout = if caller.has_role(Role::Hris) {
+        state.config.graphql.hris_execution_timeout
+    } else {
+        state.config.graphql.execution_timeout
+    };
     let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => {

@@ -18,6 +18,7 @@ use crate::config::{Config, DatabaseConfig};
 use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
 use crate::graphql::build_schema;
+use crate::graphql::hris::HrisSettings;
 use crate::http::{AppState, RequestId, routes};
 
 /// How long in-flight requests may finish after SIGTERM.
@@ -83,7 +84,10 @@ impl Application {
             excluded_chain_depth: config.match_excluded_chain_depth,
         };
         let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
-        let schema = build_schema(&config.graphql, rules, db.clone(), cache.clone());
+        let hris = HrisSettings {
+            max_deactivation_ratio: config.hris_max_deactivation_ratio,
+        };
+        let schema = build_schema(&config.graphql, rules, hris, db.clone(), cache.clone());
         let state = web::Data::new(AppState {
             schema,
             authenticator,

@@ -135,29 +135,47 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
             "mutation { createProgramme(input: { name: \"n\", purpose: \"p\", format: GROUP }) { id } }".into(),
             json!({}),
         ),
+        (
+            "syncEmployees (dry run)",
+            "mutation { syncEmployees(input: { mode: UPSERT, source: \"test\", dryRun: true, employees: [] }) { state } }".into(),
+            json!({}),
+        ),
+        (
+            "hrisSyncRun",
+            "query($id: UUID!) { hrisSyncRun(id: $id) { state } }".into(),
+            json!({ "id": Uuid::nil() }),
+        ),
     ]
 }
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 15]> {
+fn expected() -> Vec<[Outcome; 17]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
     const NO_SPONSOR: Outcome = Null("/programme/sponsor");
     const NOTES: Outcome = Has("/pairing/sessions/edges/0/node/privateNotes");
     const NO_NOTES: Outcome = Null("/pairing/sessions/edges/0/node/privateNotes");
+    const NO_RUN: Outcome = Null("/hrisSyncRun");
     vec![
         // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
-        // pairing, private notes, enrolments, mentor's availability, createProgramme
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, N, F], // employee (is the stranger)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, Ok, F], // participant (the mentor)
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, N, F], // supervisor of the mentor
+        // pairing, private notes, enrolments, mentor's availability, createProgramme,
+        // syncEmployees, hrisSyncRun
+        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, N, F, F, F], // employee (is the stranger)
         [
-            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok, Ok,
+            Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, Ok, F, F, F,
+        ], // participant (the mentor)
+        [
+            Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, N, F, F, F,
+        ], // supervisor of the mentor
+        [
+            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok, Ok, F, NO_RUN,
         ], // admin
-        [NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F], // analyst
-        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F],     // hris
+        [
+            NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F, F, F,
+        ], // analyst
+        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN], // hris
     ]
 }
 

@@ -18,6 +18,7 @@ mod calendar;
 mod constraints;
 mod enrolments;
 mod health;
+mod hris;
 mod pairings;
 mod people;
 mod programme_lifecycle;

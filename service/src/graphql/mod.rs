@@ -6,6 +6,7 @@ pub mod context;
 pub mod enrolments;
 pub mod error;
 pub mod guards;
+pub mod hris;
 pub mod loaders;
 pub mod observability;
 pub mod pairings;
@@ -16,6 +17,7 @@ pub mod sessions;
 
 use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{EmptySubscription, MergedObject, Schema};
+use hris::HrisSettings;
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
@@ -29,6 +31,7 @@ pub struct QueryRoot(
     programmes::ProgrammeQuery,
     pairings::PairingQuery,
     calendar::CalendarQuery,
+    hris::HrisQuery,
 );
 
 /// Every mutation, one object per area.
@@ -41,6 +44,7 @@ pub struct MutationRoot(
     sessions::SessionMutation,
     people::SkillMutation,
     calendar::CalendarMutation,
+    hris::HrisMutation,
 );
 
 /// The executable schema, built once and shared by all workers.
@@ -51,6 +55,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 pub fn build_schema(
     config: &GraphqlConfig,
     rules: PairingRules,
+    hris: HrisSettings,
     db: DatabaseConnection,
     cache: FreeTimeCache,
 ) -> AppSchema {
@@ -61,6 +66,7 @@ pub fn build_schema(
     )
     .data(db)
     .data(rules)
+    .data(hris)
     .data(cache)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
@@ -83,6 +89,9 @@ pub fn sdl() -> String {
             &graphql,
             PairingRules {
                 excluded_chain_depth: 2,
+            },
+            HrisSettings {
+                max_deactivation_ratio: 0.1,
             },
             DatabaseConnection::default(),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),

@@ -286,6 +286,7 @@ fn plan_departments(
             }
         }
     }
+    changed.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     plan.departments = parents_first(changed, |d| d.id, |d| d.parent_id);
     ids
 }
@@ -448,6 +449,7 @@ fn plan_employees(
             }
         }
     }
+    changed.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     plan.employees = parents_first(changed, |e| e.id, |e| e.manager_id);
 }
 
@@ -742,7 +744,8 @@ fn rotate_to(chain: &[String], first: &str) -> Vec<String> {
 }
 
 /// `rows` ordered so each row comes after the row it references, when that
-/// row is in the list too (the database checks references per statement).
+/// row is in the list too (the database checks references per statement);
+/// rows of the same depth keep their order (the sort is stable).
 fn parents_first<T>(
     rows: Vec<T>,
     id: impl Fn(&T) -> Uuid,

@@ -1,0 +1,230 @@
+//! HRIS sync: `syncEmployees` (the HRIS account) and `hrisSyncRun` (admins
+//! and the HRIS account). The rules live in `domain::hris`.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::context::ContextExt;
+use super::error::{GqlResultExt, to_graphql};
+use super::guards::AreaGuard;
+use super::people::EmployeeStatus;
+use crate::domain::access::Area;
+use crate::domain::hris::{self, DepartmentRecord, EmployeeRecord, SyncReport, SyncRequest};
+use crate::error::AppError;
+
+/// How absent employees are treated.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::HrisSyncMode")]
+pub enum HrisSyncMode {
+    /// Only the records sent change anything.
+    Upsert,
+    /// The records are the whole company: active employees missing are leavers.
+    FullSnapshot,
+}
+
+/// Where a run stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::HrisSyncState")]
+pub enum HrisSyncState {
+    Open,
+    Completed,
+    Failed,
+}
+
+/// A department as the HRIS sends it.
+#[derive(InputObject)]
+pub struct DepartmentRecordInput {
+    external_id: String,
+    name: String,
+    parent_external_id: Option<String>,
+}
+
+/// An employee as the HRIS sends it. Names, title, department, manager and
+/// seniority are replaced by the record; time zone, status and generation
+/// are kept when omitted.
+#[derive(InputObject)]
+pub struct EmployeeRecordInput {
+    external_id: String,
+    email: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    job_title: Option<String>,
+    department_external_id: Option<String>,
+    manager_external_id: Option<String>,
+    seniority_level: Option<i32>,
+    /// Used only to derive the generation; never stored.
+    birth_year: Option<i32>,
+    timezone: Option<String>,
+    status: Option<EmployeeStatus>,
+}
+
+/// One push of the HRIS.
+#[derive(InputObject)]
+pub struct HrisSyncInput {
+    mode: HrisSyncMode,
+    source: String,
+    dry_run: Option<bool>,
+    departments: Option<Vec<DepartmentRecordInput>>,
+    employees: Vec<EmployeeRecordInput>,
+    /// FULL_SNAPSHOT only: allow deactivating more than the configured share of active employees.
+    allow_mass_deactivation: Option<bool>,
+}
+
+impl From<HrisSyncInput> for SyncRequest {
+    fn from(input: HrisSyncInput) -> Self {
+        Self {
+            mode: input.mode.into(),
+            source: input.source,
+            dry_run: input.dry_run.unwrap_or(false),
+            allow_mass_deactivation: input.allow_mass_deactivation.unwrap_or(false),
+            departments: input
+                .departments
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| DepartmentRecord {
+                    external_id: d.external_id,
+                    name: d.name,
+                    parent_external_id: d.parent_external_id,
+                })
+                .collect(),
+            employees: input
+                .employees
+                .into_iter()
+                .map(|e| EmployeeRecord {
+                    external_id: e.external_id,
+                    email: e.email,
+                    given_name: e.given_name,
+                    family_name: e.family_name,
+                    display_name: e.display_name,
+                    job_title: e.job_title,
+                    department_external_id: e.department_external_id,
+                    manager_external_id: e.manager_external_id,
+                    seniority_level: e.seniority_level,
+                    birth_year: e.birth_year,
+                    timezone: e.timezone,
+                    status: e.status.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A rejected row of a run.
+#[derive(SimpleObject)]
+pub struct HrisRowError {
+    external_id: String,
+    field: Option<String>,
+    message: String,
+}
+
+/// One HRIS push, with its counts (every input row is counted once:
+/// departments and employees alike) and its rejected rows.
+pub struct HrisSyncRun(SyncReport);
+
+#[Object]
+impl HrisSyncRun {
+    /// Not stored for a dry run.
+    async fn id(&self) -> Uuid {
+        self.0.run.id
+    }
+    async fn mode(&self) -> HrisSyncMode {
+        self.0.run.mode.into()
+    }
+    async fn source(&self) -> &str {
+        &self.0.run.source
+    }
+    async fn dry_run(&self) -> bool {
+        self.0.run.dry_run
+    }
+    async fn state(&self) -> HrisSyncState {
+        self.0.run.state.into()
+    }
+    async fn created(&self) -> i32 {
+        self.0.run.created
+    }
+    async fn updated(&self) -> i32 {
+        self.0.run.updated
+    }
+    async fn unchanged(&self) -> i32 {
+        self.0.run.unchanged
+    }
+    /// Employees terminated by their record or absent from a snapshot.
+    async fn deactivated(&self) -> i32 {
+        self.0.run.deactivated
+    }
+    async fn failed(&self) -> i32 {
+        self.0.run.failed
+    }
+    /// Rejected rows in input order.
+    async fn errors(&self) -> Vec<HrisRowError> {
+        self.0
+            .errors
+            .iter()
+            .map(|e| HrisRowError {
+                external_id: e.external_id.clone(),
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })
+            .collect()
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.run.started_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.run.completed_at
+    }
+}
+
+/// The HRIS limits in force.
+#[derive(Clone, Copy, Debug)]
+pub struct HrisSettings {
+    /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
+    pub max_deactivation_ratio: f64,
+}
+
+/// Reading HRIS runs.
+#[derive(Default)]
+pub struct HrisQuery;
+
+#[Object]
+impl HrisQuery {
+    /// A recorded run (admins and the HRIS account).
+    #[graphql(guard = "AreaGuard(Area::Hris)")]
+    async fn hris_sync_run(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Option<HrisSyncRun>> {
+        let found = hris::run(ctx.db()?, ctx.caller()?, id).await.gql()?;
+        Ok(found.map(HrisSyncRun))
+    }
+}
+
+/// The HRIS push.
+#[derive(Default)]
+pub struct HrisMutation;
+
+#[Object]
+impl HrisMutation {
+    /// Applies the HRIS's departments and employees (the HRIS account only):
+    /// bad rows are reported, good rows applied; idempotent.
+    #[graphql(guard = "AreaGuard(Area::Hris)")]
+    async fn sync_employees(
+        &self,
+        ctx: &Context<'_>,
+        input: HrisSyncInput,
+    ) -> async_graphql::Result<HrisSyncRun> {
+        let ratio = ctx
+            .data_opt::<HrisSettings>()
+            .ok_or_else(|| {
+                to_graphql(AppError::Internal(anyhow::anyhow!("HRIS settings missing")))
+            })?
+            .max_deactivation_ratio;
+        let report = hris::sync(ctx.db()?, ctx.caller()?, ratio, input.into())
+            .await
+            .gql()?;
+        Ok(HrisSyncRun(report))
+    }
+}
