@@ -111,7 +111,7 @@ async fn may_see<C: ConnectionTrait>(
     let Some(me) = caller.employee_id else {
         return Ok(false);
     };
-    if participants(db, pairing).await?.contains(&me) {
+    if pairing.mentor_id == me || participants(db, pairing).await?.contains(&me) {
         return Ok(true);
     }
     let supervises = enrolment::Entity::find()
