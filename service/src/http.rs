@@ -77,7 +77,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .service(web::scope("/scim/v2").configure(crate::scim::routes));
 }
 
 /// A GraphQL-shaped error body with the contract's code.

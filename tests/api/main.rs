@@ -24,6 +24,7 @@ mod people;
 mod programme_lifecycle;
 mod programmes;
 mod protections;
+mod scim;
 mod seed;
 mod sessions;
 mod skills;

@@ -22,7 +22,12 @@ use tandem::config::Config;
 use tandem::startup::{self, Application};
 
 const SYNC: &str = "mutation($input: HrisSyncInput!) { syncEmployees(input: $input) { state created updated unchanged failed } }";
-const ZONES: [&str; 4] = ["Europe/Paris", "America/New_York", "Asia/Kolkata", "Europe/London"];
+const ZONES: [&str; 4] = [
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Europe/London",
+];
 const DEPARTMENTS: usize = 200;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +35,9 @@ async fn main() -> anyhow::Result<()> {
     let repeats: usize = std::env::args().nth(1).map_or(Ok(3), |a| a.parse())?;
     let admin_url = std::env::var("BENCH_PG_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    println!("| backend | employees | first load | rows/s | unchanged re-sync | rows/s | COPY (PostgreSQL) | first load ÷ COPY |");
+    println!(
+        "| backend | employees | first load | rows/s | unchanged re-sync | rows/s | COPY (PostgreSQL) | first load ÷ COPY |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in [20_000, 100_000] {
         let variables = company(size);
@@ -97,11 +104,14 @@ async fn run(
     size: usize,
 ) -> anyhow::Result<(Duration, Duration)> {
     let dir = tempfile::tempdir()?;
-    let pg = (backend == "PostgreSQL").then(|| format!("tandem_bench_hris_{}", uuid::Uuid::new_v4().simple()));
+    let pg = (backend == "PostgreSQL")
+        .then(|| format!("tandem_bench_hris_{}", uuid::Uuid::new_v4().simple()));
     let url = match &pg {
         Some(name) => {
             let admin = Database::connect(admin_url).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
             with_database(admin_url, name)
         }
         None => format!("sqlite://{}?mode=rwc", dir.path().join("hris.db").display()),
@@ -115,11 +125,14 @@ async fn run(
     let db = startup::connect(&config.database).await?;
     startup::migrate(&db).await?;
     let key = DevKey::load_or_create(&db).await?;
-    let token = dev::issue(&key, &DevTokenRequest {
-        email: None,
-        roles: vec!["hris".to_owned()],
-        ttl_secs: 3600,
-    })?;
+    let token = dev::issue(
+        &key,
+        &DevTokenRequest {
+            email: None,
+            roles: vec!["hris".to_owned()],
+            ttl_secs: 3600,
+        },
+    )?;
     let listener = std::net::TcpListener::bind(config.bind_addr)?;
     let app = Application::with_listener(config, db.clone(), listener).await?;
     let address = format!("http://127.0.0.1:{}/graphql", app.port());
@@ -162,7 +175,9 @@ async fn copy_baseline(admin_url: &str, size: usize) -> anyhow::Result<Duration>
     use sea_orm::sqlx::postgres::PgPoolCopyExt as _;
     let name = format!("tandem_bench_copy_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(admin_url).await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
     let db: DatabaseConnection = Database::connect(with_database(admin_url, &name)).await?;
     startup::migrate(&db).await?;
     db.execute_unprepared(
@@ -174,7 +189,11 @@ async fn copy_baseline(admin_url: &str, size: usize) -> anyhow::Result<Duration>
     let now = chrono::Utc::now().to_rfc3339();
     let mut csv = String::with_capacity(size * 250);
     for i in 0..size {
-        let manager = if i > 0 { ids[(i - 1) / 8].to_string() } else { String::new() };
+        let manager = if i > 0 {
+            ids[(i - 1) / 8].to_string()
+        } else {
+            String::new()
+        };
         csv.push_str(&format!(
             "{},EMP-{i:06},given{i}.family{i}@corp.example,Given{i},Family{i},Given{i} Family{i},Consultant,{},{manager},GEN_X,{},{},ACTIVE,0,{now},{now}\n",
             ids[i],

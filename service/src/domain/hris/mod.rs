@@ -9,6 +9,7 @@
 //! (managers are written before the people they manage), and every run is
 //! idempotent, so re-running a run that failed half-way completes it.
 
+pub mod directory;
 pub mod plan;
 
 use chrono::{DateTime, Utc};
