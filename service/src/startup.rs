@@ -19,6 +19,7 @@ use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
 use crate::graphql::build_schema;
 use crate::graphql::hris::HrisSettings;
+use crate::graphql::metrics::{MetricsDb, MetricsSettings};
 use crate::http::{AppState, RequestId, routes};
 
 /// How long in-flight requests may finish after SIGTERM.
@@ -56,6 +57,25 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pool metrics read from: a replica at `DATABASE_READ_URL`, else the primary.
+async fn read_pool(
+    config: &Config,
+    primary: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    match &config.database.read_url {
+        Some(url) => {
+            let replica = DatabaseConfig {
+                url: url.clone(),
+                ..config.database.clone()
+            };
+            connect(&replica)
+                .await
+                .context("cannot connect to the read replica (DATABASE_READ_URL)")
+        }
+        None => Ok(primary.clone()),
+    }
+}
+
 /// A built, not yet running, server.
 pub struct Application {
     port: u16,
@@ -87,7 +107,20 @@ impl Application {
         let hris = HrisSettings {
             max_deactivation_ratio: config.hris_max_deactivation_ratio,
         };
-        let schema = build_schema(&config.graphql, rules, hris, db.clone(), cache.clone());
+        let metrics = (
+            MetricsDb(read_pool(&config, &db).await?),
+            MetricsSettings {
+                min_group_size: config.min_group_size,
+            },
+        );
+        let schema = build_schema(
+            &config.graphql,
+            rules,
+            hris,
+            db.clone(),
+            metrics,
+            cache.clone(),
+        );
         let state = web::Data::new(AppState {
             schema,
             authenticator,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod guards;
 pub mod hris;
 pub mod loaders;
+pub mod metrics;
 pub mod observability;
 pub mod pairings;
 pub mod people;
@@ -18,6 +19,7 @@ pub mod sessions;
 use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use hris::HrisSettings;
+use metrics::{MetricsDb, MetricsSettings};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
@@ -32,6 +34,7 @@ pub struct QueryRoot(
     pairings::PairingQuery,
     calendar::CalendarQuery,
     hris::HrisQuery,
+    metrics::MetricsQuery,
 );
 
 /// Every mutation, one object per area.
@@ -57,6 +60,7 @@ pub fn build_schema(
     rules: PairingRules,
     hris: HrisSettings,
     db: DatabaseConnection,
+    metrics: (MetricsDb, MetricsSettings),
     cache: FreeTimeCache,
 ) -> AppSchema {
     let mut builder = Schema::build(
@@ -67,6 +71,8 @@ pub fn build_schema(
     .data(db)
     .data(rules)
     .data(hris)
+    .data(metrics.0)
+    .data(metrics.1)
     .data(cache)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
@@ -94,6 +100,10 @@ pub fn sdl() -> String {
                 max_deactivation_ratio: 0.1,
             },
             DatabaseConnection::default(),
+            (
+                MetricsDb(DatabaseConnection::default()),
+                MetricsSettings { min_group_size: 5 },
+            ),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
         ),
         Err(_) => Schema::build(
