@@ -475,7 +475,9 @@ async fn cross_department<C: ConnectionTrait>(
 
 // -------------------------------------------------------------- breakdown --
 
-/// The group key of each participant for `dimension`.
+/// The group key of each participant for `dimension`. Statements group by
+/// its output name (`group_key`): PostgreSQL would see the same expression
+/// with its own bound parameters in GROUP BY as a different one.
 fn group_key(dimension: Dimension) -> Expr {
     let unknown = || Expr::val("UNKNOWN");
     match dimension {
@@ -563,7 +565,7 @@ pub async fn breakdown<C: ConnectionTrait>(
     sizes
         .expr_as(group_key(dimension), key.clone())
         .expr_as(Func::count_distinct(person()), Alias::new("people"))
-        .add_group_by([group_key(dimension)]);
+        .add_group_by([Expr::col(key.clone())]);
 
     let involvement = Alias::new("involvement");
     let mut held = participants(scope);
@@ -594,7 +596,7 @@ pub async fn breakdown<C: ConnectionTrait>(
             col(mentoring_session::Entity, mentoring_session::Column::Status)
                 .eq(SessionStatus::Held.to_value()),
         )
-        .add_group_by([group_key(dimension)]);
+        .add_group_by([Expr::col(key.clone())]);
     in_range(&mut held, scope);
 
     let mut rated = participants(scope);
@@ -641,7 +643,7 @@ pub async fn breakdown<C: ConnectionTrait>(
             )),
         )
         .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id))
-        .add_group_by([group_key(dimension)]);
+        .add_group_by([Expr::col(key.clone())]);
     in_range(&mut rated, scope);
 
     let mut held_by: HashMap<String, i64> = HashMap::new();
@@ -740,11 +742,11 @@ pub async fn timeline<C: ConnectionTrait>(
             mentoring_session::Column::StartsAt,
         )
     };
-    let mut bucket = Expr::case(starts().lt(at(spans[0].1)), 0);
+    let mut bucket = Expr::case(starts().lt(at(spans[0].1)), 0i64);
     for (i, (_, end)) in spans.iter().enumerate().skip(1) {
         bucket = bucket.case(starts().lt(at(*end)), i as i64);
     }
-    let bucket: Expr = bucket.finally(-1).into();
+    let bucket: Expr = bucket.finally(-1i64).into();
 
     let mut sessions = sessions_of(scope);
     sessions
@@ -755,7 +757,7 @@ pub async fn timeline<C: ConnectionTrait>(
                 .eq(SessionStatus::Held.to_value()),
         )
         .and_where(starts().gte(at(spans[0].0)))
-        .add_group_by([bucket.clone()]);
+        .add_group_by([Expr::col(Alias::new("bucket"))]);
     let mut feedback = sessions_of(scope);
     feedback
         .expr_as(bucket.clone(), Alias::new("bucket"))
@@ -789,7 +791,7 @@ pub async fn timeline<C: ConnectionTrait>(
             .equals((mentoring_session::Entity, mentoring_session::Column::Id)),
         )
         .and_where(starts().gte(at(spans[0].0)))
-        .add_group_by([bucket]);
+        .add_group_by([Expr::col(Alias::new("bucket"))]);
 
     let began = || {
         Func::coalesce([
@@ -953,4 +955,71 @@ pub async fn skill_progress<C: ConnectionTrait>(
     }
     progress.sort_by_key(|p| p.skill_id);
     Ok(progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(key: &str, participants: i64) -> Group {
+        Group {
+            key: key.to_owned(),
+            participants,
+            sessions_held: Some(10),
+            average_rating: Some(4.0),
+            suppressed: false,
+        }
+    }
+
+    fn hidden(groups: &[Group]) -> Vec<&str> {
+        groups
+            .iter()
+            .filter(|g| g.suppressed)
+            .map(|g| g.key.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_lone_small_group_takes_the_next_smallest_down_with_it() {
+        let groups = suppress(vec![group("a", 4), group("b", 9), group("c", 6)], 5);
+        assert_eq!(hidden(&groups), vec!["a", "c"]);
+        assert!(groups[0].average_rating.is_none() && groups[0].participants == 0);
+        assert_eq!(groups[1].participants, 9);
+    }
+
+    #[test]
+    fn two_small_groups_already_hide_each_other() {
+        let groups = suppress(vec![group("a", 4), group("b", 3), group("c", 6)], 5);
+        assert_eq!(hidden(&groups), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_group_of_exactly_k_is_shown() {
+        let groups = suppress(vec![group("a", 5), group("b", 5)], 5);
+        assert!(hidden(&groups).is_empty());
+        let groups = suppress(vec![group("a", 4)], 5);
+        assert_eq!(hidden(&groups), vec!["a"], "a single group is hidden alone");
+    }
+
+    #[test]
+    fn periods_start_on_mondays_and_first_days_of_months() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let weeks = periods(day("2026-10-07"), day("2026-10-19"), Period::Week);
+        let starts: Vec<NaiveDate> = weeks.iter().map(|w| w.0).collect();
+        assert_eq!(
+            starts,
+            vec![day("2026-10-05"), day("2026-10-12"), day("2026-10-19")]
+        );
+        let months = periods(day("2026-01-31"), day("2026-03-01"), Period::Month);
+        let starts: Vec<NaiveDate> = months.iter().map(|m| m.0).collect();
+        assert_eq!(
+            starts,
+            vec![day("2026-01-01"), day("2026-02-01"), day("2026-03-01")]
+        );
+        assert_eq!(months[0].1, day("2026-02-01"));
+        assert_eq!(
+            periods(day("2000-01-03"), day("2030-01-01"), Period::Week).len(),
+            MAX_PERIODS
+        );
+    }
 }
