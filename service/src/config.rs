@@ -129,6 +129,8 @@ pub struct Config {
     pub min_group_size: u32,
     /// Management-chain levels within which mentor and mentee may not be paired.
     pub match_excluded_chain_depth: u32,
+    /// Relative weights of the matcher's score terms.
+    pub match_weights: crate::domain::matching::Weights,
     /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
     pub hris_max_deactivation_ratio: f64,
     /// GraphQL limits.
@@ -222,6 +224,12 @@ impl Config {
             )?,
             auth,
             min_group_size: parse_or(env, "MIN_GROUP_SIZE", 5, |v| in_range(v, 2, 1000))?,
+            match_weights: parse_or(
+                env,
+                "MATCH_WEIGHTS",
+                crate::domain::matching::Weights::default(),
+                parse_weights,
+            )?,
             match_excluded_chain_depth: parse_or(env, "MATCH_EXCLUDED_CHAIN_DEPTH", 2, |v| {
                 in_range(v, 0, 20)
             })?,
@@ -376,6 +384,39 @@ fn parse_or<T>(
 
 fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+/// `skills=0.4,availability=0.2,department=0.15,timezone=0.15,generation=0.1`;
+/// names left out keep their default, and at least one weight is positive.
+fn parse_weights(raw: &str) -> Result<crate::domain::matching::Weights, String> {
+    let mut weights = crate::domain::matching::Weights::default();
+    let usage = "expected name=weight pairs, e.g. skills=0.4,availability=0.2,department=0.15,timezone=0.15,generation=0.1";
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').ok_or_else(|| usage.to_owned())?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| format!("weight of {} must be a number ≥ 0", name.trim()))?;
+        match name.trim() {
+            "skills" => weights.skills = value,
+            "availability" => weights.availability = value,
+            "department" => weights.department = value,
+            "timezone" => weights.timezone = value,
+            "generation" => weights.generation = value,
+            other => return Err(format!("unknown weight `{other}`; {usage}")),
+        }
+    }
+    let total = weights.skills
+        + weights.availability
+        + weights.department
+        + weights.timezone
+        + weights.generation;
+    if total <= 0.0 {
+        return Err("at least one weight must be positive".to_owned());
+    }
+    Ok(weights)
 }
 
 fn parse_bool(raw: &str) -> Result<bool, String> {

@@ -15,6 +15,7 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
+use crate::domain::matching::run::MatchSettings;
 use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
 use crate::graphql::build_schema;
@@ -115,7 +116,10 @@ impl Application {
         );
         let schema = build_schema(
             &config.graphql,
-            rules,
+            MatchSettings {
+                rules,
+                weights: config.match_weights,
+            },
             hris,
             db.clone(),
             metrics,

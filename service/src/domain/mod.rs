@@ -13,6 +13,7 @@ pub mod employees;
 pub mod enrolments;
 pub mod goals;
 pub mod hris;
+pub mod matching;
 pub mod metrics;
 pub mod pagination;
 pub mod pairings;

@@ -23,6 +23,8 @@ use metrics::{MetricsDb, MetricsSettings};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
+use crate::domain::matching::Weights;
+use crate::domain::matching::run::MatchSettings;
 use crate::domain::pairings::PairingRules;
 
 /// Every query root field, one object per area.
@@ -57,7 +59,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// suggestions ("Did you mean …") are both off unless enabled: they map the API.
 pub fn build_schema(
     config: &GraphqlConfig,
-    rules: PairingRules,
+    matching: MatchSettings,
     hris: HrisSettings,
     db: DatabaseConnection,
     metrics: (MetricsDb, MetricsSettings),
@@ -69,7 +71,8 @@ pub fn build_schema(
         EmptySubscription,
     )
     .data(db)
-    .data(rules)
+    .data(matching.rules)
+    .data(matching)
     .data(hris)
     .data(metrics.0)
     .data(metrics.1)
@@ -93,8 +96,11 @@ pub fn sdl() -> String {
     let schema = match config {
         Ok(graphql) => build_schema(
             &graphql,
-            PairingRules {
-                excluded_chain_depth: 2,
+            MatchSettings {
+                rules: PairingRules {
+                    excluded_chain_depth: 2,
+                },
+                weights: Weights::default(),
             },
             HrisSettings {
                 max_deactivation_ratio: 0.1,

@@ -19,6 +19,7 @@ use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
 use crate::domain::access::Area;
+use crate::domain::matching::{self, run::MatchSettings};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::pairings::{self, PairingRules};
 use crate::domain::{calendar, goals};
@@ -204,6 +205,20 @@ pub struct PairingMutation;
 
 #[Object]
 impl PairingMutation {
+    /// Runs the matcher; stores and returns PROPOSED pairings (admins, programme in MATCHING).
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn propose_matches(
+        &self,
+        ctx: &Context<'_>,
+        programme_id: Uuid,
+    ) -> async_graphql::Result<Vec<Pairing>> {
+        let settings = *ctx.data::<MatchSettings>()?;
+        let (created, _) =
+            matching::run::propose_matches(ctx.db()?, &ctx.actor()?, settings, programme_id)
+                .await
+                .gql()?;
+        Ok(created.into_iter().map(Pairing).collect())
+    }
     /// Pairs a mentor with mentees by hand (the programme team).
     #[graphql(guard = "AreaGuard(Area::Administration)")]
     async fn create_pairing(

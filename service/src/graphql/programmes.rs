@@ -9,14 +9,31 @@ use super::context::ContextExt;
 use super::enrolments::{Enrolment, EnrolmentStatus, ParticipantRole};
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::loaders::{EmployeeKey, load};
+use super::loaders::{EmployeeKey, load, load_required};
 use super::pairings::{Pairing, PairingStatus};
 use super::people::{Employee, connection};
 use super::scalars::Date;
 use crate::domain::access::Area;
+use crate::domain::matching::{self, run::MatchSettings};
 use crate::domain::pagination::PageRequest;
 use crate::domain::programmes::ProgrammeRequest;
 use crate::domain::{access, enrolments, pairings, programmes};
+
+/// A mentee the matcher cannot place, and why.
+pub struct UnmatchedMentee(matching::run::Unmatched);
+
+#[Object]
+impl UnmatchedMentee {
+    async fn mentee(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
+        Ok(Employee(
+            load_required(ctx, EmployeeKey(self.0.mentee_id)).await?,
+        ))
+    }
+    /// Why no mentor takes them (the rule that excludes most mentors, or capacity).
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+}
 
 /// Programme lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +61,19 @@ pub struct Programme(pub programme::Model);
 impl Programme {
     async fn id(&self) -> Uuid {
         self.0.id
+    }
+    /// Approved mentees without a live pairing, and why no mentor can take
+    /// them now (the programme team).
+    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    async fn unmatched_mentees(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<UnmatchedMentee>> {
+        let settings = *ctx.data::<MatchSettings>()?;
+        let found = matching::run::unmatched_mentees(ctx.db()?, ctx.caller()?, settings, self.0.id)
+            .await
+            .gql()?;
+        Ok(found.into_iter().map(UnmatchedMentee).collect())
     }
     async fn name(&self) -> &str {
         &self.0.name
