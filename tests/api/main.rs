@@ -19,6 +19,7 @@ mod constraints;
 mod enrolments;
 mod health;
 mod hris;
+mod matching;
 mod metrics;
 mod pairings;
 mod people;

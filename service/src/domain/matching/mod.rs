@@ -426,7 +426,7 @@ pub fn propose(problem: &Problem, settings: &solver::Settings) -> Outcome {
             members.sort_by_key(|(e, _)| *e);
             if problem.group {
                 (!members.is_empty())
-                    .then(|| Proposal {
+                    .then_some(Proposal {
                         mentor,
                         mentees: members,
                     })
@@ -458,36 +458,35 @@ pub fn propose(problem: &Problem, settings: &solver::Settings) -> Outcome {
     }
 }
 
-/// Why a mentee got no mentor: the rule that excluded the most candidates,
-/// or capacity when some mentor was allowed.
+/// Why a mentee got no mentor: the rules that exclude the mentors (the most
+/// frequent first), or capacity when some mentor was allowed.
 fn why_unmatched(problem: &Problem, mentee: usize, capacities: &[usize]) -> String {
     let mut blocked: Vec<&'static str> = Vec::new();
-    for mentor in (0..problem.mentors.len()).filter(|m| capacities[*m] > 0) {
+    for (mentor, capacity) in capacities.iter().enumerate() {
         match problem.forbids(mentee, mentor) {
-            None => {
-                return "every mentor allowed for them is fully booked by better-scoring pairs"
-                    .to_owned();
+            None if *capacity > 0 => {
+                return "every mentor allowed for them is taken by better-scoring pairs".to_owned();
             }
+            None => return "every mentor allowed for them is fully booked".to_owned(),
             Some(reason) => blocked.push(reason),
         }
     }
     if blocked.is_empty() {
-        return "no mentor has a place left".to_owned();
+        return "no eligible mentor in the programme".to_owned();
     }
-    blocked.sort_unstable();
-    let mut best = (0, blocked[0]);
-    let mut run = (0, blocked[0]);
+    let mut counts: Vec<(usize, &'static str)> = Vec::new();
     for reason in blocked {
-        run = if reason == run.1 {
-            (run.0 + 1, reason)
-        } else {
-            (1, reason)
-        };
-        if run.0 > best.0 {
-            best = run;
+        match counts.iter_mut().find(|(_, r)| *r == reason) {
+            Some((count, _)) => *count += 1,
+            None => counts.push((1, reason)),
         }
     }
-    best.1.to_owned()
+    counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    counts
+        .iter()
+        .map(|(_, r)| *r)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -636,5 +635,130 @@ mod tests {
         assert!(week.has_run(4));
         assert!(!week.has_run(5));
         assert_eq!(week.quarters(), 4);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Small random problems: seniorities, capacities, skills, chains, declines.
+    fn problems() -> impl Strategy<Value = Problem> {
+        let mentors = prop::collection::vec(
+            (1..12i32, 1..3usize, prop::collection::vec(0..5u8, 3)),
+            1..5,
+        );
+        let mentees = prop::collection::vec(
+            (1..13i32, prop::collection::vec((0..3usize, 1..5u8), 0..3)),
+            1..7,
+        );
+        let links = prop::collection::vec((0..5usize, 0..7usize, 0..3u8), 0..6);
+        (mentors, mentees, links).prop_map(|(mentors, mentees, links)| {
+            let mut p = Problem {
+                mentors: mentors
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (seniority, capacity, offers))| Mentor {
+                        person: tests_person(i as u128, seniority),
+                        capacity,
+                        offers,
+                    })
+                    .collect(),
+                mentees: mentees
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (seniority, wants))| Mentee {
+                        person: tests_person(100 + i as u128, seniority),
+                        wants,
+                    })
+                    .collect(),
+                declined: HashSet::new(),
+                skill_names: vec!["SEO".into(), "LinkedIn".into(), "Data protection".into()],
+                session_minutes: 60,
+                group: false,
+                weights: Weights::default(),
+            };
+            for (m, e, kind) in links {
+                let (Some(mentor), Some(mentee)) = (
+                    p.mentors.get(m).map(|m| m.person.id),
+                    p.mentees.get(e).map(|e| e.person.id),
+                ) else {
+                    continue;
+                };
+                match kind {
+                    0 => {
+                        p.declined.insert((mentor, mentee));
+                    }
+                    1 => p.mentees[e].person.chain.push(mentor),
+                    _ => p.mentors[m].person.chain.push(mentee),
+                }
+            }
+            p
+        })
+    }
+
+    fn tests_person(n: u128, seniority: i32) -> Person {
+        let mut week = Week::default();
+        for q in (n as usize % 7) * 96 + 36..(n as usize % 7) * 96 + 60 {
+            week.set(q);
+        }
+        Person {
+            id: Uuid::from_u128(n),
+            name: format!("P{n}"),
+            seniority: Some(seniority),
+            department: Some((Uuid::from_u128(1000 + n % 3), format!("D{}", n % 3))),
+            generation: [Generation::GenZ, Generation::GenY, Generation::GenX][n as usize % 3],
+            utc_offset_minutes: (n as i32 % 5) * 60,
+            chain: Vec::new(),
+            week,
+        }
+    }
+
+    /// The best total score by trying every assignment.
+    fn brute_force(p: &Problem, mentee: usize, left: &mut Vec<usize>) -> i64 {
+        if mentee == p.mentees.len() {
+            return 0;
+        }
+        let mut best = brute_force(p, mentee + 1, left);
+        for m in 0..p.mentors.len() {
+            if left[m] == 0 {
+                continue;
+            }
+            if let Some(score) = p.score(mentee, m) {
+                left[m] -= 1;
+                let value = (score * solver::SCALE as f64).round() as i64;
+                best = best.max(value + brute_force(p, mentee + 1, left));
+                left[m] += 1;
+            }
+        }
+        best
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn proposals_break_no_rule_and_reach_the_optimum(p in problems()) {
+            let outcome = propose(&p, &solver::Settings { per_mentee: 1, per_slot: 1, ..Default::default() });
+            let mut load = vec![0usize; p.mentors.len()];
+            let mut seen = HashSet::new();
+            let mut total = 0i64;
+            for proposal in &outcome.proposals {
+                for (mentee, score) in &proposal.mentees {
+                    prop_assert!(p.forbids(*mentee, proposal.mentor).is_none());
+                    prop_assert!(seen.insert(*mentee), "a mentee proposed twice");
+                    load[proposal.mentor] += 1;
+                    total += (score * solver::SCALE as f64).round() as i64;
+                }
+            }
+            for (m, used) in load.iter().enumerate() {
+                prop_assert!(*used <= p.mentors[m].capacity.min(1));
+            }
+            prop_assert!(outcome.certified);
+            let capacities: Vec<usize> = p.mentors.iter().map(|m| m.capacity.min(1)).collect();
+            prop_assert_eq!(total, brute_force(&p, 0, &mut capacities.clone()));
+        }
     }
 }

@@ -81,7 +81,7 @@ pub async fn propose_matches(
         .filter(programme::Column::Id.eq(programme_id))
         .exec(&txn)
         .await?;
-    let problem = load_problem(&txn, &found, settings).await?;
+    let problem = load_problem(&txn, &found, settings, false).await?;
     let shared = std::sync::Arc::new(problem);
     let input = shared.clone();
     let outcome =
@@ -130,7 +130,7 @@ pub async fn unmatched_mentees(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("programme"))?;
-    let problem = load_problem(db, &found, settings).await?;
+    let problem = load_problem(db, &found, settings, true).await?;
     let capacities: Vec<usize> = problem
         .mentors
         .iter()
@@ -218,11 +218,13 @@ async fn store<C: ConnectionTrait>(
     Ok(pairings)
 }
 
-/// Everything the matcher needs, in a fixed order (ids ascending).
+/// Everything the matcher needs, in a fixed order (ids ascending); mentors
+/// without a place left are kept only to explain why a mentee is unmatched.
 async fn load_problem<C: ConnectionTrait>(
     db: &C,
     found: &programme::Model,
     settings: MatchSettings,
+    include_full_mentors: bool,
 ) -> AppResult<Problem> {
     let enrolments = enrolment::Entity::find()
         .filter(enrolment::Column::ProgrammeId.eq(found.id))
@@ -269,7 +271,7 @@ async fn load_problem<C: ConnectionTrait>(
                 room.saturating_sub(taken.get(&e.employee_id).copied().unwrap_or(0)),
             )
         })
-        .filter(|(_, room)| *room > 0)
+        .filter(|(_, room)| include_full_mentors || *room > 0)
         .collect();
     let mentee_ids: Vec<Uuid> = enrolments
         .iter()
