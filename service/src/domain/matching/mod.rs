@@ -354,6 +354,12 @@ fn generation_name(generation: Generation) -> &'static str {
     }
 }
 
+impl solver::Scorer for Problem {
+    fn score(&self, mentee: usize, mentor: usize) -> Option<f64> {
+        Problem::score(self, mentee, mentor)
+    }
+}
+
 /// The problem with some pairs excluded (the group rule's repairs).
 struct Excluding<'a> {
     problem: &'a Problem,
