@@ -51,16 +51,37 @@ impl Week {
     }
 
     /// Whether `run` consecutive quarters are free (wrapping Sunday → Monday).
+    /// Walks runs of bits a word at a time: it sits in the matcher's inner loop.
     pub fn has_run(&self, run: usize) -> bool {
         if run == 0 {
             return true;
         }
-        let free = |q: usize| self.0[(q % QUARTERS) / 64] >> ((q % QUARTERS) % 64) & 1 == 1;
-        let mut length = 0;
-        for q in 0..QUARTERS + run {
-            length = if free(q) { length + 1 } else { 0 };
-            if length >= run {
-                return true;
+        let last_bits = QUARTERS - 64 * (WORDS - 1);
+        let mut length = 0usize;
+        for lap in 0..2 {
+            for (i, word) in self.0.iter().enumerate() {
+                let mut bits = *word;
+                let mut remaining = if i == WORDS - 1 { last_bits } else { 64 };
+                while remaining > 0 {
+                    let ones = (bits.trailing_ones() as usize).min(remaining);
+                    if ones > 0 {
+                        length += ones;
+                        if length >= run {
+                            return true;
+                        }
+                    } else {
+                        let zeros = (bits.trailing_zeros() as usize).min(remaining);
+                        length = 0;
+                        if lap == 1 {
+                            return false; // the second lap only finishes a wrapping run
+                        }
+                        bits = bits.checked_shr(zeros as u32).unwrap_or(0);
+                        remaining -= zeros;
+                        continue;
+                    }
+                    bits = bits.checked_shr(ones as u32).unwrap_or(0);
+                    remaining -= ones;
+                }
             }
         }
         false

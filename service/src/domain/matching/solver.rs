@@ -17,6 +17,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+/// Pairs a certificate round adds per mentee at most (the most negative
+/// reduced costs): enough to converge in a few rounds, few enough to keep
+/// the graph small when many pairs fail at first.
+const VIOLATIONS_PER_MENTEE: usize = 4;
+
 /// Scores are fixed-point integers of this many units (exact arithmetic).
 pub const SCALE: i64 = 1_000_000;
 
@@ -44,7 +49,7 @@ impl Default for Settings {
         Self {
             per_mentee: 12,
             per_slot: 8,
-            max_rounds: 8,
+            max_rounds: 30,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -403,6 +408,7 @@ fn violations<S: Scorer>(
     parallel(edges.len(), threads, |rows| {
         let mut found = Vec::new();
         for i in rows {
+            let mut worst = Best::new(VIOLATIONS_PER_MENTEE);
             let mut listed = edges[i].iter().map(|e| e.0).peekable();
             for (m, capacity) in capacities.iter().enumerate() {
                 if listed.peek() == Some(&m) {
@@ -420,8 +426,13 @@ fn violations<S: Scorer>(
                 if let Some(score) = scorer.score(i, m) {
                     let cost = cost_of(score);
                     if cost < threshold {
-                        found.push((i, m, cost));
+                        worst.offer(cost - threshold, m);
                     }
+                }
+            }
+            for (_, m) in worst.heap {
+                if let Some(score) = scorer.score(i, m) {
+                    found.push((i, m, cost_of(score)));
                 }
             }
         }
