@@ -528,6 +528,17 @@ mod tests {
     }
 
     #[test]
+    fn match_weights_override_only_the_terms_named() {
+        let config =
+            Config::from_source(&env(&[("MATCH_WEIGHTS", "skills=0.7, timezone=0")])).unwrap();
+        let weights = config.match_weights;
+        assert_eq!(
+            (weights.skills, weights.timezone, weights.availability),
+            (0.7, 0.0, 0.2)
+        );
+    }
+
+    #[test]
     fn an_invalid_value_names_its_variable() {
         let cases = [
             ("MIN_GROUP_SIZE", "zero"),
@@ -538,6 +549,14 @@ mod tests {
             ("AUTH_DEV_MODE", "maybe"),
             ("AUTH_ROLE_MAP", "root=Admins"),
             ("LOG_FORMAT", "xml"),
+            ("REDIS_TIMEOUT_MS", "0"),
+            ("HRIS_BODY_LIMIT_BYTES", "10"),
+            ("MATCH_WEIGHTS", "skills=-1"),
+            ("MATCH_WEIGHTS", "charisma=0.5"),
+            (
+                "MATCH_WEIGHTS",
+                "skills=0,availability=0,department=0,timezone=0,generation=0",
+            ),
         ];
         for (variable, value) in cases {
             let err = Config::from_source(&env(&[(variable, value)])).unwrap_err();
