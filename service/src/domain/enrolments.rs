@@ -2,11 +2,8 @@
 //! consent; the programme team decides; mentors are trained and supervised.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{
-    EmployeeStatus, EnrolmentStatus, PairingStatus, ParticipantRole, ProgrammeStatus,
-};
+use entity::enums::{EmployeeStatus, EnrolmentStatus, ParticipantRole, ProgrammeStatus};
 use entity::{employee, enrolment, pairing, pairing_mentee};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
@@ -322,25 +319,7 @@ pub async fn end_pairings_of<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(());
     }
-    for (from, to) in [
-        (
-            vec![PairingStatus::Active, PairingStatus::Paused],
-            PairingStatus::EndedEarly,
-        ),
-        (vec![PairingStatus::Proposed], PairingStatus::Declined),
-    ] {
-        pairing::Entity::update_many()
-            .col_expr(pairing::Column::Status, Expr::value(to.to_value()))
-            .col_expr(pairing::Column::EndReason, Expr::value(reason))
-            .col_expr(pairing::Column::EndedAt, Expr::value(now))
-            .col_expr(pairing::Column::UpdatedAt, Expr::value(now))
-            .filter(pairing::Column::Id.is_in(ids.clone()))
-            .filter(pairing::Column::Status.is_in(from))
-            .exec(txn)
-            .await?;
-    }
-    super::sessions::cancel_future(txn, &ids, reason, now).await?;
-    Ok(())
+    super::pairings::end_live(txn, &ids, reason, now).await
 }
 
 /// A mentor enrolment the caller may see, or why not.

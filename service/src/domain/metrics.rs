@@ -234,6 +234,34 @@ fn sessions_of(scope: &Scope) -> SelectStatement {
     query
 }
 
+/// Adds `rating_sum`, `ratings` and `raters` (distinct authors) of the
+/// joined `session_feedback`: what a k-anonymous average needs.
+fn with_ratings(query: &mut SelectStatement) -> &mut SelectStatement {
+    let feedback = |column| col(session_feedback::Entity, column);
+    query
+        .expr_as(
+            Func::sum(feedback(session_feedback::Column::Rating)),
+            Alias::new("rating_sum"),
+        )
+        .expr_as(
+            Func::count(feedback(session_feedback::Column::Rating)),
+            Alias::new("ratings"),
+        )
+        .expr_as(
+            Func::count_distinct(feedback(session_feedback::Column::AuthorId)),
+            Alias::new("raters"),
+        )
+}
+
+/// The average of a row made by [`with_ratings`], if at least `k` people rated.
+fn k_average(row: &QueryResult, k: i64) -> AppResult<Option<f64>> {
+    Ok(if int(row, "raters")? >= k {
+        ratio(int(row, "rating_sum")?, int(row, "ratings")?)
+    } else {
+        None
+    })
+}
+
 async fn one<C: ConnectionTrait>(db: &C, query: &SelectStatement) -> AppResult<QueryResult> {
     db.query_one(query)
         .await?
@@ -336,7 +364,7 @@ async fn feedback_figures<C: ConnectionTrait>(
         )
     };
     let mut feedback = sessions_of(scope);
-    feedback
+    with_ratings(&mut feedback)
         .inner_join(
             session_feedback::Entity,
             col(
@@ -345,15 +373,6 @@ async fn feedback_figures<C: ConnectionTrait>(
             )
             .equals((mentoring_session::Entity, mentoring_session::Column::Id)),
         )
-        .expr_as(
-            Func::sum(col(
-                session_feedback::Entity,
-                session_feedback::Column::Rating,
-            )),
-            Alias::new("rating_sum"),
-        )
-        .expr_as(Func::count(author()), Alias::new("ratings"))
-        .expr_as(Func::count_distinct(author()), Alias::new("raters"))
         .expr_as(
             Func::count_distinct(
                 Expr::case(recommend().is_not_null(), author()).finally(Expr::null()),
@@ -364,9 +383,7 @@ async fn feedback_figures<C: ConnectionTrait>(
         .expr_as(count_if(recommend().gte(9)), Alias::new("promoters"))
         .expr_as(count_if(recommend().lte(6)), Alias::new("detractors"));
     let row = one(db, &feedback).await?;
-    if int(&row, "raters")? >= k {
-        summary.average_rating = ratio(int(&row, "rating_sum")?, int(&row, "ratings")?);
-    }
+    summary.average_rating = k_average(&row, k)?;
     if int(&row, "recommenders")? >= k {
         let net = int(&row, "promoters")? - int(&row, "detractors")?;
         summary.nps = ratio(net * 100, int(&row, "answers")?);
@@ -600,29 +617,8 @@ pub async fn breakdown<C: ConnectionTrait>(
     in_range(&mut held, scope);
 
     let mut rated = participants(scope);
-    rated
+    with_ratings(&mut rated)
         .expr_as(group_key(dimension), key.clone())
-        .expr_as(
-            Func::sum(col(
-                session_feedback::Entity,
-                session_feedback::Column::Rating,
-            )),
-            Alias::new("rating_sum"),
-        )
-        .expr_as(
-            Func::count(col(
-                session_feedback::Entity,
-                session_feedback::Column::Rating,
-            )),
-            Alias::new("ratings"),
-        )
-        .expr_as(
-            Func::count_distinct(col(
-                session_feedback::Entity,
-                session_feedback::Column::AuthorId,
-            )),
-            Alias::new("raters"),
-        )
         .inner_join(
             session_feedback::Entity,
             col(session_feedback::Entity, session_feedback::Column::AuthorId)
@@ -759,29 +755,8 @@ pub async fn timeline<C: ConnectionTrait>(
         .and_where(starts().gte(at(spans[0].0)))
         .add_group_by([Expr::col(Alias::new("bucket"))]);
     let mut feedback = sessions_of(scope);
-    feedback
+    with_ratings(&mut feedback)
         .expr_as(bucket.clone(), Alias::new("bucket"))
-        .expr_as(
-            Func::sum(col(
-                session_feedback::Entity,
-                session_feedback::Column::Rating,
-            )),
-            Alias::new("rating_sum"),
-        )
-        .expr_as(
-            Func::count(col(
-                session_feedback::Entity,
-                session_feedback::Column::Rating,
-            )),
-            Alias::new("ratings"),
-        )
-        .expr_as(
-            Func::count_distinct(col(
-                session_feedback::Entity,
-                session_feedback::Column::AuthorId,
-            )),
-            Alias::new("raters"),
-        )
         .inner_join(
             session_feedback::Entity,
             col(
@@ -831,9 +806,8 @@ pub async fn timeline<C: ConnectionTrait>(
         if let Some(point) = usize::try_from(int(&row, "bucket")?)
             .ok()
             .and_then(|i| points.get_mut(i))
-            && int(&row, "raters")? >= scope.min_group_size
         {
-            point.average_rating = ratio(int(&row, "rating_sum")?, int(&row, "ratings")?);
+            point.average_rating = k_average(&row, scope.min_group_size)?;
         }
     }
     let row = one(db, &active).await?;

@@ -8,6 +8,7 @@ use entity::enums::{
     EnrolmentStatus, PairingStatus, ParticipantRole, ProgrammeFormat, ProgrammeStatus,
 };
 use entity::{employee, enrolment, goal, pairing, pairing_mentee, programme};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -579,4 +580,36 @@ async fn move_pairing(
     audit::record(&txn, actor, AuditEntry::new(action, "pairing", id, details)).await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// Ends these pairings as a participant leaves: ACTIVE and PAUSED ones end
+/// early, PROPOSED ones are declined (others are left alone), and their
+/// future sessions are cancelled.
+pub async fn end_live<C: ConnectionTrait>(
+    db: &C,
+    pairing_ids: &[Uuid],
+    reason: &str,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    if pairing_ids.is_empty() {
+        return Ok(());
+    }
+    for (from, to) in [
+        (
+            vec![PairingStatus::Active, PairingStatus::Paused],
+            PairingStatus::EndedEarly,
+        ),
+        (vec![PairingStatus::Proposed], PairingStatus::Declined),
+    ] {
+        pairing::Entity::update_many()
+            .col_expr(pairing::Column::Status, Expr::value(to.to_value()))
+            .col_expr(pairing::Column::EndReason, Expr::value(reason))
+            .col_expr(pairing::Column::EndedAt, Expr::value(now))
+            .col_expr(pairing::Column::UpdatedAt, Expr::value(now))
+            .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
+            .filter(pairing::Column::Status.is_in(from))
+            .exec(db)
+            .await?;
+    }
+    super::sessions::cancel_future(db, pairing_ids, reason, now).await
 }

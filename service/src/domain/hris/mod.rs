@@ -349,24 +349,7 @@ pub async fn terminate<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    for (from, to) in [
-        (
-            vec![PairingStatus::Active, PairingStatus::Paused],
-            PairingStatus::EndedEarly,
-        ),
-        (vec![PairingStatus::Proposed], PairingStatus::Declined),
-    ] {
-        pairing::Entity::update_many()
-            .col_expr(pairing::Column::Status, Expr::value(to.to_value()))
-            .col_expr(pairing::Column::EndReason, Expr::value(LEAVER_REASON))
-            .col_expr(pairing::Column::EndedAt, Expr::value(now))
-            .col_expr(pairing::Column::UpdatedAt, Expr::value(now))
-            .filter(pairing::Column::Id.is_in(pairings.iter().copied()))
-            .filter(pairing::Column::Status.is_in(from))
-            .exec(db)
-            .await?;
-    }
-    super::sessions::cancel_future(db, &pairings, LEAVER_REASON, now).await?;
+    super::pairings::end_live(db, &pairings, LEAVER_REASON, now).await?;
     enrolment::Entity::update_many()
         .col_expr(
             enrolment::Column::Status,

@@ -211,6 +211,20 @@ pub struct Outcome {
 }
 
 impl Problem {
+    /// Places each mentor offers in this run: one in ONE_TO_ONE programmes.
+    pub fn capacities(&self) -> Vec<usize> {
+        self.mentors
+            .iter()
+            .map(|m| {
+                if self.group {
+                    m.capacity
+                } else {
+                    m.capacity.min(1)
+                }
+            })
+            .collect()
+    }
+
     fn quarters_per_session(&self) -> usize {
         (self.session_minutes as usize).div_ceil(15).max(1)
     }
@@ -398,17 +412,7 @@ impl solver::Scorer for Excluding<'_> {
 
 /// The best proposals for `problem` (deterministic: same input, same output).
 pub fn propose(problem: &Problem, settings: &solver::Settings) -> Outcome {
-    let capacities: Vec<usize> = problem
-        .mentors
-        .iter()
-        .map(|m| {
-            if problem.group {
-                m.capacity
-            } else {
-                m.capacity.min(1)
-            }
-        })
-        .collect();
+    let capacities = problem.capacities();
     let mut excluded: HashSet<(usize, usize)> = HashSet::new();
     let quarters = problem.quarters_per_session();
     let (assignment, groups) = loop {

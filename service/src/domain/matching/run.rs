@@ -131,17 +131,7 @@ pub async fn unmatched_mentees(
         .await?
         .ok_or(AppError::NotFound("programme"))?;
     let problem = load_problem(db, &found, settings, true).await?;
-    let capacities: Vec<usize> = problem
-        .mentors
-        .iter()
-        .map(|m| {
-            if problem.group {
-                m.capacity
-            } else {
-                m.capacity.min(1)
-            }
-        })
-        .collect();
+    let capacities = problem.capacities();
     Ok((0..problem.mentees.len())
         .map(|mentee| Unmatched {
             mentee_id: problem.mentees[mentee].person.id,
