@@ -115,16 +115,21 @@ fn refused(failure: &AuthFailure, had_header: bool) -> HttpResponse {
     response
 }
 
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
+/// The caller of a request, from its `Authorization` header (shared by
+/// GraphQL and SCIM, which word their refusals differently).
+pub async fn caller_of(req: &HttpRequest, state: &AppState) -> Result<Caller, AuthFailure> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    state
-        .authenticator
-        .authenticate(header)
+    state.authenticator.authenticate(header).await
+}
+
+async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
+    let had_header = req.headers().contains_key(header::AUTHORIZATION);
+    caller_of(req, state)
         .await
-        .map_err(|failure| refused(&failure, header.is_some()))
+        .map_err(|failure| refused(&failure, had_header))
 }
 
 /// Whether the request declares a JSON body (`application/json`, any parameters).

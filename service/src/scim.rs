@@ -129,13 +129,7 @@ fn finish(result: ScimResult) -> HttpResponse {
 }
 
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    state
-        .authenticator
-        .authenticate(header)
+    crate::http::caller_of(req, state)
         .await
         .map_err(|failure| match failure {
             AuthFailure::Lookup(cause) => {
