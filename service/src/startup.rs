@@ -143,7 +143,13 @@ impl Application {
                         http.route = req.match_pattern().unwrap_or_default(),
                         http.response.status_code = tracing::field::Empty,
                         request_id = %request_id.0,
+                        trace_id = tracing::field::Empty,
                     );
+                    let traceparent = req
+                        .headers()
+                        .get("traceparent")
+                        .and_then(|v| v.to_str().ok());
+                    crate::telemetry::continue_trace(&span, traceparent);
                     req.extensions_mut().insert(request_id.clone());
                     let call = srv.call(req);
                     async move {

@@ -152,6 +152,9 @@ fn http(port: u16, request: &str) -> String {
     response
 }
 
+/// The W3C trace id a caller sends in `traceparent`.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 #[test]
 fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
     let (otlp_port, received) = otlp_receiver();
@@ -196,7 +199,7 @@ fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
     let response = http(
         port,
         &format!(
-            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\ntraceparent: 00-{TRACE_ID}-00f067aa0ba902b7-01\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -215,6 +218,13 @@ fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
     assert!(
         text.contains("graphql.operation"),
         "operation span exported"
+    );
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert!(
+        exported.windows(16).any(|w| w == trace_id.as_slice()),
+        "the caller's trace is continued"
     );
     assert!(!text.contains(&token), "no token in spans");
     assert!(!text.contains(email), "no email in spans");
