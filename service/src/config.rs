@@ -129,6 +129,11 @@ pub struct Config {
     pub min_group_size: u32,
     /// Management-chain levels within which mentor and mentee may not be paired.
     pub match_excluded_chain_depth: u32,
+    /// How long the service keeps serving, unready, after SIGTERM (so the
+    /// load balancer stops routing to it before it stops accepting).
+    pub shutdown_drain: Duration,
+    /// How long in-flight requests may then take to finish.
+    pub shutdown_timeout: Duration,
     /// Relative weights of the matcher's score terms.
     pub match_weights: crate::domain::matching::Weights,
     /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
@@ -224,6 +229,9 @@ impl Config {
             )?,
             auth,
             min_group_size: parse_or(env, "MIN_GROUP_SIZE", 5, |v| in_range(v, 2, 1000))?,
+            shutdown_drain: parse_or(env, "SHUTDOWN_DRAIN_SECS", 5, |v| in_range(v, 0, 300))
+                .map(Duration::from_secs)?,
+            shutdown_timeout: seconds_or(env, "SHUTDOWN_TIMEOUT_SECS", 30)?,
             match_weights: parse_or(
                 env,
                 "MATCH_WEIGHTS",

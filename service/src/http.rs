@@ -37,6 +37,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The free-time cache (readiness reports its health).
     pub cache: FreeTimeCache,
+    /// Set on SIGTERM: readiness answers 503 while requests still run.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The configuration in force.
     pub config: Arc<Config>,
 }
@@ -413,6 +415,10 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.draining.load(std::sync::atomic::Ordering::Acquire) {
+        return HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "draining" }));
+    }
     let (database, cache) = futures_util::join!(state.db.ping(), state.cache.health());
     let body = |status: &str, database: &str| {
         serde_json::json!({

@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
@@ -22,9 +23,6 @@ use crate::graphql::build_schema;
 use crate::graphql::hris::HrisSettings;
 use crate::graphql::metrics::{MetricsDb, MetricsSettings};
 use crate::http::{AppState, RequestId, routes};
-
-/// How long in-flight requests may finish after SIGTERM.
-const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
@@ -81,6 +79,8 @@ async fn read_pool(
 pub struct Application {
     port: u16,
     server: Server,
+    draining: Arc<AtomicBool>,
+    drain: std::time::Duration,
 }
 
 impl Application {
@@ -125,7 +125,10 @@ impl Application {
             metrics,
             cache.clone(),
         );
+        let draining = Arc::new(AtomicBool::new(false));
+        let (drain, timeout) = (config.shutdown_drain, config.shutdown_timeout);
         let state = web::Data::new(AppState {
+            draining: draining.clone(),
             schema,
             authenticator,
             db,
@@ -163,10 +166,16 @@ impl Application {
                 })
                 .configure(routes)
         })
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_timeout(timeout.as_secs())
+        .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            draining,
+            drain,
+        })
     }
 
     /// The port actually bound (useful when asking for port 0).
@@ -174,8 +183,45 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is asked to stop (SIGINT/SIGTERM end it gracefully).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// Serves until the process ends, without handling signals (tests and
+    /// benchmarks, where Ctrl-C must still stop the whole process).
+    pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down without dropping a
+    /// request: readiness turns 503 at once, requests are still served for
+    /// `SHUTDOWN_DRAIN_SECS` (while the load balancer takes the replica out),
+    /// then the listener closes and in-flight requests get up to
+    /// `SHUTDOWN_TIMEOUT_SECS` to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let (draining, drain) = (self.draining, self.drain);
+        tokio::spawn(async move {
+            if let Err(error) = wait_for_stop_signal().await {
+                tracing::error!(%error, "cannot listen for SIGTERM: stop by other means");
+                return;
+            }
+            draining.store(true, Ordering::Release);
+            tracing::info!(
+                ?drain,
+                "stop requested: draining before closing the listener"
+            );
+            tokio::time::sleep(drain).await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn wait_for_stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
 }

@@ -349,3 +349,71 @@ fn a_redis_outage_is_logged_once_and_its_end_once() {
         assert_eq!(entry["level"], "WARN", "{line}");
     }
 }
+
+#[test]
+fn sigterm_turns_readiness_off_first_and_drops_no_request() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let port = free_port();
+    let mut server = tandem()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("SHUTDOWN_DRAIN_SECS", "2")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let draining = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (draining, answers) = (draining.clone(), answers.clone());
+            std::thread::spawn(move || {
+                // Like a load balancer: keep sending until readiness says draining.
+                while !draining.load(Ordering::Acquire) {
+                    let response = http(
+                        port,
+                        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                    );
+                    answers
+                        .lock()
+                        .unwrap()
+                        .push(response.starts_with("HTTP/1.1 200"));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut readiness_seen = String::new();
+    while std::time::Instant::now() < deadline {
+        readiness_seen = readiness(port);
+        if readiness_seen.starts_with("HTTP/1.1 503") {
+            break;
+        }
+    }
+    assert!(readiness_seen.contains("draining"), "{readiness_seen}");
+    let after_unready = readiness(port);
+    assert!(
+        after_unready.starts_with("HTTP/1.1 503"),
+        "still serving while draining"
+    );
+    draining.store(true, Ordering::Release);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let status = server.wait().unwrap();
+    assert!(status.success(), "exit 0 after draining: {status:?}");
+    let answers = answers.lock().unwrap();
+    assert!(answers.len() > 10, "{} requests", answers.len());
+    assert!(answers.iter().all(|ok| *ok), "every request answered 200");
+}

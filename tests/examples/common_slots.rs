@@ -169,7 +169,7 @@ async fn start(
     let listener = std::net::TcpListener::bind(config.bind_addr)?;
     let app = Application::with_listener(config, db, listener).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    tokio::spawn(app.run());
     Ok(Server { name, address })
 }
 

@@ -136,7 +136,7 @@ async fn run(
     let listener = std::net::TcpListener::bind(config.bind_addr)?;
     let app = Application::with_listener(config, db.clone(), listener).await?;
     let address = format!("http://127.0.0.1:{}/graphql", app.port());
-    let server = tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run());
     let body = serde_json::to_vec(&json!({ "query": SYNC, "variables": variables }))?;
     let client = reqwest::Client::new();
     let mut times = Vec::new();

@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.bind_addr)?;
     let app = Application::with_listener(config, db.clone(), listener).await?;
     let address = format!("http://127.0.0.1:{}/graphql", app.port());
-    tokio::spawn(app.run_until_stopped());
+    tokio::spawn(app.run());
     let client = reqwest::Client::new();
     let call = async |query: &str| -> anyhow::Result<Duration> {
         let started = Instant::now();
