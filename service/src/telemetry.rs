@@ -1,5 +1,5 @@
 //! Logs and traces. A `tracing` subscriber writes pretty or JSON lines
-//! (sqlx's per-statement INFO logs silenced); when
+//! (sqlx's per-statement INFO logs silenced, SQL spans kept for traces); when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported with OTLP
 //! over HTTP/protobuf, honouring the standard `OTEL_*` variables (service name,
 //! resource attributes, sampler, headers, batch settings). Unset, nothing is
@@ -8,6 +8,7 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -42,14 +43,18 @@ pub fn init(config: &Config) -> Telemetry {
     let filter =
         EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // One span per SQL statement goes to the trace exporter, not to the log:
+    // a log line per statement would drown the rest.
+    let not_sql_spans = filter_fn(|meta| !(meta.is_span() && meta.target().starts_with("sea_orm")));
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
         LogFormat::Json => fmt
             .json()
             .with_current_span(true)
             .with_span_list(true)
             .with_span_events(FmtSpan::CLOSE)
+            .with_filter(not_sql_spans)
             .boxed(),
-        LogFormat::Pretty => fmt.boxed(),
+        LogFormat::Pretty => fmt.with_filter(not_sql_spans).boxed(),
     };
     let provider = config.otel_endpoint.as_ref().and_then(|_| {
         match tracer_provider(&config.otel_service_name) {

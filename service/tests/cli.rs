@@ -226,6 +226,10 @@ fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
         exported.windows(16).any(|w| w == trace_id.as_slice()),
         "the caller's trace is continued"
     );
+    assert!(
+        text.contains("db.system") && text.contains("sqlite"),
+        "SQL statements are spans"
+    );
     assert!(!text.contains(&token), "no token in spans");
     assert!(!text.contains(email), "no email in spans");
 }
