@@ -265,6 +265,7 @@ pub fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Interval> {
 /// stored; a window reaching past the horizon is computed directly. The
 /// version is read before the rows it covers, so an entry never holds data
 /// older than its version.
+#[tracing::instrument(name = "availability.free_time", skip_all, fields(people = people.len()))]
 pub async fn free_time_of<C: ConnectionTrait>(
     db: &C,
     cache: &FreeTimeCache,
@@ -386,6 +387,7 @@ pub async fn availability_of(
 
 /// The soonest slots of `duration` free for every participant of an ACTIVE
 /// pairing, aligned to quarter hours, never in the past.
+#[tracing::instrument(name = "availability.next_common_slots", skip_all)]
 pub async fn next_common_slots(
     db: &DatabaseConnection,
     cache: &FreeTimeCache,

@@ -271,6 +271,7 @@ async fn one<C: ConnectionTrait>(db: &C, query: &SelectStatement) -> AppResult<Q
 // ---------------------------------------------------------------- summary --
 
 /// The programme-level figures (six aggregate statements).
+#[tracing::instrument(name = "metrics.summary", skip_all)]
 pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Summary> {
     let k = scope.min_group_size;
     let mut summary = Summary::default();
@@ -570,6 +571,7 @@ fn person_pairings(scope: &Scope) -> SelectStatement {
 }
 
 /// Participants, sessions held and ratings per group, then k-anonymity.
+#[tracing::instrument(name = "metrics.breakdown", skip_all, fields(dimension = ?dimension))]
 pub async fn breakdown<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
@@ -719,6 +721,7 @@ pub fn periods(first: NaiveDate, last: NaiveDate, period: Period) -> Vec<(NaiveD
 }
 
 /// Sessions held, active pairings and ratings per period, newest last.
+#[tracing::instrument(name = "metrics.timeline", skip_all, fields(period = ?period))]
 pub async fn timeline<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
@@ -858,6 +861,7 @@ async fn timeline_bounds<C: ConnectionTrait>(
 // ---------------------------------------------------------- skill progress --
 
 /// BASELINE and EXIT averages per skill assessed in the programme.
+#[tracing::instrument(name = "metrics.skill_progress", skip_all)]
 pub async fn skill_progress<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,

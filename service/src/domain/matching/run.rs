@@ -57,6 +57,7 @@ const LIVE: [PairingStatus; 3] = [
 /// Runs the matcher for a programme in MATCHING and stores its proposals
 /// (PROPOSED pairings with score and reasons); answers them and the mentees
 /// left unmatched.
+#[tracing::instrument(name = "matching.propose", skip_all, fields(programme = %programme_id))]
 pub async fn propose_matches(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
