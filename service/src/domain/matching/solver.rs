@@ -379,7 +379,7 @@ fn solve(edges: &Edges, capacities: &[usize]) -> Solved {
         .map(|&j| (j < slots).then(|| mentor_of_slot[j]))
         .collect();
     let row_dual = (0..rows)
-        .map(|i| cost_of_row[i] - price[column_of[i]])
+        .map(|i| cost_of_row[i] - price.get(column_of[i]).copied().unwrap_or(0))
         .collect();
     let mentor_dual = (0..capacities.len())
         .map(|m| {
