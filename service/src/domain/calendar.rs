@@ -295,68 +295,95 @@ async fn free_time_for<C: ConnectionTrait>(
 ) -> AppResult<Vec<Vec<Interval>>> {
     let horizon = FreeTimeCache::horizon(Utc::now());
     if window.start < horizon.start || window.end > horizon.end {
-        let mut all = Vec::with_capacity(persons.len());
-        for person in persons {
-            all.push(compute_free_time(db, person, window).await?);
-        }
-        return Ok(all);
+        let everyone: Vec<&employee::Model> = persons.iter().collect();
+        return compute_free_times(db, &everyone, window).await;
     }
     let versions: Vec<(Uuid, i64)> = persons
         .iter()
         .map(|p| (p.id, p.availability_version))
         .collect();
     let cached = cache.get(&versions, horizon).await;
-    let mut computed = Vec::new();
+    let misses: Vec<&employee::Model> = persons
+        .iter()
+        .zip(&cached)
+        .filter(|(_, hit)| hit.is_none())
+        .map(|(person, _)| person)
+        .collect();
+    let mut computed = compute_free_times(db, &misses, horizon).await?.into_iter();
+    let mut fresh = Vec::new();
     let mut all = Vec::with_capacity(persons.len());
-    for ((person, version), hit) in persons.iter().zip(versions).zip(cached) {
+    for (version, hit) in versions.into_iter().zip(cached) {
         let free = match hit {
             Some(free) => free,
             None => {
-                let free = compute_free_time(db, person, horizon).await?;
-                computed.push((version, free.clone()));
+                let free = computed.next().unwrap_or_default();
+                fresh.push((version, free.clone()));
                 free
             }
         };
         all.push(availability::intersect(&free, &[window]));
     }
-    cache.put(&computed, horizon).await;
+    cache.put(&fresh, horizon).await;
     Ok(all)
 }
 
-/// Free time of one employee from the database: weekly slots in their zone,
-/// minus unavailabilities, minus their SCHEDULED and HELD sessions.
-async fn compute_free_time<C: ConnectionTrait>(
+/// Free time of employees from the database, in order: weekly slots in each
+/// one's zone, minus unavailabilities, minus SCHEDULED and HELD sessions —
+/// three statements for the slots and unavailabilities plus three for the
+/// sessions, however many people.
+async fn compute_free_times<C: ConnectionTrait>(
     db: &C,
-    person: &employee::Model,
+    persons: &[&employee::Model],
     window: Interval,
-) -> AppResult<Vec<Interval>> {
-    let zone = parse_zone("timezone", &person.timezone).unwrap_or(chrono_tz::UTC);
-    let slots: Vec<WeeklySlot> = weekly_of(db, person.id)
+) -> AppResult<Vec<Vec<Interval>>> {
+    if persons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = persons.iter().map(|p| p.id).collect();
+    let mut slots: HashMap<Uuid, Vec<WeeklySlot>> = HashMap::new();
+    for s in weekly_slot::Entity::find()
+        .filter(weekly_slot::Column::EmployeeId.is_in(ids.iter().copied()))
+        .all(db)
         .await?
-        .iter()
-        .map(|s| WeeklySlot {
+    {
+        slots.entry(s.employee_id).or_default().push(WeeklySlot {
             weekday: weekday_of(s.weekday),
             start_minute: s.start_minute.max(0) as u32,
             end_minute: s.end_minute.max(0) as u32,
-        })
-        .collect();
-    let weekly = availability::expand_weekly(&slots, zone, window);
-    let mut busy: Vec<Interval> = unavailability::Entity::find()
-        .filter(unavailability::Column::EmployeeId.eq(person.id))
+        });
+    }
+    let mut busy: HashMap<Uuid, Vec<Interval>> = HashMap::new();
+    for u in unavailability::Entity::find()
+        .filter(unavailability::Column::EmployeeId.is_in(ids.iter().copied()))
         .filter(unavailability::Column::StartsAt.lt(window.end))
         .filter(unavailability::Column::EndsAt.gt(window.start))
         .all(db)
         .await?
+    {
+        busy.entry(u.employee_id)
+            .or_default()
+            .extend(Interval::new(u.starts_at, u.ends_at));
+    }
+    for (person, sessions) in sessions::booked_by_person(db, &ids, window.start, window.end).await?
+    {
+        busy.entry(person).or_default().extend(
+            sessions
+                .iter()
+                .filter_map(|s| Interval::new(s.starts_at, s.ends_at)),
+        );
+    }
+    Ok(persons
         .iter()
-        .filter_map(|u| Interval::new(u.starts_at, u.ends_at))
-        .collect();
-    let booked = sessions::booked_of(db, &[person.id], window.start, window.end).await?;
-    busy.extend(
-        booked
-            .iter()
-            .filter_map(|s| Interval::new(s.starts_at, s.ends_at)),
-    );
-    Ok(availability::subtract(&weekly, &busy))
+        .map(|person| {
+            let zone = parse_zone("timezone", &person.timezone).unwrap_or(chrono_tz::UTC);
+            let weekly = availability::expand_weekly(
+                slots.get(&person.id).map_or(&[][..], Vec::as_slice),
+                zone,
+                window,
+            );
+            availability::subtract(&weekly, busy.get(&person.id).map_or(&[][..], Vec::as_slice))
+        })
+        .collect())
 }
 
 /// Free intervals of `employee_id` (default: the caller), visible to the

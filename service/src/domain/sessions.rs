@@ -10,8 +10,8 @@ use entity::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use uuid::Uuid;
 
@@ -226,32 +226,59 @@ pub async fn booked_of<C: ConnectionTrait>(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> AppResult<Vec<mentoring_session::Model>> {
-    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
+    let mut all: Vec<mentoring_session::Model> = booked_by_person(db, people, start, end)
+        .await?
+        .into_values()
+        .flatten()
+        .collect();
+    all.sort_by_key(|s| (s.starts_at, s.id));
+    all.dedup_by_key(|s| s.id);
+    Ok(all)
+}
+
+/// The SCHEDULED and HELD sessions overlapping `[start, end)` of each of
+/// these people, in three statements whatever their number.
+pub async fn booked_by_person<C: ConnectionTrait>(
+    db: &C,
+    people: &[Uuid],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, Vec<mentoring_session::Model>>> {
+    let as_mentee: Vec<(Uuid, Uuid)> = pairing_mentee::Entity::find()
         .select_only()
         .column(pairing_mentee::Column::PairingId)
+        .column(pairing_mentee::Column::MenteeId)
         .filter(pairing_mentee::Column::MenteeId.is_in(people.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
-    let their_pairings: Vec<Uuid> = pairing::Entity::find()
+    let mentored: Vec<(Uuid, Uuid)> = pairing::Entity::find()
         .select_only()
         .column(pairing::Column::Id)
-        .filter(
-            Condition::any()
-                .add(pairing::Column::MentorId.is_in(people.iter().copied()))
-                .add(pairing::Column::Id.is_in(as_mentee)),
-        )
+        .column(pairing::Column::MentorId)
+        .filter(pairing::Column::MentorId.is_in(people.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(mentoring_session::Entity::find()
-        .filter(mentoring_session::Column::PairingId.is_in(their_pairings))
+    let mut who: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (pairing_id, person) in as_mentee.into_iter().chain(mentored) {
+        who.entry(pairing_id).or_default().push(person);
+    }
+    let sessions = mentoring_session::Entity::find()
+        .filter(mentoring_session::Column::PairingId.is_in(who.keys().copied()))
         .filter(mentoring_session::Column::Status.is_in(BOOKED))
         .filter(mentoring_session::Column::StartsAt.lt(end))
         .filter(mentoring_session::Column::EndsAt.gt(start))
         .order_by_asc(mentoring_session::Column::StartsAt)
         .all(db)
-        .await?)
+        .await?;
+    let mut by_person: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
+    for session in sessions {
+        for person in who.get(&session.pairing_id).into_iter().flatten() {
+            by_person.entry(*person).or_default().push(session.clone());
+        }
+    }
+    Ok(by_person)
 }
 
 /// The session, if the caller may see its pairing.

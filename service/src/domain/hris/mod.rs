@@ -124,7 +124,7 @@ pub async fn sync(
         created: count(plan.created),
         updated: count(plan.updated),
         unchanged: count(plan.unchanged),
-        deactivated: count(plan.deactivated),
+        deactivated: count(plan.terminations.len()),
         failed: count(plan.errors.len()),
         started_at: now,
         completed_at: None,

@@ -98,8 +98,6 @@ pub struct Plan {
     pub updated: usize,
     /// Rows identical to what is stored.
     pub unchanged: usize,
-    /// Employees terminated by their record or absent from a snapshot.
-    pub deactivated: usize,
     /// Of which absent from a FULL_SNAPSHOT.
     pub absent: usize,
     /// Employees not TERMINATED before the run.
@@ -135,7 +133,6 @@ pub fn plan(
             {
                 plan.terminations.push(person.id);
                 plan.absent += 1;
-                plan.deactivated += 1;
             }
         }
     }
@@ -436,7 +433,6 @@ fn plan_employees(
                     && current.status != EmployeeStatus::Terminated;
                 let differs = !same_employee(&row, current);
                 if leaving {
-                    plan.deactivated += 1;
                     plan.terminations.push(current.id);
                 } else if differs {
                     plan.updated += 1;

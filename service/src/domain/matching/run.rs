@@ -229,6 +229,7 @@ async fn load_problem<C: ConnectionTrait>(
         .all(db)
         .await?;
     let live_ids: Vec<Uuid> = live.iter().map(|p| p.id).collect();
+    let mentor_of_pairing: HashMap<Uuid, Uuid> = live.iter().map(|p| (p.id, p.mentor_id)).collect();
     let mut placed: HashSet<Uuid> = HashSet::new();
     let mut taken: HashMap<Uuid, usize> = HashMap::new();
     for chunk in live_ids.chunks(10_000) {
@@ -238,8 +239,8 @@ async fn load_problem<C: ConnectionTrait>(
             .await?
         {
             placed.insert(member.mentee_id);
-            if let Some(p) = live.iter().find(|p| p.id == member.pairing_id) {
-                *taken.entry(p.mentor_id).or_default() += 1;
+            if let Some(mentor) = mentor_of_pairing.get(&member.pairing_id) {
+                *taken.entry(*mentor).or_default() += 1;
             }
         }
     }
