@@ -36,6 +36,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How traces travel to the collector (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/HTTP with protobuf bodies, the specification's default (port 4318).
+    HttpProtobuf,
+    /// OTLP/gRPC over HTTP/2 (port 4317), what many collectors listen on first.
+    Grpc,
+}
+
 /// Settings of the database pool(s).
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
@@ -142,6 +151,8 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     /// OTLP endpoint; no exporter when unset.
     pub otel_endpoint: Option<String>,
+    /// OTLP transport.
+    pub otel_protocol: OtlpProtocol,
     /// `service.name` of exported traces.
     pub otel_service_name: String,
     /// `RUST_LOG` filter.
@@ -248,7 +259,12 @@ impl Config {
                 parse_ratio,
             )?,
             graphql,
-            otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", &["http", "https"])?,
+            otel_endpoint: match url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
+            {
+                Some(url) => Some(url),
+                None => url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?,
+            },
+            otel_protocol: otlp_protocol(env)?,
             otel_service_name: env
                 .get("OTEL_SERVICE_NAME")
                 .unwrap_or_else(|| "tandem".to_owned()),
@@ -478,6 +494,25 @@ fn redis_url(env: &dyn Source) -> Result<Option<String>, ConfigError> {
         .ok_or_else(|| ConfigError::new("REDIS_URL", "expected a redis://… URL"))
 }
 
+const OTLP_SCHEMES: &[&str] = &["http", "https"];
+
+/// The traces-specific variable wins over the general one, as the OpenTelemetry
+/// specification says. `http/json` is refused rather than silently replaced.
+fn otlp_protocol(env: &dyn Source) -> Result<OtlpProtocol, ConfigError> {
+    let name = if env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").is_some() {
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    } else {
+        "OTEL_EXPORTER_OTLP_PROTOCOL"
+    };
+    parse_or(env, name, OtlpProtocol::HttpProtobuf, |v| {
+        match v.to_ascii_lowercase().as_str() {
+            "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+            "grpc" => Ok(OtlpProtocol::Grpc),
+            _ => Err("expected grpc or http/protobuf".to_owned()),
+        }
+    })
+}
+
 fn url_value(
     env: &dyn Source,
     name: &'static str,
@@ -521,6 +556,24 @@ mod tests {
         assert!(!config.auth.dev_mode);
         assert_eq!(config.auth.identity_claim, "email");
         assert_eq!(config.otel_service_name, "tandem");
+        assert_eq!(config.otel_protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(config.otel_endpoint, None);
+    }
+
+    #[test]
+    fn the_traces_specific_otlp_settings_win() {
+        let config = Config::from_source(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ]))
+        .unwrap();
+        assert_eq!(config.otel_endpoint.as_deref(), Some("http://traces:4317"));
+        assert_eq!(config.otel_protocol, OtlpProtocol::Grpc);
+        let general =
+            Config::from_source(&env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC")])).unwrap();
+        assert_eq!(general.otel_protocol, OtlpProtocol::Grpc);
     }
 
     #[test]
@@ -557,6 +610,9 @@ mod tests {
             ("AUTH_DEV_MODE", "maybe"),
             ("AUTH_ROLE_MAP", "root=Admins"),
             ("LOG_FORMAT", "xml"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
             ("REDIS_TIMEOUT_MS", "0"),
             ("HRIS_BODY_LIMIT_BYTES", "10"),
             ("MATCH_WEIGHTS", "skills=-1"),

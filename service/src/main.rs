@@ -73,13 +73,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = tandem::telemetry::init(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("tandem: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
+    };
+    // Inside the runtime: the OTLP/gRPC exporter's connection is a Tokio task.
+    let telemetry = {
+        let _inside = runtime.enter();
+        tandem::telemetry::init(&config)
     };
     let command = cli.command.unwrap_or(Command::Serve { demo: false });
     let code = match runtime.block_on(run(command, config)) {

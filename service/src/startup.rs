@@ -140,10 +140,19 @@ impl Application {
                 .app_data(state.clone())
                 .wrap_fn(|req, srv| {
                     let request_id = RequestId::from_header(req.headers());
+                    let route = req.match_pattern().unwrap_or_default();
+                    // Semantic conventions: a server span named "{method} {route}".
+                    let span_name = match route.as_str() {
+                        "" => req.method().to_string(),
+                        route => format!("{} {route}", req.method()),
+                    };
                     let span = tracing::info_span!(
                         "http.request",
+                        otel.name = span_name,
+                        otel.kind = "server",
+                        otel.status_code = tracing::field::Empty,
                         http.request.method = %req.method(),
-                        http.route = req.match_pattern().unwrap_or_default(),
+                        http.route = route,
                         http.response.status_code = tracing::field::Empty,
                         request_id = %request_id.0,
                         trace_id = tracing::field::Empty,
@@ -157,8 +166,14 @@ impl Application {
                     let call = srv.call(req);
                     async move {
                         let mut response = call.await?;
-                        tracing::Span::current()
-                            .record("http.response.status_code", response.status().as_u16());
+                        let span = tracing::Span::current();
+                        span.record(
+                            "http.response.status_code",
+                            i64::from(response.status().as_u16()),
+                        );
+                        if response.status().is_server_error() {
+                            span.record("otel.status_code", "ERROR");
+                        }
                         request_id.stamp(response.headers_mut());
                         Ok(response)
                     }

@@ -1,8 +1,9 @@
 //! Logs and traces. A `tracing` subscriber writes pretty or JSON lines
 //! (sqlx's per-statement INFO logs silenced, SQL spans kept for traces); when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported with OTLP
-//! over HTTP/protobuf, honouring the standard `OTEL_*` variables (service name,
-//! resource attributes, sampler, headers, batch settings). Unset, nothing is
+//! over HTTP/protobuf, or gRPC when `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`,
+//! honouring the standard `OTEL_*` variables (service name, resource
+//! attributes, sampler, headers, timeout, batch settings). Unset, nothing is
 //! exported and the OpenTelemetry layer is not installed at all.
 
 use opentelemetry::trace::TracerProvider as _;
@@ -14,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, OtlpProtocol};
 
 /// Keeps the trace exporter alive; [`Telemetry::shutdown`] flushes the last spans.
 #[must_use = "dropping the guard without shutdown loses the last spans"]
@@ -34,6 +35,7 @@ impl Telemetry {
 }
 
 /// Installs the global subscriber; a second call (tests) keeps the first.
+/// Call it inside the Tokio runtime: the gRPC exporter's channel lives there.
 pub fn init(config: &Config) -> Telemetry {
     let directives = if config.log_filter.contains("sqlx") {
         config.log_filter.clone()
@@ -56,8 +58,8 @@ pub fn init(config: &Config) -> Telemetry {
             .boxed(),
         LogFormat::Pretty => fmt.with_filter(not_sql_spans).boxed(),
     };
-    let provider = config.otel_endpoint.as_ref().and_then(|_| {
-        match tracer_provider(&config.otel_service_name) {
+    let provider = config.otel_endpoint.as_ref().and_then(|endpoint| {
+        match tracer_provider(config.otel_protocol, endpoint, &config.otel_service_name) {
             Ok(provider) => Some(provider),
             Err(err) => {
                 eprintln!("tandem: traces will not be exported: {err}");
@@ -78,11 +80,34 @@ pub fn init(config: &Config) -> Telemetry {
     Telemetry { provider }
 }
 
-/// An OTLP/HTTP exporter configured from the standard environment variables.
-fn tracer_provider(service_name: &str) -> anyhow::Result<SdkTracerProvider> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()?;
+/// An OTLP exporter configured from the standard environment variables.
+/// The transport is chosen here, not left to the exporter crate, so a
+/// protocol it cannot speak is a configuration error at start (see
+/// `config::otlp_protocol`) rather than a silent fallback.
+fn tracer_provider(
+    protocol: OtlpProtocol,
+    endpoint: &str,
+    service_name: &str,
+) -> anyhow::Result<SdkTracerProvider> {
+    use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithTonicConfig as _};
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let exporter = match protocol {
+        OtlpProtocol::HttpProtobuf => builder
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .build()?,
+        OtlpProtocol::Grpc if endpoint.starts_with("https://") => {
+            // The system's trust store (and `SSL_CERT_FILE`), as for OTLP/HTTP.
+            let tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                .with_native_roots();
+            builder
+                .with_tonic()
+                .with_protocol(Protocol::Grpc)
+                .with_tls_config(tls)
+                .build()?
+        }
+        OtlpProtocol::Grpc => builder.with_tonic().with_protocol(Protocol::Grpc).build()?,
+    };
     let resource = Resource::builder()
         .with_service_name(service_name.to_owned())
         .build();

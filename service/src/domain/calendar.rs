@@ -265,7 +265,7 @@ pub fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Interval> {
 /// stored; a window reaching past the horizon is computed directly. The
 /// version is read before the rows it covers, so an entry never holds data
 /// older than its version.
-#[tracing::instrument(name = "availability.free_time", skip_all, fields(people = people.len()))]
+#[tracing::instrument(name = "availability.free_time", skip_all, fields(people = people.len() as i64))]
 pub async fn free_time_of<C: ConnectionTrait>(
     db: &C,
     cache: &FreeTimeCache,

@@ -70,7 +70,7 @@ pub struct SyncReport {
 }
 
 /// Applies an HRIS push; `max_deactivation_ratio` guards snapshots.
-#[tracing::instrument(name = "hris.sync", skip_all, fields(employees = request.employees.len(), dry_run = request.dry_run))]
+#[tracing::instrument(name = "hris.sync", skip_all, fields(employees = request.employees.len() as i64, dry_run = request.dry_run))]
 pub async fn sync(
     db: &DatabaseConnection,
     caller: &Caller,

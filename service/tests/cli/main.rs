@@ -6,6 +6,8 @@
 
 use std::process::Command;
 
+mod otlp;
+
 fn tandem() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tandem"));
     for variable in [
@@ -15,6 +17,10 @@ fn tandem() -> Command {
         "RUST_LOG",
         "LOG_FORMAT",
         "REDIS_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     ] {
         command.env_remove(variable);
     }
@@ -99,49 +105,6 @@ fn log_format_json_writes_one_json_object_per_line() {
     }
 }
 
-/// A minimal OTLP/HTTP receiver: collects the bodies POSTed to it.
-fn otlp_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = received.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let sink = sink.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(value) =
-                            line.to_ascii_lowercase().strip_prefix("content-length:")
-                        {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    sink.lock().unwrap().extend_from_slice(&body);
-                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    (port, received)
-}
-
 /// Sends one raw HTTP request and answers the response text.
 fn http(port: u16, request: &str) -> String {
     use std::io::{Read, Write};
@@ -150,88 +113,6 @@ fn http(port: u16, request: &str) -> String {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response
-}
-
-/// The W3C trace id a caller sends in `traceparent`.
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-#[test]
-fn spans_are_exported_with_otlp_and_flushed_on_sigterm() {
-    let (otlp_port, received) = otlp_receiver();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
-    let email = "traced.person@corp.example";
-    let token_output = tandem()
-        .args(["dev-token", "--email", email])
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token_output.stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{otlp_port}"),
-        )
-        .env("OTEL_SERVICE_NAME", "tandem-under-test")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never listened"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let body = r#"{"query":"query ListSkills { skills { slug } }","operationName":"ListSkills"}"#;
-    let response = http(
-        port,
-        &format!(
-            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\ntraceparent: 00-{TRACE_ID}-00f067aa0ba902b7-01\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let terminated = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
-    let status = server.wait().unwrap();
-    assert!(status.success(), "graceful exit: {status:?}");
-    let exported = received.lock().unwrap().clone();
-    let text = String::from_utf8_lossy(&exported);
-    assert!(text.contains("tandem-under-test"), "service name exported");
-    assert!(text.contains("ListSkills"), "operation name exported");
-    assert!(
-        text.contains("graphql.operation"),
-        "operation span exported"
-    );
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    assert!(
-        exported.windows(16).any(|w| w == trace_id.as_slice()),
-        "the caller's trace is continued"
-    );
-    assert!(
-        text.contains("db.system") && text.contains("sqlite"),
-        "SQL statements are spans"
-    );
-    assert!(!text.contains(&token), "no token in spans");
-    assert!(!text.contains(email), "no email in spans");
 }
 
 /// A private `redis-server` on a free port (killed when dropped).

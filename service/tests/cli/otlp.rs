@@ -1,0 +1,314 @@
+//! Traces as a collector receives them: the binary exports to a real OTLP
+//! receiver started here — OTLP/HTTP (HTTP/1.1, protobuf body) or OTLP/gRPC
+//! (HTTP/2, length-prefixed protobuf, `grpc-status` trailer) — and the test
+//! decodes every export request with the OpenTelemetry protobuf definitions.
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message as _;
+
+use super::{Command, http, tandem, wait_for_port};
+
+/// One export request as it arrived.
+struct Export {
+    path: String,
+    content_type: String,
+    /// The protobuf message (for gRPC, without the 5-byte frame prefix).
+    message: Vec<u8>,
+}
+
+type Exports = Arc<Mutex<Vec<Export>>>;
+
+/// An OTLP/HTTP receiver: answers every POST with 200 and keeps its body.
+fn http_receiver() -> (u16, Exports) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let exports = Exports::default();
+    let sink = exports.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let (mut length, mut content_type) = (0usize, String::new());
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let (name, value) = line.split_once(':').unwrap_or_default();
+                        match name.to_ascii_lowercase().as_str() {
+                            "content-length" => length = value.trim().parse().unwrap_or(0),
+                            "content-type" => value.trim().clone_into(&mut content_type),
+                            _ => {}
+                        }
+                    }
+                    let mut message = vec![0; length];
+                    if reader.read_exact(&mut message).is_err() {
+                        return;
+                    }
+                    sink.lock().unwrap().push(Export {
+                        path,
+                        content_type,
+                        message,
+                    });
+                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (port, exports)
+}
+
+/// An OTLP/gRPC receiver over cleartext HTTP/2: keeps each unary call's
+/// message and answers an empty `ExportTraceServiceResponse`, status OK.
+fn grpc_receiver() -> (u16, Exports) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let exports = Exports::default();
+    let sink = exports.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve_grpc_connection(socket, sink.clone()));
+            }
+        });
+    });
+    (port, exports)
+}
+
+async fn serve_grpc_connection(socket: tokio::net::TcpStream, sink: Exports) {
+    let Ok(mut connection) = h2::server::handshake(socket).await else {
+        return;
+    };
+    while let Some(Ok((request, mut respond))) = connection.accept().await {
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            let path = request.uri().path().to_owned();
+            let content_type = request
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let mut body = request.into_body();
+            let mut frame = Vec::new();
+            while let Some(Ok(chunk)) = body.data().await {
+                let _ = body.flow_control().release_capacity(chunk.len());
+                frame.extend_from_slice(&chunk);
+            }
+            // gRPC message framing: uncompressed flag, big-endian length, message.
+            assert_eq!(frame.first(), Some(&0), "an uncompressed gRPC message");
+            let length = u32::from_be_bytes(frame[1..5].try_into().unwrap()) as usize;
+            assert_eq!(frame.len(), 5 + length, "one whole gRPC message");
+            sink.lock().unwrap().push(Export {
+                path,
+                content_type,
+                message: frame[5..].to_vec(),
+            });
+            let response = http::Response::builder()
+                .status(200)
+                .header("content-type", "application/grpc")
+                .body(())
+                .unwrap();
+            let mut stream = respond.send_response(response, false).unwrap();
+            stream
+                .send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), false)
+                .unwrap();
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            stream.send_trailers(trailers).unwrap();
+        });
+    }
+}
+
+/// The W3C trace id a caller sends in `traceparent`.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const EMAIL: &str = "traced.person@corp.example";
+
+/// Starts the binary exporting to `endpoint` with `protocol`, sends one
+/// traced GraphQL request, stops it with SIGTERM (which must flush), and
+/// answers the token it used.
+fn serve_one_traced_request(protocol: Option<&str>, endpoint: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let port = super::free_port();
+    let token_output = tandem()
+        .args(["dev-token", "--email", EMAIL])
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token_output.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut command = tandem();
+    command
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_SERVICE_NAME", "tandem-under-test")
+        .stderr(std::process::Stdio::null());
+    if let Some(protocol) = protocol {
+        command.env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
+    }
+    let mut server = command.spawn().unwrap();
+    wait_for_port(port);
+    let body = r#"{"query":"query ListSkills { skills { slug } }","operationName":"ListSkills"}"#;
+    let response = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\ntraceparent: 00-{TRACE_ID}-00f067aa0ba902b7-01\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status:?}");
+    token
+}
+
+fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|value: &AnyValue| match &value.value {
+            Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|value| match value.value {
+            Some(any_value::Value::IntValue(i)) => Some(i),
+            _ => None,
+        })
+}
+
+/// What an operator looks for in their collector after one traced request.
+fn check_exported_trace(exports: &[Export], token: &str) {
+    assert!(!exports.is_empty(), "the last spans are flushed on SIGTERM");
+    let mut spans: Vec<Span> = Vec::new();
+    for export in exports {
+        let request = ExportTraceServiceRequest::decode(export.message.as_slice())
+            .expect("a valid ExportTraceServiceRequest");
+        for resource_spans in request.resource_spans {
+            let resource = resource_spans.resource.unwrap_or_default();
+            assert_eq!(
+                string_attribute(&resource.attributes, "service.name"),
+                Some("tandem-under-test")
+            );
+            for scope_spans in resource_spans.scope_spans {
+                spans.extend(scope_spans.spans);
+            }
+        }
+        let raw = String::from_utf8_lossy(&export.message);
+        assert!(!raw.contains(token), "no token in spans");
+        assert!(!raw.contains(EMAIL), "no email in spans");
+    }
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let http_span = spans
+        .iter()
+        .find(|s| string_attribute(&s.attributes, "http.route") == Some("/graphql"))
+        .expect("the HTTP request span");
+    assert_eq!(http_span.name, "POST /graphql");
+    assert_eq!(http_span.kind, SpanKind::Server as i32);
+    assert_eq!(
+        http_span.trace_id, trace_id,
+        "the caller's trace is continued"
+    );
+    assert_eq!(
+        string_attribute(&http_span.attributes, "http.request.method"),
+        Some("POST")
+    );
+    assert_eq!(
+        int_attribute(&http_span.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    let operation = spans
+        .iter()
+        .find(|s| s.name == "graphql.operation")
+        .expect("the GraphQL operation span");
+    assert_eq!(
+        string_attribute(&operation.attributes, "graphql.operation.name"),
+        Some("ListSkills")
+    );
+    assert_eq!(
+        string_attribute(&operation.attributes, "graphql.operation.type"),
+        Some("query")
+    );
+    assert_eq!(operation.trace_id, trace_id);
+    assert!(
+        spans.iter().any(|s| s.trace_id == trace_id
+            && string_attribute(&s.attributes, "db.system") == Some("sqlite")),
+        "a span per SQL statement, in the request's trace"
+    );
+}
+
+#[test]
+fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
+    let (receiver_port, exports) = http_receiver();
+    let token = serve_one_traced_request(None, &format!("http://127.0.0.1:{receiver_port}"));
+    let exports = exports.lock().unwrap();
+    for export in exports.iter() {
+        assert_eq!(export.path, "/v1/traces");
+        assert_eq!(export.content_type, "application/x-protobuf");
+    }
+    check_exported_trace(&exports, &token);
+}
+
+#[test]
+fn spans_are_exported_with_otlp_grpc_when_configured() {
+    let (receiver_port, exports) = grpc_receiver();
+    let token =
+        serve_one_traced_request(Some("grpc"), &format!("http://127.0.0.1:{receiver_port}"));
+    let exports = exports.lock().unwrap();
+    for export in exports.iter() {
+        assert_eq!(
+            export.path,
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        assert!(export.content_type.starts_with("application/grpc"));
+    }
+    check_exported_trace(&exports, &token);
+}
