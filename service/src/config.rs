@@ -265,9 +265,7 @@ impl Config {
                 None => url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?,
             },
             otel_protocol: otlp_protocol(env)?,
-            otel_service_name: env
-                .get("OTEL_SERVICE_NAME")
-                .unwrap_or_else(|| "tandem".to_owned()),
+            otel_service_name: otel_service_name(env),
             log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
             log_format: parse_or(env, "LOG_FORMAT", LogFormat::Pretty, |v| match v {
                 "json" => Ok(LogFormat::Json),
@@ -496,6 +494,21 @@ fn redis_url(env: &dyn Source) -> Result<Option<String>, ConfigError> {
 
 const OTLP_SCHEMES: &[&str] = &["http", "https"];
 
+/// `OTEL_SERVICE_NAME`, else a `service.name` in `OTEL_RESOURCE_ATTRIBUTES`
+/// (the specification's order), else `tandem`.
+fn otel_service_name(env: &dyn Source) -> String {
+    env.get("OTEL_SERVICE_NAME")
+        .or_else(|| {
+            env.get("OTEL_RESOURCE_ATTRIBUTES")?
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| key.trim() == "service.name")
+                .map(|(_, value)| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        })
+        .unwrap_or_else(|| "tandem".to_owned())
+}
+
 /// The traces-specific variable wins over the general one, as the OpenTelemetry
 /// specification says. `http/json` is refused rather than silently replaced.
 fn otlp_protocol(env: &dyn Source) -> Result<OtlpProtocol, ConfigError> {
@@ -574,6 +587,19 @@ mod tests {
         let general =
             Config::from_source(&env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC")])).unwrap();
         assert_eq!(general.otel_protocol, OtlpProtocol::Grpc);
+    }
+
+    #[test]
+    fn the_service_name_can_come_from_the_resource_attributes() {
+        let attributes = (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=hr, service.name=tandem-eu",
+        );
+        let config = Config::from_source(&env(&[attributes])).unwrap();
+        assert_eq!(config.otel_service_name, "tandem-eu");
+        let named =
+            Config::from_source(&env(&[attributes, ("OTEL_SERVICE_NAME", "tandem-us")])).unwrap();
+        assert_eq!(named.otel_service_name, "tandem-us");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
@@ -151,10 +152,10 @@ async fn serve_grpc_connection(socket: tokio::net::TcpStream, sink: Exports) {
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const EMAIL: &str = "traced.person@corp.example";
 
-/// Starts the binary exporting to `endpoint` with `protocol`, sends one
-/// traced GraphQL request, stops it with SIGTERM (which must flush), and
-/// answers the token it used.
-fn serve_one_traced_request(protocol: Option<&str>, endpoint: &str) -> String {
+/// Starts the binary with the `OTEL_*` `settings`, sends one traced GraphQL
+/// request, stops it with SIGTERM (which must flush), and answers the token
+/// it used.
+fn serve_one_traced_request(settings: &[(&str, String)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let port = super::free_port();
@@ -174,12 +175,8 @@ fn serve_one_traced_request(protocol: Option<&str>, endpoint: &str) -> String {
         .env("DATABASE_URL", &url)
         .env("AUTH_DEV_MODE", "true")
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_SERVICE_NAME", "tandem-under-test")
+        .envs(settings.iter().map(|(name, value)| (name, value)))
         .stderr(std::process::Stdio::null());
-    if let Some(protocol) = protocol {
-        command.env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
-    }
     let mut server = command.spawn().unwrap();
     wait_for_port(port);
     let body = r#"{"query":"query ListSkills { skills { slug } }","operationName":"ListSkills"}"#;
@@ -226,24 +223,21 @@ fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
 /// What an operator looks for in their collector after one traced request.
 fn check_exported_trace(exports: &[Export], token: &str) {
     assert!(!exports.is_empty(), "the last spans are flushed on SIGTERM");
-    let mut spans: Vec<Span> = Vec::new();
     for export in exports {
-        let request = ExportTraceServiceRequest::decode(export.message.as_slice())
-            .expect("a valid ExportTraceServiceRequest");
-        for resource_spans in request.resource_spans {
-            let resource = resource_spans.resource.unwrap_or_default();
-            assert_eq!(
-                string_attribute(&resource.attributes, "service.name"),
-                Some("tandem-under-test")
-            );
-            for scope_spans in resource_spans.scope_spans {
-                spans.extend(scope_spans.spans);
-            }
-        }
         let raw = String::from_utf8_lossy(&export.message);
         assert!(!raw.contains(token), "no token in spans");
         assert!(!raw.contains(EMAIL), "no email in spans");
     }
+    let spans: Vec<Span> = decoded_spans(exports)
+        .into_iter()
+        .map(|(resource, span)| {
+            assert_eq!(
+                string_attribute(&resource.attributes, "service.name"),
+                Some("tandem-under-test")
+            );
+            span
+        })
+        .collect();
     let trace_id: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
         .collect();
@@ -285,23 +279,62 @@ fn check_exported_trace(exports: &[Export], token: &str) {
     );
 }
 
+/// Spans of the whole export, after checking each request decodes.
+fn decoded_spans(exports: &[Export]) -> Vec<(Resource, Span)> {
+    let mut spans = Vec::new();
+    for export in exports {
+        let request = ExportTraceServiceRequest::decode(export.message.as_slice())
+            .expect("a valid ExportTraceServiceRequest");
+        for resource_spans in request.resource_spans {
+            let resource = resource_spans.resource.unwrap_or_default();
+            for scope_spans in resource_spans.scope_spans {
+                spans.extend(scope_spans.spans.into_iter().map(|s| (resource.clone(), s)));
+            }
+        }
+    }
+    spans
+}
+
 #[test]
 fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
     let (receiver_port, exports) = http_receiver();
-    let token = serve_one_traced_request(None, &format!("http://127.0.0.1:{receiver_port}"));
+    let token = serve_one_traced_request(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{receiver_port}"),
+        ),
+        ("OTEL_SERVICE_NAME", "tandem-under-test".into()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=ci".into(),
+        ),
+    ]);
     let exports = exports.lock().unwrap();
     for export in exports.iter() {
         assert_eq!(export.path, "/v1/traces");
         assert_eq!(export.content_type, "application/x-protobuf");
     }
     check_exported_trace(&exports, &token);
+    for (resource, _) in decoded_spans(&exports) {
+        assert_eq!(
+            string_attribute(&resource.attributes, "deployment.environment.name"),
+            Some("ci"),
+            "OTEL_RESOURCE_ATTRIBUTES honoured"
+        );
+    }
 }
 
 #[test]
 fn spans_are_exported_with_otlp_grpc_when_configured() {
     let (receiver_port, exports) = grpc_receiver();
-    let token =
-        serve_one_traced_request(Some("grpc"), &format!("http://127.0.0.1:{receiver_port}"));
+    let token = serve_one_traced_request(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{receiver_port}"),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+        ("OTEL_SERVICE_NAME", "tandem-under-test".into()),
+    ]);
     let exports = exports.lock().unwrap();
     for export in exports.iter() {
         assert_eq!(
@@ -311,4 +344,21 @@ fn spans_are_exported_with_otlp_grpc_when_configured() {
         assert!(export.content_type.starts_with("application/grpc"));
     }
     check_exported_trace(&exports, &token);
+}
+
+#[test]
+fn the_sampler_variable_is_honoured() {
+    let (receiver_port, exports) = http_receiver();
+    serve_one_traced_request(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{receiver_port}"),
+        ),
+        ("OTEL_TRACES_SAMPLER", "always_off".into()),
+    ]);
+    let exports = exports.lock().unwrap();
+    assert!(
+        decoded_spans(&exports).is_empty(),
+        "always_off samples nothing"
+    );
 }
