@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod probe;
 pub mod scim;
 pub mod startup;
 pub mod telemetry;

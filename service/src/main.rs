@@ -46,6 +46,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Exit 0 when the local server answers /healthz (the image's HEALTHCHECK).
+    Healthcheck,
     /// Print a dev-mode token (needs AUTH_DEV_MODE=true).
     DevToken {
         /// Employee email the token names; omit for a service account.
@@ -73,6 +75,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Healthcheck) = cli.command {
+        // Before the runtime and telemetry: it runs every few seconds.
+        return healthcheck(&config);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -150,8 +156,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("{}", dev::issue(&key, &request)?);
         }
         Command::ExportSchema => print!("{}", tandem::graphql::sdl()),
+        Command::Healthcheck => return Ok(healthcheck(&config)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit 0 when the server on `BIND_ADDR` is alive, 1 otherwise.
+fn healthcheck(config: &Config) -> ExitCode {
+    if tandem::probe::healthz(config.bind_addr, std::time::Duration::from_secs(3)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Seeds the demo company unless employees exist already.

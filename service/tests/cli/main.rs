@@ -238,6 +238,15 @@ fn a_redis_outage_is_logged_once_and_its_end_once() {
     }
 }
 
+/// `tandem healthcheck` against the server on `port`, as the Dockerfile runs it.
+fn healthcheck(port: u16) -> std::process::ExitStatus {
+    tandem()
+        .arg("healthcheck")
+        .env("BIND_ADDR", format!("0.0.0.0:{port}"))
+        .status()
+        .unwrap()
+}
+
 #[test]
 fn sigterm_turns_readiness_off_first_and_drops_no_request() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -255,6 +264,10 @@ fn sigterm_turns_readiness_off_first_and_drops_no_request() {
         .spawn()
         .unwrap();
     wait_for_port(port);
+    assert!(
+        healthcheck(port).success(),
+        "the image's HEALTHCHECK passes"
+    );
     let draining = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::new()));
     let clients: Vec<_> = (0..4)
@@ -301,6 +314,11 @@ fn sigterm_turns_readiness_off_first_and_drops_no_request() {
     }
     let status = server.wait().unwrap();
     assert!(status.success(), "exit 0 after draining: {status:?}");
+    assert_eq!(
+        healthcheck(port).code(),
+        Some(1),
+        "and fails once it is gone"
+    );
     let answers = answers.lock().unwrap();
     assert!(answers.len() > 10, "{} requests", answers.len());
     assert!(answers.iter().all(|ok| *ok), "every request answered 200");
