@@ -34,6 +34,9 @@ impl Telemetry {
     }
 }
 
+/// Crates the span exporter runs on; their spans are never exported.
+const EXPORTER_TARGETS: &[&str] = &["opentelemetry", "tonic", "tower", "h2", "hyper", "reqwest"];
+
 /// Installs the global subscriber; a second call (tests) keeps the first.
 /// Call it inside the Tokio runtime: the gRPC exporter's channel lives there.
 pub fn init(config: &Config) -> Telemetry {
@@ -67,9 +70,17 @@ pub fn init(config: &Config) -> Telemetry {
             }
         }
     });
+    // The exporter's own HTTP/gRPC client must not trace itself (with
+    // RUST_LOG=debug every export would produce spans to export).
+    let not_the_exporter = filter_fn(|meta| {
+        !EXPORTER_TARGETS
+            .iter()
+            .any(|target| meta.target().starts_with(target))
+    });
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("tandem"))
+            .with_filter(not_the_exporter)
             .boxed()
     });
     let _ = tracing_subscriber::registry()

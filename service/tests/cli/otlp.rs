@@ -154,11 +154,12 @@ const EMAIL: &str = "traced.person@corp.example";
 
 /// Starts the binary with the `OTEL_*` `settings`, sends one traced GraphQL
 /// request, stops it with SIGTERM (which must flush), and answers the token
-/// it used.
-fn serve_one_traced_request(settings: &[(&str, String)]) -> String {
+/// it used and what it logged.
+fn serve_one_traced_request(settings: &[(&str, String)]) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let port = super::free_port();
+    let log_path = dir.path().join("tandem.log");
     let token_output = tandem()
         .args(["dev-token", "--email", EMAIL])
         .env("DATABASE_URL", &url)
@@ -176,7 +177,9 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> String {
         .env("AUTH_DEV_MODE", "true")
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .envs(settings.iter().map(|(name, value)| (name, value)))
-        .stderr(std::process::Stdio::null());
+        .env("LOG_FORMAT", "json")
+        .env("SHUTDOWN_DRAIN_SECS", "0")
+        .stderr(std::fs::File::create(&log_path).unwrap());
     let mut server = command.spawn().unwrap();
     wait_for_port(port);
     let body = r#"{"query":"query ListSkills { skills { slug } }","operationName":"ListSkills"}"#;
@@ -195,7 +198,7 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> String {
     assert!(terminated.success());
     let status = server.wait().unwrap();
     assert!(status.success(), "graceful exit: {status:?}");
-    token
+    (token, std::fs::read_to_string(&log_path).unwrap())
 }
 
 fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -298,7 +301,7 @@ fn decoded_spans(exports: &[Export]) -> Vec<(Resource, Span)> {
 #[test]
 fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
     let (receiver_port, exports) = http_receiver();
-    let token = serve_one_traced_request(&[
+    let (token, _) = serve_one_traced_request(&[
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{receiver_port}"),
@@ -327,7 +330,7 @@ fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
 #[test]
 fn spans_are_exported_with_otlp_grpc_when_configured() {
     let (receiver_port, exports) = grpc_receiver();
-    let token = serve_one_traced_request(&[
+    let (token, _) = serve_one_traced_request(&[
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{receiver_port}"),
@@ -361,4 +364,26 @@ fn the_sampler_variable_is_honoured() {
         decoded_spans(&exports).is_empty(),
         "always_off samples nothing"
     );
+}
+
+#[test]
+fn an_unreachable_collector_is_logged_and_costs_no_request() {
+    let closed_port = super::free_port();
+    for protocol in ["http/protobuf", "grpc"] {
+        // serve_one_traced_request asserts the request's 200 and exit 0.
+        let (_, log) = serve_one_traced_request(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{closed_port}"),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.into()),
+        ]);
+        let failure = log
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|entry| entry["fields"]["name"] == "BatchSpanProcessor.ExportError");
+        let failure =
+            failure.unwrap_or_else(|| panic!("{protocol}: export failure logged:\n{log}"));
+        assert_eq!(failure["level"], "ERROR");
+    }
 }
