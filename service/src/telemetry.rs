@@ -78,8 +78,14 @@ pub fn init(config: &Config) -> Telemetry {
             .any(|target| meta.target().starts_with(target))
     });
     let traces = provider.as_ref().map(|p| {
+        // Thread, source location and busy/idle time on every span would
+        // add little for a reader and much to each span (measured in
+        // docs/benchmarks.md): the span names and the trace say where.
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("tandem"))
+            .with_threads(false)
+            .with_location(false)
+            .with_tracked_inactivity(false)
             .with_filter(not_the_exporter)
             .boxed()
     });
