@@ -149,14 +149,31 @@ fn parse_id(raw: &str) -> Result<Uuid, ScimError> {
         .map_err(|_| ScimError::new(StatusCode::NOT_FOUND, None, "user not found"))
 }
 
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
-    if body.len() > MAX_BODY {
-        return Err(ScimError::new(
+/// Reads the body up to [`MAX_BODY`], read here rather than by actix's
+/// `Bytes` extractor so that a larger one still gets a SCIM error, not a
+/// plain-text 413, and is never buffered whole.
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ScimError> {
+    use futures_util::StreamExt as _;
+    let too_large = || {
+        ScimError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             Some("tooLarge"),
             "request body too large",
-        ));
+        )
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ScimError::invalid("invalidSyntax", "the body could not be read"))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(ScimError::invalid(
@@ -419,11 +436,15 @@ async fn fetch(
     )
 }
 
-async fn create(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     finish(
         async {
             let caller = authenticate(&req, &state).await?;
-            let attributes = parse_body(&body)?;
+            let attributes = parse_body(&read_body(payload).await?)?;
             let mut record = EmployeeRecord::default();
             apply_attributes(&mut record, &attributes, None)?;
             if record.email.trim().is_empty() {
@@ -467,13 +488,13 @@ async fn save(state: &AppState, caller: &Caller, record: EmployeeRecord) -> Scim
 async fn replace(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     finish(
         async {
             let (caller, stored) = current(&req, &state, &path).await?;
-            let attributes = parse_body(&body)?;
+            let attributes = parse_body(&read_body(payload).await?)?;
             let key = stored.external_id.clone();
             // PUT replaces what SCIM describes; the HRIS's own attributes stay.
             let mut record = EmployeeRecord {
@@ -497,13 +518,13 @@ async fn replace(
 async fn patch(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     finish(
         async {
             let (caller, mut record) = current(&req, &state, &path).await?;
-            let request = parse_body(&body)?;
+            let request = parse_body(&read_body(payload).await?)?;
             let operations = request
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("operations"))

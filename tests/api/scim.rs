@@ -299,6 +299,14 @@ async fn scim_refuses_bad_requests_in_its_own_format(backend: Backend) {
         let (status, _) = scim(&app, &hris, Method::GET, &format!("/Users/{id}"), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
+    // Bodies over 64 KiB, just over and far over actix's own 256 KiB limit:
+    // always SCIM's error, never a plain-text 413.
+    for size in [65 * 1024, 300 * 1024, 4 * 1024 * 1024] {
+        let user = json!({ "userName": "big@corp.example", "title": "x".repeat(size) });
+        let (status, body) = scim(&app, &hris, Method::POST, "/Users", Some(user)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{size}");
+        assert_eq!(body["scimType"], "tooLarge", "{size}: {body}");
+    }
     let (status, config) = scim(&app, &hris, Method::GET, "/ServiceProviderConfig", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["patch"]["supported"], true);

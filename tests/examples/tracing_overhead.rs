@@ -56,9 +56,8 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(Ok(2000), |a| a.parse())?;
     let seconds: u64 = args.next().map_or(Ok(5), |a| a.parse())?;
-    let binary = std::env::var("TANDEM_BIN").unwrap_or_else(|_| {
-        format!("{}/../target/release/tandem", env!("CARGO_MANIFEST_DIR"))
-    });
+    let binary = std::env::var("TANDEM_BIN")
+        .unwrap_or_else(|_| format!("{}/../target/release/tandem", env!("CARGO_MANIFEST_DIR")));
     let dir = tempfile::tempdir()?;
     let database_url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
         format!(
@@ -240,7 +239,8 @@ fn receive(stream: std::net::TcpStream, counts: &Received) {
         }
         counts.requests.fetch_add(1, Ordering::Relaxed);
         counts.bytes.fetch_add(length as u64, Ordering::Relaxed);
-        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
         if writer.write_all(answer).is_err() {
             return;
         }
