@@ -93,6 +93,7 @@ impl Loader<EmployeeKey> for TableLoader {
     type Value = employee::Model;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.employees", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[EmployeeKey],
@@ -108,6 +109,7 @@ impl Loader<DepartmentKey> for TableLoader {
     type Value = department::Model;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.departments", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[DepartmentKey],
@@ -123,6 +125,7 @@ impl Loader<ProgrammeKey> for TableLoader {
     type Value = programme::Model;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.programmes", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[ProgrammeKey],
@@ -138,6 +141,7 @@ impl Loader<MenteesKey> for TableLoader {
     type Value = Vec<Uuid>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.pairing_mentees", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[MenteesKey],
@@ -153,6 +157,7 @@ impl Loader<GoalsKey> for TableLoader {
     type Value = Vec<goal::Model>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.goals", skip_all, fields(keys = keys.len() as i64))]
     async fn load(&self, keys: &[GoalsKey]) -> Result<HashMap<GoalsKey, Self::Value>, Self::Error> {
         let found = pairings::goals_of(&self.db, &ids(keys, |k| k.0))
             .await
@@ -165,6 +170,7 @@ impl Loader<PairingKey> for TableLoader {
     type Value = pairing::Model;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.pairings", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[PairingKey],
@@ -180,6 +186,7 @@ impl Loader<SessionsKey> for TableLoader {
     type Value = Vec<mentoring_session::Model>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.sessions", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[SessionsKey],
@@ -195,6 +202,7 @@ impl Loader<TopicsKey> for TableLoader {
     type Value = Vec<Uuid>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.session_topics", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[TopicsKey],
@@ -210,6 +218,7 @@ impl Loader<FeedbackKey> for TableLoader {
     type Value = Vec<session_feedback::Model>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.feedback", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[FeedbackKey],
@@ -225,6 +234,7 @@ impl Loader<SkillKey> for TableLoader {
     type Value = skill::Model;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.skills", skip_all, fields(keys = keys.len() as i64))]
     async fn load(&self, keys: &[SkillKey]) -> Result<HashMap<SkillKey, Self::Value>, Self::Error> {
         let found = skills::by_ids(&self.db, &ids(keys, |k| k.0))
             .await
@@ -237,6 +247,7 @@ impl Loader<SkillProfileKey> for TableLoader {
     type Value = Vec<skill_profile::Model>;
     type Error = LoadError;
 
+    #[tracing::instrument(name = "dataloader.skill_profiles", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
         keys: &[SkillProfileKey],

@@ -150,7 +150,9 @@ async fn serve_grpc_connection(socket: tokio::net::TcpStream, sink: Exports) {
 
 /// The W3C trace id a caller sends in `traceparent`.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const EMAIL: &str = "traced.person@corp.example";
+/// An employee of the demo company (`serve --demo`), signed in as an admin
+/// so that programme sponsors are visible (loaded through the DataLoader).
+const EMAIL: &str = "alice.martin.1@demo.tandem.example";
 
 /// Starts the binary with the `OTEL_*` `settings`, sends one traced GraphQL
 /// request, stops it with SIGTERM (which must flush), and answers the token
@@ -161,7 +163,7 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> (String, String) {
     let port = super::free_port();
     let log_path = dir.path().join("tandem.log");
     let token_output = tandem()
-        .args(["dev-token", "--email", EMAIL])
+        .args(["dev-token", "--email", EMAIL, "--role", "admin"])
         .env("DATABASE_URL", &url)
         .env("AUTH_DEV_MODE", "true")
         .output()
@@ -172,7 +174,7 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> (String, String) {
         .to_owned();
     let mut command = tandem();
     command
-        .arg("serve")
+        .args(["serve", "--demo"])
         .env("DATABASE_URL", &url)
         .env("AUTH_DEV_MODE", "true")
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
@@ -182,7 +184,7 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> (String, String) {
         .stderr(std::fs::File::create(&log_path).unwrap());
     let mut server = command.spawn().unwrap();
     wait_for_port(port);
-    let body = r#"{"query":"query ListSkills { skills { slug } }","operationName":"ListSkills"}"#;
+    let body = r#"{"query":"query ListProgrammes { programmes(first: 5) { edges { node { name sponsor { displayName } } } } }","operationName":"ListProgrammes"}"#;
     let response = http(
         port,
         &format!(
@@ -191,6 +193,10 @@ fn serve_one_traced_request(settings: &[(&str, String)]) -> (String, String) {
         ),
     );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("displayName"),
+        "sponsors loaded: {response}"
+    );
     let terminated = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -268,7 +274,7 @@ fn check_exported_trace(exports: &[Export], token: &str) {
         .expect("the GraphQL operation span");
     assert_eq!(
         string_attribute(&operation.attributes, "graphql.operation.name"),
-        Some("ListSkills")
+        Some("ListProgrammes")
     );
     assert_eq!(
         string_attribute(&operation.attributes, "graphql.operation.type"),
@@ -279,6 +285,21 @@ fn check_exported_trace(exports: &[Export], token: &str) {
         spans.iter().any(|s| s.trace_id == trace_id
             && string_attribute(&s.attributes, "db.system") == Some("sqlite")),
         "a span per SQL statement, in the request's trace"
+    );
+    // The DataLoader's batch runs in a task of its own: its span and its SQL
+    // statement must still sit in the request's trace.
+    let batch = spans
+        .iter()
+        .find(|s| s.name == "dataloader.employees")
+        .expect("the sponsors' batch load span");
+    assert_eq!(
+        batch.trace_id, trace_id,
+        "the batch load is in the request's trace"
+    );
+    assert!(
+        spans.iter().any(|s| s.parent_span_id == batch.span_id
+            && string_attribute(&s.attributes, "db.system") == Some("sqlite")),
+        "the batch's SQL statement is its child"
     );
 }
 
