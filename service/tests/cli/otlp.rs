@@ -296,10 +296,17 @@ fn check_exported_trace(exports: &[Export], token: &str) {
         batch.trace_id, trace_id,
         "the batch load is in the request's trace"
     );
+    let statement = spans
+        .iter()
+        .find(|s| {
+            s.parent_span_id == batch.span_id
+                && string_attribute(&s.attributes, "db.system") == Some("sqlite")
+        })
+        .expect("the batch's SQL statement is its child");
+    let sql = string_attribute(&statement.attributes, "db.statement").unwrap_or_default();
     assert!(
-        spans.iter().any(|s| s.parent_span_id == batch.span_id
-            && string_attribute(&s.attributes, "db.system") == Some("sqlite")),
-        "the batch's SQL statement is its child"
+        sql.starts_with("SELECT") && sql.contains("\"employees\"") && sql.contains('?'),
+        "the statement, with placeholders instead of values: {sql}"
     );
 }
 
