@@ -24,6 +24,7 @@ fn tandem() -> Command {
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES",
         "OTEL_TRACES_SAMPLER",
+        "SSL_CERT_FILE",
     ] {
         command.env_remove(variable);
     }

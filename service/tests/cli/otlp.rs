@@ -24,55 +24,133 @@ struct Export {
 
 type Exports = Arc<Mutex<Vec<Export>>>;
 
-/// An OTLP/HTTP receiver: answers every POST with 200 and keeps its body.
-fn http_receiver() -> (u16, Exports) {
-    use std::io::{BufRead, BufReader, Read, Write};
+/// A server certificate for 127.0.0.1 signed by a throw-away CA (made with
+/// the `openssl` command), and the CA's PEM file for `SSL_CERT_FILE`.
+struct TestTls {
+    ca_file: std::path::PathBuf,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestTls {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("the openssl command");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=Tandem test CA",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req", "-new"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "leaf.key",
+                    "-out",
+                    "leaf.csr",
+                    "-subj",
+                    "/CN=localhost",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            path("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ]);
+        use rustls::pki_types::pem::PemObject as _;
+        let chain = rustls::pki_types::CertificateDer::pem_file_iter(path("leaf.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        Self {
+            ca_file: path("ca.pem"),
+            chain,
+            key_file: path("leaf.key"),
+            _dir: dir,
+        }
+    }
+
+    /// A server configuration offering `alpn` (h2 for gRPC, http/1.1 else).
+    fn server(&self, alpn: &[u8]) -> Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject as _;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&self.key_file).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), key)
+            .unwrap();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        Arc::new(config)
+    }
+}
+
+/// An OTLP/HTTP receiver (over TLS when given a configuration): answers
+/// every POST with 200 and keeps its body.
+fn http_receiver(tls: Option<Arc<rustls::ServerConfig>>) -> (u16, Exports) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let exports = Exports::default();
     let sink = exports.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let sink = sink.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = request_line
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let (mut length, mut content_type) = (0usize, String::new());
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        let (name, value) = line.split_once(':').unwrap_or_default();
-                        match name.to_ascii_lowercase().as_str() {
-                            "content-length" => length = value.trim().parse().unwrap_or(0),
-                            "content-type" => value.trim().clone_into(&mut content_type),
-                            _ => {}
-                        }
-                    }
-                    let mut message = vec![0; length];
-                    if reader.read_exact(&mut message).is_err() {
-                        return;
-                    }
-                    sink.lock().unwrap().push(Export {
-                        path,
-                        content_type,
-                        message,
-                    });
-                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n");
+            let (sink, tls) = (sink.clone(), tls.clone());
+            std::thread::spawn(move || match tls {
+                None => serve_http_connection(stream, &sink),
+                Some(config) => {
+                    let connection = rustls::ServerConnection::new(config).unwrap();
+                    serve_http_connection(rustls::StreamOwned::new(connection, stream), &sink);
                 }
             });
         }
@@ -80,9 +158,58 @@ fn http_receiver() -> (u16, Exports) {
     (port, exports)
 }
 
-/// An OTLP/gRPC receiver over cleartext HTTP/2: keeps each unary call's
-/// message and answers an empty `ExportTraceServiceResponse`, status OK.
-fn grpc_receiver() -> (u16, Exports) {
+fn serve_http_connection(stream: impl std::io::Read + std::io::Write, sink: &Exports) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let (mut length, mut content_type) = (0usize, String::new());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap_or_default();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "content-type" => value.trim().clone_into(&mut content_type),
+                _ => {}
+            }
+        }
+        let mut message = vec![0; length];
+        if reader.read_exact(&mut message).is_err() {
+            return;
+        }
+        sink.lock().unwrap().push(Export {
+            path,
+            content_type,
+            message,
+        });
+        let writer = reader.get_mut();
+        let answered = writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n")
+            .and_then(|()| writer.flush());
+        if answered.is_err() {
+            return;
+        }
+    }
+}
+
+/// An OTLP/gRPC receiver over HTTP/2 (cleartext, or TLS when given a
+/// configuration): keeps each unary call's message and answers an empty
+/// `ExportTraceServiceResponse`, status OK.
+fn grpc_receiver(tls: Option<Arc<rustls::ServerConfig>>) -> (u16, Exports) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -96,14 +223,28 @@ fn grpc_receiver() -> (u16, Exports) {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve_grpc_connection(socket, sink.clone()));
+                let sink = sink.clone();
+                match &tls {
+                    None => drop(tokio::spawn(serve_grpc_connection(socket, sink))),
+                    Some(config) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                        tokio::spawn(async move {
+                            if let Ok(stream) = acceptor.accept(socket).await {
+                                serve_grpc_connection(stream, sink).await;
+                            }
+                        });
+                    }
+                }
             }
         });
     });
     (port, exports)
 }
 
-async fn serve_grpc_connection(socket: tokio::net::TcpStream, sink: Exports) {
+async fn serve_grpc_connection<S>(socket: S, sink: Exports)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let Ok(mut connection) = h2::server::handshake(socket).await else {
         return;
     };
@@ -328,7 +469,7 @@ fn decoded_spans(exports: &[Export]) -> Vec<(Resource, Span)> {
 
 #[test]
 fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
-    let (receiver_port, exports) = http_receiver();
+    let (receiver_port, exports) = http_receiver(None);
     let (token, _) = serve_one_traced_request(&[
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -357,7 +498,7 @@ fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
 
 #[test]
 fn spans_are_exported_with_otlp_grpc_when_configured() {
-    let (receiver_port, exports) = grpc_receiver();
+    let (receiver_port, exports) = grpc_receiver(None);
     let (token, _) = serve_one_traced_request(&[
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -379,7 +520,7 @@ fn spans_are_exported_with_otlp_grpc_when_configured() {
 
 #[test]
 fn the_sampler_variable_is_honoured() {
-    let (receiver_port, exports) = http_receiver();
+    let (receiver_port, exports) = http_receiver(None);
     serve_one_traced_request(&[
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -413,5 +554,33 @@ fn an_unreachable_collector_is_logged_and_costs_no_request() {
         let failure =
             failure.unwrap_or_else(|| panic!("{protocol}: export failure logged:\n{log}"));
         assert_eq!(failure["level"], "ERROR");
+    }
+}
+
+#[test]
+fn spans_are_exported_over_tls_to_a_collector_the_system_store_trusts() {
+    let tls = TestTls::new();
+    let ca_file = tls.ca_file.display().to_string();
+    for protocol in ["http/protobuf", "grpc"] {
+        let (receiver_port, exports) = match protocol {
+            "grpc" => grpc_receiver(Some(tls.server(b"h2"))),
+            _ => http_receiver(Some(tls.server(b"http/1.1"))),
+        };
+        let (token, log) = serve_one_traced_request(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("https://127.0.0.1:{receiver_port}"),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.into()),
+            ("OTEL_SERVICE_NAME", "tandem-under-test".into()),
+            // What an operator does for a collector behind a private CA.
+            ("SSL_CERT_FILE", ca_file.clone()),
+        ]);
+        let exports = exports.lock().unwrap();
+        assert!(
+            !exports.is_empty(),
+            "{protocol} over TLS: nothing arrived\n{log}"
+        );
+        check_exported_trace(&exports, &token);
     }
 }
