@@ -54,8 +54,28 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        if is_transient_conflict(&err) {
+            tracing::warn!(error = %err, "a transaction lost to a concurrent one");
+            return Self::Conflict("a concurrent change got in the way; try again".to_owned());
+        }
         Self::Internal(anyhow::Error::new(err).context("database"))
     }
+}
+
+/// PostgreSQL gave up on the transaction because of another one (deadlock
+/// `40P01`, serialisation failure `40001`): the request may simply be
+/// repeated, which is what CONFLICT tells the client; it is not our fault.
+fn is_transient_conflict(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause))) =
+        err
+    else {
+        return false;
+    };
+    cause
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
 /// Result of a domain operation.

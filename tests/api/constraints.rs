@@ -231,3 +231,46 @@ both!(
     one_live_enrolment_per_employee_programme_and_role,
     references_and_ratings_are_enforced,
 );
+
+/// Two transactions that each hold a row the other wants: PostgreSQL kills
+/// one of them (deadlock, `40P01`). Tandem answers that one CONFLICT ("try
+/// again"), never INTERNAL; the other commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_lost_to_a_deadlock_is_a_conflict() {
+    use sea_orm::TransactionTrait;
+    use tandem::error::AppError;
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let first = insert_employee(&app.db, Person::new("First Row", 3)).await;
+    let second = insert_employee(&app.db, Person::new("Second Row", 3)).await;
+    let touch = |id: Uuid| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE employees SET availability_version = availability_version + 1 WHERE id = $1",
+            [id.into()],
+        )
+    };
+    let (one, other) = (app.db.begin().await.unwrap(), app.db.begin().await.unwrap());
+    one.execute_raw(touch(first)).await.unwrap();
+    other.execute_raw(touch(second)).await.unwrap();
+    let crossing = |txn: sea_orm::DatabaseTransaction, id: Uuid| {
+        let statement = touch(id);
+        tokio::spawn(async move {
+            match txn.execute_raw(statement).await {
+                Ok(_) => txn.commit().await.map_err(AppError::from),
+                Err(err) => Err(AppError::from(err)),
+            }
+        })
+    };
+    let (one, other) = (crossing(one, second), crossing(other, first));
+    let outcomes = [one.await.unwrap(), other.await.unwrap()];
+    let lost: Vec<&AppError> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert_eq!(lost.len(), 1, "exactly one transaction is sacrificed");
+    assert!(
+        matches!(lost[0], AppError::Conflict(_)),
+        "a deadlock is a CONFLICT to retry: {:?}",
+        lost[0]
+    );
+}

@@ -199,12 +199,27 @@ pub async fn schedule(
 /// before this change can then never be served). The new version is also at
 /// least the current time in microseconds, so versions keep rising even
 /// across a database restored from a backup while Redis kept newer entries.
+///
+/// The rows are locked in id order first: an `UPDATE … WHERE id IN (…)`
+/// locks them in scan order, which can differ between two transactions, and
+/// two bookings sharing a participant then deadlocked on PostgreSQL. (SQLite
+/// takes no row locks; its writers are serialised by `BEGIN IMMEDIATE`.)
 pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -> AppResult<()> {
     if employees.is_empty() {
         return Ok(());
     }
     let mut ids = employees.to_vec();
     ids.sort();
+    ids.dedup();
+    employee::Entity::find()
+        .select_only()
+        .column(employee::Column::Id)
+        .filter(employee::Column::Id.is_in(ids.clone()))
+        .order_by_asc(employee::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
     let now = Utc::now().timestamp_micros();
     let next = Expr::col(employee::Column::AvailabilityVersion).add(1);
     employee::Entity::update_many()
