@@ -259,11 +259,8 @@ impl Config {
                 parse_ratio,
             )?,
             graphql,
-            otel_endpoint: match url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
-            {
-                Some(url) => Some(url),
-                None => url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?,
-            },
+            otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
+                .or(url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?),
             otel_protocol: otlp_protocol(env)?,
             otel_service_name: otel_service_name(env),
             log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
