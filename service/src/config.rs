@@ -99,6 +99,12 @@ pub struct GraphqlConfig {
     pub max_recursive_depth: usize,
     /// Maximum directives on one field.
     pub max_directives: usize,
+    /// Deepest bracket nesting (`{ [ (`) of a document, checked before parsing.
+    pub max_nesting: usize,
+    /// Most aliased fields in one operation (fragments expanded).
+    pub max_aliases: usize,
+    /// Most root fields in one operation (fragments expanded).
+    pub max_root_fields: usize,
     /// Maximum operations in one JSON batch request (1 = batches refused).
     pub max_batch: usize,
     /// Introspection and "Did you mean" suggestions.
@@ -111,6 +117,18 @@ pub struct GraphqlConfig {
     pub hris_body_limit: usize,
     /// Longest an HRIS account's operation may run.
     pub hris_execution_timeout: Duration,
+}
+
+impl GraphqlConfig {
+    /// The limits every operation's text passes before execution.
+    pub fn shape_limits(&self) -> crate::graphql::limits::ShapeLimits {
+        crate::graphql::limits::ShapeLimits {
+            max_nesting: self.max_nesting,
+            max_fields: self.max_complexity,
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+        }
+    }
 }
 
 /// Where free time is cached and how long a cache call may take.
@@ -211,6 +229,11 @@ impl Config {
                 in_range(v, 4, 256)
             })?,
             max_directives: parse_or(env, "GRAPHQL_MAX_DIRECTIVES", 5, |v| in_range(v, 0, 50))?,
+            max_nesting: parse_or(env, "GRAPHQL_MAX_NESTING", 64, |v| in_range(v, 8, 256))?,
+            max_aliases: parse_or(env, "GRAPHQL_MAX_ALIASES", 30, |v| in_range(v, 0, 1000))?,
+            max_root_fields: parse_or(env, "GRAPHQL_MAX_ROOT_FIELDS", 30, |v| {
+                in_range(v, 1, 1000)
+            })?,
             max_batch: parse_or(env, "GRAPHQL_MAX_BATCH", 5, |v| in_range(v, 1, 50))?,
             introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
             body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {

@@ -13,7 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, BytesMut};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder};
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 use async_graphql_actix_web::GraphQLResponse;
 use futures_util::StreamExt as _;
@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestData;
 use crate::graphql::error::code;
+use crate::graphql::limits::{self, Refusal};
 use crate::graphql::loaders::Loaders;
 
 /// Shared by every worker: built once at start.
@@ -279,6 +280,10 @@ async fn graphql_post(
             return error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &message);
         }
     }
+    let batch = match admit_batch(batch, &state.config) {
+        Ok(batch) => batch,
+        Err(refusal) => return refusal_response(&refusal),
+    };
     let response = match batch {
         BatchRequest::Single(request) => {
             BatchResponse::Single(execute(&state, &caller, &request_id, request).await)
@@ -312,6 +317,11 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             "GraphiQL is served in dev mode only",
         );
     }
+    // Authenticated first: nothing of an anonymous request is parsed.
+    let caller = match authenticate(&req, &state).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) => request,
         Err(_) => {
@@ -322,7 +332,11 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             );
         }
     };
-    if is_mutation(&request) {
+    let request = match admit(request, &state.config) {
+        Ok(request) => request,
+        Err(refusal) => return refusal_response(&refusal),
+    };
+    if selects_mutation(&request) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             code::BAD_USER_INPUT,
@@ -333,15 +347,56 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let request_id = request_id_of(&req);
-    let response = BatchResponse::Single(execute(&state, &caller, &request_id, request).await);
+    let response =
+        BatchResponse::Single(execute(&state, &caller, &request_id, request.into()).await);
     GraphQLResponse::from(response)
         .respond_to(&req)
         .map_into_boxed_body()
+}
+
+/// A request whose text passed [`limits::admit`], with its parsed document.
+struct Admitted {
+    request: Request,
+    operation: Option<OperationType>,
+}
+
+impl From<Admitted> for Request {
+    fn from(admitted: Admitted) -> Self {
+        admitted.request
+    }
+}
+
+/// Checks one request's text (nesting, size once expanded, control
+/// characters) and hands its parsed document on, so it is parsed once.
+fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
+    let document = limits::admit(
+        &request.query,
+        &request.variables,
+        &config.graphql.shape_limits(),
+    )?;
+    let operation = selected_operation(&document, request.operation_name.as_deref());
+    request.set_parsed_query(document);
+    Ok(Admitted { request, operation })
+}
+
+/// [`admit`] for each operation of a batch: one refused refuses the batch.
+fn admit_batch(batch: BatchRequest, config: &Config) -> Result<BatchRequest, Refusal> {
+    Ok(match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(admit(request, config)?.into()),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .map(|request| admit(request, config).map(Request::from))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// 400 with the refusal: the request never reached the executor.
+fn refusal_response(refusal: &Refusal) -> HttpResponse {
+    tracing::info!(reason = %refusal, "operation refused before execution");
+    error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &refusal.0)
 }
 
 /// The id the request middleware attached (a fresh one if it is missing).
@@ -352,18 +407,23 @@ fn request_id_of(req: &HttpRequest) -> RequestId {
         .unwrap_or_else(|| RequestId::from_header(&header::HeaderMap::new()))
 }
 
-/// Whether the operation the request selects is a mutation (or subscription).
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false; // execution reports the syntax error
-    };
-    let selected = match (&document.operations, request.operation_name.as_deref()) {
+/// The type of the operation a request selects (None: the name matches none,
+/// which execution reports).
+fn selected_operation(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
-    };
+    }
+}
+
+/// Whether the operation the request selects is a mutation (or subscription).
+fn selects_mutation(admitted: &Admitted) -> bool {
     matches!(
-        selected,
+        admitted.operation,
         Some(OperationType::Mutation | OperationType::Subscription)
     )
 }

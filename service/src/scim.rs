@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::auth::{AuthFailure, Caller};
 use crate::domain::hris::EmployeeRecord;
 use crate::domain::hris::directory::{self, UserFilter};
+use crate::domain::text::{holds_refused_char, json_holds_refused_char};
 use crate::error::AppError;
 use crate::http::AppState;
 
@@ -173,8 +174,14 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ScimError> {
     Ok(body)
 }
 
+/// Why a body or filter with a control character is refused.
+const REFUSED_TEXT: &str = "text may hold no control character but tab and line breaks";
+
 fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
     match serde_json::from_slice(body) {
+        Ok(value) if json_holds_refused_char(&value) => {
+            Err(ScimError::invalid("invalidValue", REFUSED_TEXT))
+        }
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(ScimError::invalid(
             "invalidSyntax",
@@ -355,6 +362,9 @@ fn filter_of(raw: Option<&String>) -> Result<UserFilter, ScimError> {
     let Some(raw) = raw.map(|f| f.trim()).filter(|f| !f.is_empty()) else {
         return Ok(UserFilter::All);
     };
+    if holds_refused_char(raw) {
+        return Err(ScimError::invalid("invalidValue", REFUSED_TEXT));
+    }
     let invalid = || {
         ScimError::invalid(
             "invalidFilter",

@@ -17,6 +17,7 @@ mod cache;
 mod calendar;
 mod constraints;
 mod enrolments;
+mod hardening;
 mod health;
 mod hris;
 mod matching;

@@ -21,6 +21,7 @@ pub mod programmes;
 pub mod seed;
 pub mod sessions;
 pub mod skills;
+pub mod text;
 
 /// A fresh, time-ordered id for a new row.
 pub fn new_id() -> uuid::Uuid {

@@ -7,6 +7,7 @@ pub mod enrolments;
 pub mod error;
 pub mod guards;
 pub mod hris;
+pub mod limits;
 pub mod loaders;
 pub mod metrics;
 pub mod observability;

@@ -1,0 +1,496 @@
+//! The shape limits every operation passes before async-graphql sees it.
+//!
+//! async-graphql's own limits (depth, complexity, recursive depth) run on a
+//! parsed document and walk fragments as they are spread: a document nested
+//! thousands deep overflows the recursive parser's stack before any limit
+//! applies, and a one-kilobyte document whose fragments each spread the next
+//! twice makes validation itself take gigabytes. So, in this order, each
+//! bounded in time and memory by the size of the text:
+//!
+//! 1. [`check_nesting`]: one iterative pass over the text counts bracket
+//!    nesting (`{ [ (`), outside strings and comments, before any parsing;
+//! 2. the document is parsed (now of bounded depth);
+//! 3. [`check_shape`]: each fragment's cost (fields, aliases, root fields)
+//!    is computed once, in dependency order, so an operation's expanded size
+//!    is known without expanding it; fragment cycles are refused here;
+//! 4. [`check_text`]: no string, in the document or the variables, holds a
+//!    control character ([`crate::domain::text`]).
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{Name, Value, Variables};
+
+use crate::domain::text::holds_refused_char;
+
+/// The limits, from [`crate::config::GraphqlConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShapeLimits {
+    /// Deepest bracket nesting of the text (`{`, `[`, `(` together).
+    pub max_nesting: usize,
+    /// Most fields an operation may select once its fragments are expanded.
+    pub max_fields: usize,
+    /// Most aliased fields in one operation, fragments expanded.
+    pub max_aliases: usize,
+    /// Most root fields of one operation, fragments expanded.
+    pub max_root_fields: usize,
+}
+
+/// Why a request was refused before execution; the message is for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks the text, parses it, checks the parsed document and the variables:
+/// the document handed to async-graphql (never parsed a second time).
+pub fn admit(
+    query: &str,
+    variables: &Variables,
+    limits: &ShapeLimits,
+) -> Result<ExecutableDocument, Refusal> {
+    check_nesting(query, limits.max_nesting)?;
+    let document = async_graphql::parser::parse_query(query)
+        .map_err(|err| Refusal(format!("syntax error: {err}")))?;
+    check_shape(&document, limits)?;
+    check_text(&document, variables)?;
+    Ok(document)
+}
+
+/// Refuses text whose brackets nest deeper than `max`, in one pass and
+/// constant memory. Strings (`"…"`, block strings `"""…"""`) and comments
+/// (`#` to the end of the line) do not count.
+pub fn check_nesting(query: &str, max: usize) -> Result<(), Refusal> {
+    let bytes = query.as_bytes();
+    let mut depth: usize = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => i = end_of_comment(bytes, i),
+            b'"' => i = end_of_string(bytes, i),
+            b'{' | b'[' | b'(' => {
+                depth = depth.saturating_add(1);
+                if depth > max {
+                    return Err(Refusal(format!(
+                        "the document nests deeper than {max} levels"
+                    )));
+                }
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Index just past the comment starting at `start`.
+fn end_of_comment(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(bytes.len(), |offset| start + offset)
+}
+
+/// Index just past the string or block string starting at `start` (the end
+/// of the text when it is unterminated: the parser reports that).
+fn end_of_string(bytes: &[u8], start: usize) -> usize {
+    if bytes[start..].starts_with(b"\"\"\"") {
+        let mut i = start + 3;
+        while i < bytes.len() {
+            if bytes[i..].starts_with(b"\\\"\"\"") {
+                i += 4;
+            } else if bytes[i..].starts_with(b"\"\"\"") {
+                return i + 3;
+            } else {
+                i += 1;
+            }
+        }
+        return bytes.len();
+    }
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            b'\n' | b'\r' => return i, // strings end at the line; the parser reports it
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// What a selection set costs once every fragment in it is expanded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Cost {
+    fields: usize,
+    aliases: usize,
+    root_fields: usize,
+}
+
+/// How often a selection set spreads one fragment: in all, and directly at
+/// its own root (where the fragment's fields are root fields).
+#[derive(Clone, Copy, Debug, Default)]
+struct Spreads {
+    anywhere: usize,
+    at_root: usize,
+}
+
+/// A selection set's own cost (its fragment spreads left out) and the
+/// fragments it spreads.
+#[derive(Default)]
+struct Direct {
+    own: Cost,
+    spreads: HashMap<Name, Spreads>,
+}
+
+/// Collects [`Direct`] of a selection set; recursion follows the document's
+/// nesting, which [`check_nesting`] bounded.
+fn direct_cost(set: &SelectionSet, at_root: bool, into: &mut Direct) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let field = &field.node;
+                into.own.fields = into.own.fields.saturating_add(1);
+                if field.alias.is_some() {
+                    into.own.aliases = into.own.aliases.saturating_add(1);
+                }
+                if at_root {
+                    into.own.root_fields = into.own.root_fields.saturating_add(1);
+                }
+                direct_cost(&field.selection_set.node, false, into);
+            }
+            Selection::InlineFragment(inline) => {
+                direct_cost(&inline.node.selection_set.node, at_root, into);
+            }
+            Selection::FragmentSpread(spread) => {
+                let entry = into
+                    .spreads
+                    .entry(spread.node.fragment_name.node.clone())
+                    .or_default();
+                entry.anywhere = entry.anywhere.saturating_add(1);
+                if at_root {
+                    entry.at_root = entry.at_root.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the spread fragments' costs to a direct cost. A spread of a
+/// fragment the document does not define costs nothing here; validation
+/// reports it.
+fn expand(direct: &Direct, costs: &HashMap<Name, Cost>) -> Cost {
+    direct
+        .spreads
+        .iter()
+        .fold(direct.own, |total, (name, spreads)| {
+            let spread = costs.get(name).copied().unwrap_or_default();
+            Cost {
+                fields: total
+                    .fields
+                    .saturating_add(spread.fields.saturating_mul(spreads.anywhere)),
+                aliases: total
+                    .aliases
+                    .saturating_add(spread.aliases.saturating_mul(spreads.anywhere)),
+                root_fields: total
+                    .root_fields
+                    .saturating_add(spread.root_fields.saturating_mul(spreads.at_root)),
+            }
+        })
+}
+
+/// Refuses operations over the limits, and fragment cycles. A fragment's
+/// fields count as root fields only where it is spread at the root.
+pub fn check_shape(document: &ExecutableDocument, limits: &ShapeLimits) -> Result<(), Refusal> {
+    let costs = fragment_costs(document)?;
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| &op.node.selection_set.node).collect()
+        }
+    };
+    for set in operations {
+        let mut direct = Direct::default();
+        direct_cost(set, true, &mut direct);
+        let cost = expand(&direct, &costs);
+        if cost.fields > limits.max_fields {
+            return Err(Refusal(format!(
+                "the operation selects more than {} fields once its fragments are expanded",
+                limits.max_fields
+            )));
+        }
+        if cost.aliases > limits.max_aliases {
+            return Err(Refusal(format!(
+                "the operation uses more than {} aliases",
+                limits.max_aliases
+            )));
+        }
+        if cost.root_fields > limits.max_root_fields {
+            return Err(Refusal(format!(
+                "the operation asks for more than {} root fields",
+                limits.max_root_fields
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every fragment's expanded cost, each computed once after the fragments it
+/// spreads (Kahn's algorithm: linear in fragments and spreads). Fragments
+/// left over form a cycle.
+fn fragment_costs(document: &ExecutableDocument) -> Result<HashMap<Name, Cost>, Refusal> {
+    let mut direct: HashMap<Name, Direct> = HashMap::with_capacity(document.fragments.len());
+    for (name, fragment) in &document.fragments {
+        let mut cost = Direct::default();
+        direct_cost(&fragment.node.selection_set.node, true, &mut cost);
+        cost.spreads
+            .retain(|spread, _| document.fragments.contains_key(spread));
+        direct.insert(name.clone(), cost);
+    }
+    let mut waiting_on: HashMap<&Name, usize> = HashMap::with_capacity(direct.len());
+    let mut spread_by: HashMap<&Name, Vec<&Name>> = HashMap::new();
+    for (name, cost) in &direct {
+        waiting_on.insert(name, cost.spreads.len());
+        for spread in cost.spreads.keys() {
+            spread_by.entry(spread).or_default().push(name);
+        }
+    }
+    let mut ready: Vec<&Name> = waiting_on
+        .iter()
+        .filter(|(_, waiting)| **waiting == 0)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut costs: HashMap<Name, Cost> = HashMap::with_capacity(direct.len());
+    while let Some(name) = ready.pop() {
+        let Some(own) = direct.get(name) else {
+            continue;
+        };
+        costs.insert(name.clone(), expand(own, &costs));
+        for dependant in spread_by.get(name).into_iter().flatten() {
+            if let Some(waiting) = waiting_on.get_mut(dependant) {
+                *waiting = waiting.saturating_sub(1);
+                if *waiting == 0 {
+                    ready.push(dependant);
+                }
+            }
+        }
+    }
+    if costs.len() < direct.len() {
+        return Err(Refusal("fragments spread each other in a cycle".to_owned()));
+    }
+    Ok(costs)
+}
+
+/// Refuses any string holding a control character, in the document's
+/// argument values (literals, nested lists and objects) and the variables.
+pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Result<(), Refusal> {
+    let refused = |place: &str| {
+        Err(Refusal(format!(
+            "{place} holds a control character; text may hold none but tab and line breaks"
+        )))
+    };
+    for (name, value) in variables.iter() {
+        if value_has_refused_char(value) {
+            return refused(&format!("variable ${name}"));
+        }
+    }
+    let mut sets: Vec<&SelectionSet> = document
+        .fragments
+        .values()
+        .map(|fragment| &fragment.node.selection_set.node)
+        .collect();
+    match &document.operations {
+        DocumentOperations::Single(op) => {
+            sets.push(&op.node.selection_set.node);
+            if defaults_have_refused_char(&op.node) {
+                return refused("a variable's default value");
+            }
+        }
+        DocumentOperations::Multiple(ops) => {
+            for op in ops.values() {
+                sets.push(&op.node.selection_set.node);
+                if defaults_have_refused_char(&op.node) {
+                    return refused("a variable's default value");
+                }
+            }
+        }
+    }
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    for (argument, value) in &field.node.arguments {
+                        if literal_has_refused_char(&value.node) {
+                            return refused(&format!("argument {}", argument.node));
+                        }
+                    }
+                    sets.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn defaults_have_refused_char(op: &async_graphql::parser::types::OperationDefinition) -> bool {
+    op.variable_definitions.iter().any(|definition| {
+        definition
+            .node
+            .default_value
+            .as_ref()
+            .is_some_and(|value| value_has_refused_char(&value.node))
+    })
+}
+
+/// A constant value (variables, defaults); nesting bounded by the JSON
+/// parser's limit (128) or by [`check_nesting`].
+fn value_has_refused_char(value: &Value) -> bool {
+    match value {
+        Value::String(text) => holds_refused_char(text),
+        Value::Enum(name) => holds_refused_char(name),
+        Value::List(items) => items.iter().any(value_has_refused_char),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| holds_refused_char(key) || value_has_refused_char(value)),
+        Value::Null | Value::Number(_) | Value::Boolean(_) | Value::Binary(_) => false,
+    }
+}
+
+/// An argument literal of the document (may refer to variables, checked apart).
+fn literal_has_refused_char(value: &async_graphql_value::Value) -> bool {
+    use async_graphql_value::Value as Literal;
+    match value {
+        Literal::String(text) => holds_refused_char(text),
+        Literal::List(items) => items.iter().any(literal_has_refused_char),
+        Literal::Object(fields) => fields.values().any(literal_has_refused_char),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ShapeLimits = ShapeLimits {
+        max_nesting: 64,
+        max_fields: 2000,
+        max_aliases: 30,
+        max_root_fields: 30,
+    };
+
+    fn admitted(query: &str) -> Result<(), Refusal> {
+        admit(query, &Variables::default(), &LIMITS).map(|_| ())
+    }
+
+    #[test]
+    fn nesting_within_the_limit_is_admitted() {
+        let query = format!("{{ a(b: {}1{}) }}", "[".repeat(60), "]".repeat(60));
+        assert_eq!(check_nesting(&query, 64), Ok(()));
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_before_parsing() {
+        for depth in [65, 1_000, 100_000] {
+            let query = format!("{{ a(b: {}) }}", "[".repeat(depth));
+            assert!(check_nesting(&query, 64).is_err(), "depth {depth}");
+            let query = format!("{{ a(b: {}) }}", "{c: ".repeat(depth));
+            assert!(check_nesting(&query, 64).is_err(), "objects {depth}");
+        }
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let many = "[".repeat(500);
+        let query = format!(
+            "{{ a(b: \"{many}\\\"{many}\", c: \"\"\"{many}\\\"\"\"{many}\"\"\") # {many}\n }}"
+        );
+        assert_eq!(check_nesting(&query, 4), Ok(()));
+    }
+
+    #[test]
+    fn a_fragment_bomb_is_refused_without_expanding_it() {
+        let mut query = String::from("{ ...F0 }\n");
+        for level in 0..60 {
+            let next = level + 1;
+            query.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+            ));
+        }
+        query.push_str("fragment F60 on Query { skills { slug } }\n");
+        let started = std::time::Instant::now();
+        let refusal = admitted(&query).unwrap_err();
+        assert!(refusal.0.contains("more than 2000 fields"), "{refusal}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn fragments_are_counted_as_often_as_they_are_spread() {
+        let fields = |n: usize| (0..n).map(|i| format!("f{i} ")).collect::<String>();
+        let fragment = format!("fragment F on A {{ {} }}", fields(100));
+        let ok = format!("{{ a {{ {} }} }} {fragment}", "...F ".repeat(19));
+        assert_eq!(admitted(&ok), Ok(()), "1,901 fields");
+        let over = format!("{{ a {{ {} }} }} {fragment}", "...F ".repeat(20));
+        assert!(admitted(&over).is_err(), "2,001 fields");
+    }
+
+    #[test]
+    fn fragment_cycles_are_refused() {
+        let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert!(admitted(query).unwrap_err().0.contains("cycle"));
+    }
+
+    #[test]
+    fn aliases_are_capped_fragments_included() {
+        let aliases = |n: usize| {
+            (0..n)
+                .map(|i| format!("a{i}: skills {{ slug }} "))
+                .collect::<String>()
+        };
+        assert_eq!(admitted(&format!("{{ {} }}", aliases(10))), Ok(()));
+        let refused = admitted(&format!("{{ {} }}", aliases(31))).unwrap_err();
+        assert!(refused.0.contains("30 aliases"), "{refused}");
+        let through_fragment = format!(
+            "{{ ...F ...F ...F ...F }} fragment F on Query {{ {} }}",
+            aliases(8)
+        );
+        assert!(admitted(&through_fragment).is_err());
+    }
+
+    #[test]
+    fn root_fields_are_capped_but_nested_fields_are_not_root_fields() {
+        let roots = (0..31).map(|i| format!("f{i} ")).collect::<String>();
+        assert!(
+            admitted(&format!("{{ {roots} }}"))
+                .unwrap_err()
+                .0
+                .contains("root fields")
+        );
+        assert_eq!(admitted(&format!("{{ a {{ {roots} }} }}")), Ok(()));
+        let nested_fragment = format!("{{ a {{ ...F }} }} fragment F on A {{ {roots} }}");
+        assert_eq!(admitted(&nested_fragment), Ok(()));
+        let root_fragment = format!("{{ ...F }} fragment F on Query {{ {roots} }}");
+        assert!(admitted(&root_fragment).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_literals_and_variables() {
+        assert!(admitted("{ employees(search: \"a\\u0000b\") { totalCount } }").is_err());
+        assert!(admitted("{ f(input: {names: [\"ok\", \"\\u0007\"]}) }").is_err());
+        assert_eq!(admitted("{ f(text: \"tab\\tand\\nlines\") }"), Ok(()));
+        let variables = Variables::from_json(serde_json::json!({ "name": "nul\u{0}" }));
+        let refusal = admit("query($name: String) { f(a: $name) }", &variables, &LIMITS);
+        assert!(refusal.unwrap_err().0.contains("$name"));
+    }
+}

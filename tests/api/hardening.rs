@@ -1,0 +1,325 @@
+//! What an outside review reached that it should not have (issue 17):
+//! hostile documents, hostile text. Every answer is a 4xx, fast, and the
+//! server stays up.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp};
+
+/// `GET /graphql?query=…` with an optional token, written by hand on a TCP
+/// connection: HTTP clients refuse URLs over 64 KiB, attackers do not.
+async fn get(app: &TestApp, token: Option<&str>, query: &str) -> StatusCode {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let encoded: String = query
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let authorization =
+        token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    let host = app.address.trim_start_matches("http://");
+    let request = format!(
+        "GET /graphql?query={encoded} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
+    );
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    // The server may answer and close before it has read the whole request.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut head = Vec::new();
+    let _ = stream.read_to_end(&mut head).await;
+    let status_line = String::from_utf8_lossy(&head[..head.len().min(12)]).to_string();
+    let code: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in the answer ({} bytes)", head.len()));
+    StatusCode::from_u16(code).unwrap()
+}
+
+/// `POST /graphql` with an optional token.
+async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+    let mut request = app
+        .client()
+        .post(format!("{}/graphql", app.address))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn assert_alive(app: &TestApp) {
+    let health = app
+        .client()
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// The peak resident memory of this process (the server runs in it), in bytes.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .unwrap();
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+async fn deep_nesting_gets_a_4xx_with_or_without_a_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    for depth in [1_000, 5_000, 20_000, 100_000] {
+        let lists = format!(
+            "{{ skills(a: {}1{}) {{ slug }} }}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let objects = format!(
+            "{{ skills(a: {}1{}) {{ slug }} }}",
+            "{a: ".repeat(depth),
+            "}".repeat(depth)
+        );
+        let selections = format!("{{ {} }}", "skills { ".repeat(depth));
+        for query in [&lists, &objects, &selections] {
+            for caller in [None, Some(token.as_str())] {
+                let status = get(&app, caller, query).await;
+                assert!(status.is_client_error(), "GET depth {depth}: {status}");
+                let (status, body) = post(&app, caller, &json!({ "query": query })).await;
+                assert!(status.is_client_error(), "POST depth {depth}: {status}");
+                if caller.is_some() && status == StatusCode::BAD_REQUEST {
+                    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+                }
+            }
+        }
+        assert_alive(&app).await;
+    }
+    // Variables nested deeper than the JSON parser allows are a 400 too.
+    let deep_variable = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let body =
+        format!(r#"{{"query":"{{ skills {{ slug }} }}","variables":{{"a":{deep_variable}}}}}"#);
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // The ordinary nesting of a real query still passes.
+    app.query_ok(&token, "{ skills { slug } }", json!({})).await;
+    assert_alive(&app).await;
+}
+
+async fn an_anonymous_get_is_refused_before_parsing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // A syntax error, a mutation and a bomb all get the same 401 without a token.
+    for query in ["{ skills {", "mutation { x }", "{ skills { slug } }"] {
+        assert_eq!(
+            get(&app, None, query).await,
+            StatusCode::UNAUTHORIZED,
+            "{query}"
+        );
+    }
+}
+
+/// Fragments that each spread the next one twice, `levels` deep: 2^levels
+/// spreads of one field in about a kilobyte.
+fn fragment_bomb(levels: usize) -> String {
+    let mut query = String::from("query Bomb { ...F0 }\n");
+    for level in 0..levels {
+        let next = level + 1;
+        query.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    query.push_str(&format!(
+        "fragment F{levels} on Query {{ skills {{ slug }} }}\n"
+    ));
+    query
+}
+
+async fn a_fragment_bomb_is_refused_in_milliseconds_in_bounded_memory(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let bomb = fragment_bomb(30);
+    assert!(bomb.len() < 1_500, "{} bytes", bomb.len());
+    let before = peak_memory();
+    let started = Instant::now();
+    let (status, body) = post(&app, Some(&token), &json!({ "query": bomb })).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fields"),
+        "{body}"
+    );
+    // Generous bounds: the attack took 8 s and 3.4 GB at 2^24.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let grown = peak_memory().saturating_sub(before);
+    assert!(
+        grown < 200 * 1024 * 1024,
+        "peak memory grew by {grown} bytes"
+    );
+    assert_eq!(
+        get(&app, Some(&token), &bomb).await,
+        StatusCode::BAD_REQUEST
+    );
+    let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    let (status, _) = post(&app, Some(&token), &json!({ "query": cycle })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_alive(&app).await;
+}
+
+async fn aliases_and_root_fields_are_capped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let aliases = |n: usize| {
+        let fields: String = (0..n)
+            .map(|i| format!("a{i}: programmeMetrics(programmeId: \"00000000-0000-0000-0000-000000000000\") {{ __typename }} "))
+            .collect();
+        format!("{{ {fields} }}")
+    };
+    let (status, body) = post(&app, Some(&token), &json!({ "query": aliases(1_000) })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30 aliases"),
+        "{body}"
+    );
+    let (status, body) = post(&app, Some(&token), &json!({ "query": aliases(30) })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Five such operations in one batch are refused as a whole.
+    let batch = vec![json!({ "query": aliases(1_000) }); 5];
+    let (status, _) = post(&app, Some(&token), &json!(batch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let roots: String = (0..31).map(|_| "skills { slug } ").collect();
+    let (status, body) = post(
+        &app,
+        Some(&token),
+        &json!({ "query": format!("{{ {roots} }}") }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("root fields")
+    );
+}
+
+async fn control_characters_are_bad_user_input_on_both_databases(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let refused = [
+        (
+            r#"{ employees(search: "a\u0000b") { edges { cursor } } }"#,
+            json!({}),
+        ),
+        (
+            "query($s: String) { employees(search: $s) { edges { cursor } } }",
+            json!({ "s": "nul\u{0}byte" }),
+        ),
+        (
+            "mutation($name: String!) { createProgramme(input: { name: $name, purpose: \"Digital skills\", format: ONE_TO_ONE }) { id } }",
+            json!({ "name": "Digital\u{0}" }),
+        ),
+        (
+            "mutation($name: String!) { createProgramme(input: { name: $name, purpose: \"Digital skills\", format: ONE_TO_ONE }) { id } }",
+            json!({ "name": "bell\u{7}" }),
+        ),
+    ];
+    for (query, variables) in refused {
+        let (status, body) = post(
+            &app,
+            Some(&token),
+            &json!({ "query": query, "variables": variables }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("control character")
+        );
+    }
+    // Nothing was created, and line breaks and tabs are still text.
+    let data = app
+        .query_ok(&token, "{ programmes { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(data["programmes"]["edges"], json!([]));
+    app.query_ok(
+        &token,
+        "mutation($name: String!) { createProgramme(input: { name: $name, purpose: \"Digital skills\", format: ONE_TO_ONE }) { id } }",
+        json!({ "name": "Digital\tskills\nwave 1" }),
+    )
+    .await;
+}
+
+async fn scim_refuses_control_characters_with_invalid_value(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["hris"]).await;
+    let send = |method: Method, path: String, body: Option<Value>| {
+        let mut request = app
+            .client()
+            .request(method, format!("{}/scim/v2{path}", app.address))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        request.send()
+    };
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "nul\u{0}@corp.example",
+        "externalId": "E-1",
+        "name": { "givenName": "Nul", "familyName": "Byte" },
+        "active": true,
+    });
+    let response = send(Method::POST, "/Users".into(), Some(user))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidValue", "{body}");
+    let filter = "/Users?filter=userName%20eq%20%22a%00b%22".to_owned();
+    let response = send(Method::GET, filter, None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidValue", "{body}");
+}
+
+both!(
+    deep_nesting_gets_a_4xx_with_or_without_a_token,
+    an_anonymous_get_is_refused_before_parsing,
+    a_fragment_bomb_is_refused_in_milliseconds_in_bounded_memory,
+    aliases_and_root_fields_are_capped,
+    control_characters_are_bad_user_input_on_both_databases,
+    scim_refuses_control_characters_with_invalid_value,
+);
