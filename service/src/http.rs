@@ -24,7 +24,7 @@ use crate::cache::FreeTimeCache;
 use crate::config::Config;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestData;
-use crate::graphql::error::code;
+use crate::graphql::error::{code, invalid_argument_field};
 use crate::graphql::limits::{self, Refusal};
 use crate::graphql::loaders::Loaders;
 
@@ -464,9 +464,13 @@ async fn execute(
 /// Errors raised by async-graphql itself (syntax, validation, limits, argument
 /// coercion) carry no code: they are all the client's input.
 fn default_code(error: &mut ServerError) {
+    let field = invalid_argument_field(&error.message).map(str::to_owned);
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
         extensions.set("code", code::BAD_USER_INPUT);
+        if let Some(field) = field {
+            extensions.set("field", field);
+        }
     }
 }
 

@@ -315,7 +315,65 @@ async fn scim_refuses_control_characters_with_invalid_value(backend: Backend) {
     assert_eq!(body["scimType"], "invalidValue", "{body}");
 }
 
+async fn dates_far_outside_reason_are_bad_user_input_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let schedule = "mutation($at: DateTime!) { scheduleSession(input: { pairingId: \"00000000-0000-0000-0000-000000000000\", startsAt: $at, durationMinutes: 60, mode: VIDEO }) { id } }";
+    let availability = "query($from: DateTime!) { availability(from: $from, to: \"2026-01-01T00:00:00Z\") { startsAt } }";
+    let metrics = "query($from: Date) { programmeMetrics(programmeId: \"00000000-0000-0000-0000-000000000000\", from: $from) { __typename } }";
+    let cases = [
+        (
+            schedule,
+            json!({ "at": "+262142-12-31T23:00:00Z" }),
+            "startsAt",
+        ),
+        (
+            schedule,
+            json!({ "at": "2201-01-01T00:00:00Z" }),
+            "startsAt",
+        ),
+        (
+            availability,
+            json!({ "from": "-262143-01-01T00:00:00Z" }),
+            "from",
+        ),
+        (
+            availability,
+            json!({ "from": "1899-12-31T23:59:59Z" }),
+            "from",
+        ),
+        (metrics, json!({ "from": "+262142-12-20" }), "from"),
+        (metrics, json!({ "from": "0000-01-01" }), "from"),
+    ];
+    for (query, variables, field) in cases {
+        let (status, body) = app.graphql(&token, query, variables.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{variables}: {body}");
+        let error = &body["errors"][0];
+        assert_eq!(
+            error["extensions"]["code"], "BAD_USER_INPUT",
+            "{variables}: {body}"
+        );
+        assert_eq!(error["extensions"]["field"], field, "{variables}: {body}");
+    }
+    // The same as literals in the document.
+    let literal = "{ availability(from: \"+262142-12-31T23:00:00Z\", to: \"+262142-12-31T23:30:00Z\") { startsAt } }";
+    assert_eq!(
+        app.query_error_code(&token, literal, json!({})).await,
+        "BAD_USER_INPUT"
+    );
+    // The edges of the range are accepted: the domain answers, not the scalar.
+    let (_, body) = app
+        .graphql(&token, schedule, json!({ "at": "2200-12-31T22:00:00Z" }))
+        .await;
+    assert_ne!(
+        body["errors"][0]["extensions"]["field"], "startsAt",
+        "{body}"
+    );
+    assert_alive(&app).await;
+}
+
 both!(
+    dates_far_outside_reason_are_bad_user_input_naming_the_field,
     deep_nesting_gets_a_4xx_with_or_without_a_token,
     an_anonymous_get_is_refused_before_parsing,
     a_fragment_bomb_is_refused_in_milliseconds_in_bounded_memory,

@@ -4,7 +4,13 @@
 //! UTC day by day, so a Tuesday 09:00 Paris slot follows the clock changes
 //! (08:00 UTC in winter, 07:00 UTC in summer). Free time is the expansion
 //! minus busy intervals; common slots intersect several people's free time.
+//!
+//! Every step on the calendar is `checked_*`: near chrono's limits (years
+//! ±262,000) a step that does not exist ends the expansion instead of
+//! panicking. Inputs are bounded long before that ([`super::time`]); this
+//! makes the arithmetic safe on its own, whatever calls it.
 
+use chrono::Offset as _;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
     Weekday,
@@ -54,33 +60,51 @@ fn local_to_utc(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
             // Walk forward minute by minute (gaps are at most a few hours).
             (1..=240)
                 .find_map(|m| {
-                    zone.from_local_datetime(&(local + Duration::minutes(m)))
-                        .earliest()
+                    let later = local.checked_add_signed(Duration::minutes(m))?;
+                    zone.from_local_datetime(&later).earliest()
                 })
                 .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
         }
     }
 }
 
-fn at_minute(day: NaiveDate, minute: u32) -> NaiveDateTime {
-    day.and_time(NaiveTime::MIN) + Duration::minutes(minute.into())
+fn at_minute(day: NaiveDate, minute: u32) -> Option<NaiveDateTime> {
+    day.and_time(NaiveTime::MIN)
+        .checked_add_signed(Duration::minutes(minute.into()))
+}
+
+/// The local date of an instant in `zone` (its UTC date where the local
+/// time would fall outside chrono's range: `with_timezone` panics there).
+fn local_date(zone: Tz, instant: DateTime<Utc>) -> NaiveDate {
+    let utc = instant.naive_utc();
+    let offset = zone.offset_from_utc_datetime(&utc).fix();
+    utc.checked_add_offset(offset)
+        .map_or_else(|| utc.date(), |local| local.date())
 }
 
 /// Expands weekly slots in `zone` over `window`, clipped to it, sorted and merged.
 pub fn expand_weekly(slots: &[WeeklySlot], zone: Tz, window: Interval) -> Vec<Interval> {
-    let first_day = window.start.with_timezone(&zone).date_naive() - Duration::days(1);
-    let last_day = window.end.with_timezone(&zone).date_naive() + Duration::days(1);
+    let first = local_date(zone, window.start);
+    let last = local_date(zone, window.end);
+    let first_day = first.pred_opt().unwrap_or(first);
+    let last_day = last.succ_opt().unwrap_or(last);
     let mut expanded = Vec::new();
     let mut day = first_day;
     while day <= last_day {
         for slot in slots.iter().filter(|s| s.weekday == day.weekday()) {
-            let start = local_to_utc(zone, at_minute(day, slot.start_minute));
-            let end = local_to_utc(zone, at_minute(day, slot.end_minute));
+            let (Some(start), Some(end)) = (
+                at_minute(day, slot.start_minute),
+                at_minute(day, slot.end_minute),
+            ) else {
+                continue;
+            };
+            let (start, end) = (local_to_utc(zone, start), local_to_utc(zone, end));
             if let Some(clipped) = Interval::new(start.max(window.start), end.min(window.end)) {
                 expanded.push(clipped);
             }
         }
-        day += Duration::days(1);
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
     }
     normalize(expanded)
 }
@@ -141,7 +165,9 @@ fn align_to_quarter(t: DateTime<Utc>) -> DateTime<Utc> {
     let rounded = (seconds + quarter - 1).div_euclid(quarter) * quarter;
     let aligned = DateTime::from_timestamp(rounded, 0).unwrap_or(t);
     if t.timestamp_subsec_nanos() > 0 && rounded == seconds {
-        aligned + Duration::minutes(15)
+        aligned
+            .checked_add_signed(Duration::minutes(15))
+            .unwrap_or(aligned)
     } else {
         aligned
     }
@@ -164,12 +190,18 @@ pub fn common_slots(
     let mut slots = Vec::new();
     for interval in common.iter().filter(|i| i.duration() >= duration) {
         let mut start = align_to_quarter(interval.start);
-        while start + duration <= interval.end && slots.len() < limit {
-            slots.push(Interval {
-                start,
-                end: start + duration,
-            });
-            start += step;
+        while slots.len() < limit {
+            let Some(end) = start.checked_add_signed(duration) else {
+                break;
+            };
+            if end > interval.end {
+                break;
+            }
+            slots.push(Interval { start, end });
+            let Some(next) = start.checked_add_signed(step) else {
+                break;
+            };
+            start = next;
         }
         if slots.len() >= limit {
             break;
@@ -350,5 +382,74 @@ mod tests {
             merged,
             [window("2027-01-04T09:00:00Z", "2027-01-04T12:00:00Z")]
         );
+    }
+
+    mod whole_range {
+        use super::*;
+        use proptest::prelude::*;
+
+        const ZONES: [Tz; 4] = [
+            chrono_tz::Europe::Paris,
+            chrono_tz::America::New_York,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Pacific::Chatham,
+        ];
+
+        fn every_day(start_minute: u32, end_minute: u32) -> Vec<WeeklySlot> {
+            [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ]
+            .into_iter()
+            .map(|weekday| WeeklySlot {
+                weekday,
+                start_minute,
+                end_minute,
+            })
+            .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any window chrono can represent, up to the longest one the API
+            /// allows, at its very edges included: expansion, subtraction and
+            /// common slots answer, never panic.
+            #[test]
+            fn no_window_in_chronos_whole_range_panics(
+                start in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
+                at_an_edge in 0u8..3,
+                span_minutes in 1i64..=(92 * 1440),
+                zone in 0usize..ZONES.len(),
+                duration in 15i64..=240,
+                slot_start in 0u32..1380,
+            ) {
+                let start = match at_an_edge {
+                    0 => DateTime::<Utc>::MIN_UTC.timestamp(),
+                    1 => DateTime::<Utc>::MAX_UTC.timestamp() - span_minutes * 60,
+                    _ => start,
+                };
+                let Some(start) = DateTime::from_timestamp(start, 0) else {
+                    return Ok(());
+                };
+                let end = start
+                    .checked_add_signed(Duration::minutes(span_minutes))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                if let Some(window) = Interval::new(start, end) {
+                    let slots = every_day(slot_start, slot_start + 60);
+                    let free = expand_weekly(&slots, ZONES[zone], window);
+                    prop_assert!(free.iter().all(|i| i.start >= window.start && i.end <= window.end));
+                    let busy = vec![window];
+                    prop_assert!(subtract(&free, &busy).is_empty());
+                    let common = common_slots(&[free.clone(), free], Duration::minutes(duration), 5);
+                    prop_assert!(common.len() <= 5);
+                }
+            }
+        }
     }
 }

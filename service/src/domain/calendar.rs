@@ -472,6 +472,11 @@ pub const DEFAULT_LOOKAHEAD_DAYS: i64 = 28;
 /// The window of `nextCommonSlots`: from now (or `from`) for four weeks (or to `to`).
 pub fn lookahead(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> AppResult<Interval> {
     let from = from.unwrap_or_else(Utc::now);
-    let to = to.unwrap_or(from + Duration::days(DEFAULT_LOOKAHEAD_DAYS));
+    let to = match to {
+        Some(to) => to,
+        None => from
+            .checked_add_signed(Duration::days(DEFAULT_LOOKAHEAD_DAYS))
+            .ok_or_else(|| AppError::bad_input("from", "`from` is too far in the future"))?,
+    };
     window(from, to)
 }

@@ -22,6 +22,7 @@ pub mod seed;
 pub mod sessions;
 pub mod skills;
 pub mod text;
+pub mod time;
 
 /// A fresh, time-ordered id for a new row.
 pub fn new_id() -> uuid::Uuid {

@@ -117,11 +117,11 @@ impl ScheduleRequest {
                 "the agenda is limited to 2000 characters",
             ));
         }
-        Ok((
-            self.starts_at + Duration::minutes(self.duration_minutes.into()),
-            topics,
-            agenda,
-        ))
+        let ends_at = self
+            .starts_at
+            .checked_add_signed(Duration::minutes(self.duration_minutes.into()))
+            .ok_or_else(|| AppError::bad_input("startsAt", "startsAt is too far in the future"))?;
+        Ok((ends_at, topics, agenda))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Availability: weekly slots, unavailabilities, free time and common slots.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{unavailability, weekly_slot};
 use uuid::Uuid;
 
@@ -57,15 +57,15 @@ impl Weekday {
 /// A free interval.
 #[derive(SimpleObject)]
 pub struct TimeSlot {
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
+    starts_at: DateTime,
+    ends_at: DateTime,
 }
 
 impl From<Interval> for TimeSlot {
     fn from(interval: Interval) -> Self {
         Self {
-            starts_at: interval.start,
-            ends_at: interval.end,
+            starts_at: interval.start.into(),
+            ends_at: interval.end.into(),
         }
     }
 }
@@ -103,11 +103,11 @@ impl Unavailability {
     async fn id(&self) -> Uuid {
         self.0.id
     }
-    async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
+    async fn starts_at(&self) -> DateTime {
+        self.0.starts_at.into()
     }
-    async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.ends_at
+    async fn ends_at(&self) -> DateTime {
+        self.0.ends_at.into()
     }
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
@@ -126,10 +126,10 @@ impl CalendarQuery {
         &self,
         ctx: &Context<'_>,
         employee_id: Option<Uuid>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: DateTime,
+        to: DateTime,
     ) -> async_graphql::Result<Vec<TimeSlot>> {
-        let window = calendar::window(from, to).gql()?;
+        let window = calendar::window(from.0, to.0).gql()?;
         let free =
             calendar::availability_of(ctx.db()?, ctx.cache()?, ctx.caller()?, employee_id, window)
                 .await
@@ -185,12 +185,12 @@ impl CalendarMutation {
     async fn add_unavailability(
         &self,
         ctx: &Context<'_>,
-        starts_at: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
+        starts_at: DateTime,
+        ends_at: DateTime,
         reason: Option<String>,
     ) -> async_graphql::Result<Unavailability> {
         let created =
-            calendar::add_unavailability(ctx.db()?, ctx.caller()?, starts_at, ends_at, reason)
+            calendar::add_unavailability(ctx.db()?, ctx.caller()?, starts_at.0, ends_at.0, reason)
                 .await
                 .gql()?;
         Ok(Unavailability(created))

@@ -1,7 +1,7 @@
 //! Enrolments: volunteering, decisions, mentor training and supervision.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, Enum, InputObject, Object};
-use chrono::{DateTime, Utc};
 use entity::enrolment;
 use uuid::Uuid;
 
@@ -67,15 +67,15 @@ impl Enrolment {
         self.0.status.into()
     }
     /// Volunteers only: the moment the employee consented. Never null.
-    async fn consented_at(&self) -> DateTime<Utc> {
-        self.0.consented_at
+    async fn consented_at(&self) -> DateTime {
+        self.0.consented_at.into()
     }
     async fn motivation(&self) -> Option<&str> {
         self.0.motivation.as_deref()
     }
     /// Mentors: when their mentor training was completed.
-    async fn training_completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.training_completed_at
+    async fn training_completed_at(&self) -> Option<DateTime> {
+        self.0.training_completed_at.map(DateTime)
     }
     /// Mentors: the coach who supervises them (null when not visible to the caller).
     async fn supervisor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
@@ -164,12 +164,16 @@ impl EnrolmentMutation {
         &self,
         ctx: &Context<'_>,
         enrolment_id: Uuid,
-        completed_at: Option<DateTime<Utc>>,
+        completed_at: Option<DateTime>,
     ) -> async_graphql::Result<Enrolment> {
-        let updated =
-            enrolments::record_training(ctx.db()?, &ctx.actor()?, enrolment_id, completed_at)
-                .await
-                .gql()?;
+        let updated = enrolments::record_training(
+            ctx.db()?,
+            &ctx.actor()?,
+            enrolment_id,
+            completed_at.map(|at| at.0),
+        )
+        .await
+        .gql()?;
         Ok(Enrolment(updated))
     }
 

@@ -58,3 +58,32 @@ impl<T> GqlResultExt<T> for Result<T, AppError> {
         self.map_err(to_graphql)
     }
 }
+
+/// The input field async-graphql's validation names in an "Invalid value for
+/// argument" message (`"input.startsAt", expected type "DateTime"`): the
+/// last named segment of the path, as the client spelled it. Errors raised by
+/// async-graphql itself carry no `field`; this gives them one like ours.
+pub fn invalid_argument_field(message: &str) -> Option<&str> {
+    let path = message
+        .strip_prefix("Invalid value for argument \"")?
+        .split('"')
+        .next()?;
+    path.rsplit('.')
+        .find(|segment| !segment.is_empty() && !segment.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_is_the_last_named_segment_of_the_argument_path() {
+        let message = r#"Invalid value for argument "input.startsAt", expected type "DateTime""#;
+        assert_eq!(invalid_argument_field(message), Some("startsAt"));
+        let listed = r#"Invalid value for argument "input.topicSkillIds.0", expected type "UUID""#;
+        assert_eq!(invalid_argument_field(listed), Some("topicSkillIds"));
+        let top = r#"Invalid value for argument "from", expected type "DateTime""#;
+        assert_eq!(invalid_argument_field(top), Some("from"));
+        assert_eq!(invalid_argument_field("Unknown field \"x\""), None);
+    }
+}

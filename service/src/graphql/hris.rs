@@ -1,8 +1,8 @@
 //! HRIS sync: `syncEmployees` (the HRIS account) and `hrisSyncRun` (admins
 //! and the HRIS account). The rules live in `domain::hris`.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::context::ContextExt;
@@ -169,11 +169,11 @@ impl HrisSyncRun {
             })
             .collect()
     }
-    async fn started_at(&self) -> DateTime<Utc> {
-        self.0.run.started_at
+    async fn started_at(&self) -> DateTime {
+        self.0.run.started_at.into()
     }
-    async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.run.completed_at
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.run.completed_at.map(DateTime)
     }
 }
 

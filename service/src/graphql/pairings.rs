@@ -1,8 +1,8 @@
 //! Pairings, their match reasons and goals.
 
+use super::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{goal, pairing};
 use uuid::Uuid;
 
@@ -122,11 +122,11 @@ impl Pairing {
         &self,
         ctx: &Context<'_>,
         duration_minutes: i32,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
         #[graphql(default = 5)] limit: i32,
     ) -> async_graphql::Result<Vec<TimeSlot>> {
-        let window = calendar::lookahead(from, to).gql()?;
+        let window = calendar::lookahead(from.map(|at| at.0), to.map(|at| at.0)).gql()?;
         let slots = calendar::next_common_slots(
             ctx.db()?,
             ctx.cache()?,

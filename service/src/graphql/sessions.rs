@@ -1,7 +1,7 @@
 //! Mentoring sessions and their feedback.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, Enum, InputObject, Object};
-use chrono::{DateTime, Utc};
 use entity::{mentoring_session, session_feedback};
 use uuid::Uuid;
 
@@ -65,11 +65,11 @@ impl MentoringSession {
             load_required(ctx, PairingKey(self.0.pairing_id)).await?,
         ))
     }
-    async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
+    async fn starts_at(&self) -> DateTime {
+        self.0.starts_at.into()
     }
-    async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.ends_at
+    async fn ends_at(&self) -> DateTime {
+        self.0.ends_at.into()
     }
     async fn mode(&self) -> SessionMode {
         self.0.mode.into()
@@ -148,8 +148,8 @@ impl SessionFeedback {
             None
         })
     }
-    async fn submitted_at(&self) -> DateTime<Utc> {
-        self.0.submitted_at
+    async fn submitted_at(&self) -> DateTime {
+        self.0.submitted_at.into()
     }
 }
 
@@ -157,7 +157,7 @@ impl SessionFeedback {
 #[derive(InputObject)]
 pub struct ScheduleSessionInput {
     pairing_id: Uuid,
-    starts_at: DateTime<Utc>,
+    starts_at: DateTime,
     duration_minutes: i32,
     mode: SessionMode,
     topic_skill_ids: Option<Vec<Uuid>>,
@@ -188,7 +188,7 @@ impl SessionMutation {
     ) -> async_graphql::Result<MentoringSession> {
         let request = ScheduleRequest {
             pairing_id: input.pairing_id,
-            starts_at: input.starts_at,
+            starts_at: input.starts_at.0,
             duration_minutes: input.duration_minutes,
             mode: input.mode.into(),
             topic_skill_ids: input.topic_skill_ids.unwrap_or_default(),
