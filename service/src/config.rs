@@ -105,6 +105,8 @@ pub struct GraphqlConfig {
     pub max_aliases: usize,
     /// Most root fields in one operation (fragments expanded).
     pub max_root_fields: usize,
+    /// Most root query fields of one caller resolving at once (all requests).
+    pub max_parallel_per_caller: usize,
     /// Maximum operations in one JSON batch request (1 = batches refused).
     pub max_batch: usize,
     /// Introspection and "Did you mean" suggestions.
@@ -234,6 +236,13 @@ impl Config {
             max_root_fields: parse_or(env, "GRAPHQL_MAX_ROOT_FIELDS", 30, |v| {
                 in_range(v, 1, 1000)
             })?,
+            // A quarter of the pool by default (at least one place).
+            max_parallel_per_caller: parse_or(
+                env,
+                "GRAPHQL_MAX_PARALLEL_PER_CALLER",
+                database.pool_size.div_ceil(4) as usize,
+                |v| in_range(v, 1, 500),
+            )?,
             max_batch: parse_or(env, "GRAPHQL_MAX_BATCH", 5, |v| in_range(v, 1, 50))?,
             introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
             body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {

@@ -208,8 +208,28 @@ async fn aliases_and_root_fields_are_capped(backend: Backend) {
             .contains("30 aliases"),
         "{body}"
     );
+    // Thirty aliases pass the cap, but expensive fields cost what they do:
+    // thirty programme metrics are too complex, nineteen fit (19 × 101).
     let (status, body) = post(&app, Some(&token), &json!({ "query": aliases(30) })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{body}"
+    );
+    let (_, body) = post(&app, Some(&token), &json!({ "query": aliases(19) })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{body}"
+    );
+    let cheap: String = (0..30)
+        .map(|i| format!("s{i}: skills {{ slug }} "))
+        .collect();
+    app.query_ok(&token, &format!("{{ {cheap} }}"), json!({}))
+        .await;
     // Five such operations in one batch are refused as a whole.
     let batch = vec![json!({ "query": aliases(1_000) }); 5];
     let (status, _) = post(&app, Some(&token), &json!(batch)).await;

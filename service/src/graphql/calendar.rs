@@ -121,7 +121,10 @@ pub struct CalendarQuery;
 #[Object]
 impl CalendarQuery {
     /// Free intervals of one employee (default: the caller).
-    #[graphql(guard = "AreaGuard(Area::People)")]
+    #[graphql(
+        guard = "AreaGuard(Area::People)",
+        complexity = "super::limits::cost::AVAILABILITY + child_complexity"
+    )]
     async fn availability(
         &self,
         ctx: &Context<'_>,

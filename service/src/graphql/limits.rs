@@ -25,6 +25,20 @@ use async_graphql::{Name, Value, Variables};
 
 use crate::domain::text::holds_refused_char;
 
+/// What the expensive fields count towards `GRAPHQL_MAX_COMPLEXITY` (an
+/// ordinary field counts 1): each one runs several statements or a whole
+/// computation, so a few fill an operation, not a thousand aliases.
+pub mod cost {
+    /// Free time over a window of up to 92 days (expansion, busy rows, cache).
+    pub const AVAILABILITY: usize = 50;
+    /// Common slots of a pairing's participants (free time of each).
+    pub const COMMON_SLOTS: usize = 25;
+    /// A programme's metrics (a dozen aggregates).
+    pub const PROGRAMME_METRICS: usize = 100;
+    /// The matcher (`proposeMatches`) or its diagnosis (`unmatchedMentees`).
+    pub const MATCHER: usize = 100;
+}
+
 /// The limits, from [`crate::config::GraphqlConfig`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShapeLimits {

@@ -203,7 +203,10 @@ pub struct MetricsQuery;
 impl MetricsQuery {
     /// A programme's figures for analysts and admins; `from`/`to` (inclusive
     /// days) restrict sessions and feedback.
-    #[graphql(guard = "AreaGuard(Area::Metrics)")]
+    #[graphql(
+        guard = "AreaGuard(Area::Metrics)",
+        complexity = "super::limits::cost::PROGRAMME_METRICS + child_complexity"
+    )]
     async fn programme_metrics(
         &self,
         ctx: &Context<'_>,

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod context;
 pub mod enrolments;
 pub mod error;
+pub mod fair_share;
 pub mod guards;
 pub mod hris;
 pub mod limits;
@@ -82,7 +83,8 @@ pub fn build_schema(
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
     .limit_directives(config.max_directives)
-    .extension(observability::OperationSpans);
+    .extension(observability::OperationSpans)
+    .extension(fair_share::CallerShare::new(config.max_parallel_per_caller));
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

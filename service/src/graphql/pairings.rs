@@ -118,6 +118,7 @@ impl Pairing {
     }
     /// Free slots common to every participant, soonest first (default: the
     /// next four weeks, 5 slots).
+    #[graphql(complexity = "super::limits::cost::COMMON_SLOTS + child_complexity")]
     async fn next_common_slots(
         &self,
         ctx: &Context<'_>,
@@ -206,7 +207,10 @@ pub struct PairingMutation;
 #[Object]
 impl PairingMutation {
     /// Runs the matcher; stores and returns PROPOSED pairings (admins, programme in MATCHING).
-    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    #[graphql(
+        guard = "AreaGuard(Area::Administration)",
+        complexity = "super::limits::cost::MATCHER + child_complexity"
+    )]
     async fn propose_matches(
         &self,
         ctx: &Context<'_>,

@@ -64,7 +64,10 @@ impl Programme {
     }
     /// Approved mentees without a live pairing, and why no mentor can take
     /// them now (the programme team).
-    #[graphql(guard = "AreaGuard(Area::Administration)")]
+    #[graphql(
+        guard = "AreaGuard(Area::Administration)",
+        complexity = "super::limits::cost::MATCHER + child_complexity"
+    )]
     async fn unmatched_mentees(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,164 @@
+//! One caller's share of the database: at most `GRAPHQL_MAX_PARALLEL_PER_CALLER`
+//! root query fields of one caller (by token subject) resolve at once, over
+//! all of that caller's requests and replicas' workers in this process.
+//! async-graphql resolves a query's root fields concurrently, so without
+//! this one request of thirty expensive aliases, sent five times at once,
+//! would ask the pool for 150 connections; with it, that caller waits for
+//! its own fields and everyone else keeps the rest of the pool.
+//!
+//! Mutations are not gated: their root fields already run one after another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{ServerResult, Value};
+use tokio::sync::Semaphore;
+
+use super::context::RequestData;
+
+/// The gates of the callers with a root field running, by subject.
+#[derive(Clone)]
+pub struct CallerShare {
+    permits: usize,
+    gates: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl CallerShare {
+    /// At most `permits` (≥ 1) root query fields of one caller at once.
+    pub fn new(permits: usize) -> Self {
+        Self {
+            permits: permits.max(1),
+            gates: Arc::default(),
+        }
+    }
+
+    /// Runs `work` once the caller `subject` has a free place.
+    pub async fn run<T>(&self, subject: &str, work: impl Future<Output = T>) -> T {
+        let gate = self.gate_of(subject);
+        let result = match gate.acquire().await {
+            Ok(_permit) => work.await,
+            // The semaphore is never closed; should it be, run ungated.
+            Err(_) => work.await,
+        };
+        self.release(subject, gate);
+        result
+    }
+
+    fn gate_of(&self, subject: &str) -> Arc<Semaphore> {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        gates
+            .entry(subject.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.permits)))
+            .clone()
+    }
+
+    /// Forgets the caller's gate when nobody else holds it (the map only
+    /// holds callers with work in progress).
+    fn release(&self, subject: &str, gate: Arc<Semaphore>) {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Two references: the map's and ours. Clones are made under this lock.
+        if Arc::strong_count(&gate) == 2 {
+            gates.remove(subject);
+        }
+    }
+
+    /// How many callers have work in progress (tests).
+    pub fn callers_in_progress(&self) -> usize {
+        self.gates.lock().map_or(0, |gates| gates.len())
+    }
+}
+
+impl ExtensionFactory for CallerShare {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for CallerShare {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let root_query_field = info.path_node.parent.is_none() && info.parent_type == "Query";
+        match ctx.data_opt::<RequestData>() {
+            Some(data) if root_query_field => {
+                let subject = data.caller.subject.clone();
+                self.run(&subject, next.run(ctx, info)).await
+            }
+            _ => next.run(ctx, info).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runs `tasks` gated tasks for `subject`, each yielding while it holds
+    /// its place; answers the most that were ever inside at once.
+    async fn most_at_once(share: &CallerShare, subjects: &[&str], tasks: usize) -> usize {
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut running = tokio::task::JoinSet::new();
+        for i in 0..tasks {
+            let (share, inside, most) = (share.clone(), inside.clone(), most.clone());
+            let subject = subjects[i % subjects.len()].to_owned();
+            running.spawn(async move {
+                share
+                    .run(&subject, async {
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        for _ in 0..10 {
+                            tokio::task::yield_now().await;
+                        }
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            });
+        }
+        while running.join_next().await.is_some() {}
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_caller_never_holds_more_than_its_places() {
+        let share = CallerShare::new(3);
+        for _ in 0..20 {
+            assert!(most_at_once(&share, &["alice"], 40).await <= 3);
+        }
+        assert_eq!(share.callers_in_progress(), 0, "gates are forgotten");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_callers_are_not_held_back_by_one() {
+        let share = CallerShare::new(1);
+        let (finish_alice, alice_may_finish) = tokio::sync::oneshot::channel::<()>();
+        let alice = tokio::spawn({
+            let share = share.clone();
+            async move { share.run("alice", alice_may_finish).await.is_ok() }
+        });
+        while share.callers_in_progress() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Alice holds her only place until Bob is done: Bob must not wait.
+        let bob = share.run("bob", async { "bob done" });
+        let bob = tokio::time::timeout(std::time::Duration::from_secs(10), bob).await;
+        assert_eq!(bob.ok(), Some("bob done"));
+        let _ = finish_alice.send(());
+        assert!(alice.await.unwrap_or(false));
+        assert_eq!(share.callers_in_progress(), 0);
+    }
+}
