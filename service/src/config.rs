@@ -177,6 +177,9 @@ pub struct Config {
     pub otel_service_name: String,
     /// `RUST_LOG` filter.
     pub log_filter: String,
+    /// What spans are exported (`OTEL_TRACES_LEVEL`, `RUST_LOG` syntax),
+    /// independent of the log level: `RUST_LOG=warn` keeps every trace.
+    pub traces_filter: String,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -296,6 +299,14 @@ impl Config {
             otel_protocol: otlp_protocol(env)?,
             otel_service_name: otel_service_name(env),
             log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+            traces_filter: parse_or(env, "OTEL_TRACES_LEVEL", "info".to_owned(), |v| {
+                tracing_subscriber::EnvFilter::builder()
+                    .parse(v)
+                    .map(|_| v.to_owned())
+                    .map_err(|_| {
+                        "expected a level or RUST_LOG-style directives, e.g. info".to_owned()
+                    })
+            })?,
             log_format: parse_or(env, "LOG_FORMAT", LogFormat::Pretty, |v| match v {
                 "json" => Ok(LogFormat::Json),
                 "pretty" | "text" => Ok(LogFormat::Pretty),

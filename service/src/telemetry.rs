@@ -40,13 +40,10 @@ const EXPORTER_TARGETS: &[&str] = &["opentelemetry", "tonic", "tower", "h2", "hy
 /// Installs the global subscriber; a second call (tests) keeps the first.
 /// Call it inside the Tokio runtime: the gRPC exporter's channel lives there.
 pub fn init(config: &Config) -> Telemetry {
-    let directives = if config.log_filter.contains("sqlx") {
-        config.log_filter.clone()
-    } else {
-        format!("{},sqlx=warn", config.log_filter)
-    };
-    let filter =
-        EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Each layer has its own filter: a global one would also drop the spans
+    // the exporter needs whenever the log level is above them.
+    let log_filter = with_quiet_sqlx(&config.log_filter);
+    let traces_filter = with_quiet_sqlx(&config.traces_filter);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // One span per SQL statement goes to the trace exporter, not to the log:
     // a log line per statement would drown the rest.
@@ -58,8 +55,12 @@ pub fn init(config: &Config) -> Telemetry {
             .with_span_list(true)
             .with_span_events(FmtSpan::CLOSE)
             .with_filter(not_sql_spans)
+            .with_filter(log_filter)
             .boxed(),
-        LogFormat::Pretty => fmt.with_filter(not_sql_spans).boxed(),
+        LogFormat::Pretty => fmt
+            .with_filter(not_sql_spans)
+            .with_filter(log_filter)
+            .boxed(),
     };
     let provider = config.otel_endpoint.as_ref().and_then(|endpoint| {
         match tracer_provider(config.otel_protocol, endpoint, &config.otel_service_name) {
@@ -87,14 +88,25 @@ pub fn init(config: &Config) -> Telemetry {
             .with_location(false)
             .with_tracked_inactivity(false)
             .with_filter(not_the_exporter)
+            .with_filter(traces_filter)
             .boxed()
     });
     let _ = tracing_subscriber::registry()
         .with(logs)
         .with(traces)
-        .with(filter)
         .try_init();
     Telemetry { provider }
+}
+
+/// `directives` with sqlx's per-statement INFO logs silenced (unless the
+/// directives name sqlx themselves); validated by the configuration.
+fn with_quiet_sqlx(directives: &str) -> EnvFilter {
+    let directives = if directives.contains("sqlx") {
+        directives.to_owned()
+    } else {
+        format!("{directives},sqlx=warn")
+    };
+    EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))
 }
 
 /// An OTLP exporter configured from the standard environment variables.

@@ -110,7 +110,7 @@ impl DevVerifier {
     pub fn verify(&self, token: &str) -> Result<Claims, AuthFailure> {
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|err| AuthFailure::InvalidToken(err.to_string()))
+            .map_err(|err| AuthFailure::invalid_token(err.to_string()))
     }
 }
 

@@ -213,7 +213,7 @@ impl JwksVerifier {
 }
 
 fn invalid(reason: impl Into<String>) -> AuthFailure {
-    AuthFailure::InvalidToken(reason.into())
+    AuthFailure::invalid_token(reason)
 }
 
 /// Keeps the keys fresh while the verifier lives.

@@ -39,6 +39,34 @@ pub enum AuthFailure {
     Lookup(String),
 }
 
+impl AuthFailure {
+    /// A refused token, with why. The reason often quotes the token (the JWT
+    /// library's errors repeat its header's `alg`): control characters are
+    /// escaped and the text cut to 200 characters, so a line break in a
+    /// token never forges a log line and a huge header never floods the log.
+    pub fn invalid_token(reason: impl Into<String>) -> Self {
+        Self::InvalidToken(escaped_for_log(&reason.into()))
+    }
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`), at most 200 characters.
+fn escaped_for_log(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let mut escaped = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_CHARS {
+            escaped.push('…');
+            break;
+        }
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 /// How tokens are verified in this process.
 enum Verifier {
     Dev(Box<dev::DevVerifier>),
@@ -117,7 +145,21 @@ pub type Claims = Map<String, Value>;
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{AuthFailure, bearer_token};
+
+    #[test]
+    fn a_refusal_reason_cannot_break_a_log_line() {
+        let forged =
+            "unknown variant `RS256\n2026-12-01T00:00:00Z  INFO forged: admin logged in\r`";
+        let failure = AuthFailure::invalid_token(forged).to_string();
+        assert!(
+            !failure.contains('\n') && !failure.contains('\r'),
+            "{failure}"
+        );
+        assert!(failure.contains("RS256\\n2026"), "{failure}");
+        let long = AuthFailure::invalid_token("x".repeat(10_000)).to_string();
+        assert!(long.chars().count() < 250, "{}", long.len());
+    }
 
     #[test]
     fn only_bearer_headers_carry_a_token() {

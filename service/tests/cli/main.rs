@@ -324,3 +324,56 @@ fn sigterm_turns_readiness_off_first_and_drops_no_request() {
     assert!(answers.len() > 10, "{} requests", answers.len());
     assert!(answers.iter().all(|ok| *ok), "every request answered 200");
 }
+
+#[test]
+fn a_token_header_cannot_forge_a_pretty_log_line() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let port = free_port();
+    let log_path = dir.path().join("tandem.log");
+    let mut server = tandem()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "pretty")
+        .env("SHUTDOWN_DRAIN_SECS", "0")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let header = encode(
+        r#"{"alg":"HS256\n2026-12-01T00:00:00.000000Z  INFO tandem: FORGED admin login","typ":"JWT"}"#,
+    );
+    let token = format!("{header}.{}.c2ln", encode("{}"));
+    let response = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        ),
+    );
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(server.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("request refused"),
+        "the refusal is logged: {log}"
+    );
+    for line in log.lines() {
+        assert!(
+            !line.contains("INFO tandem: FORGED") || line.contains("request refused"),
+            "forged line: {line}"
+        );
+    }
+    assert!(
+        log.contains("\\n2026-12-01"),
+        "the line break is escaped: {log}"
+    );
+}

@@ -519,6 +519,42 @@ fn spans_are_exported_with_otlp_grpc_when_configured() {
 }
 
 #[test]
+fn spans_are_exported_whatever_the_log_level() {
+    let (receiver_port, exports) = http_receiver(None);
+    let (token, log) = serve_one_traced_request(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{receiver_port}"),
+        ),
+        ("OTEL_SERVICE_NAME", "tandem-under-test".into()),
+        ("RUST_LOG", "warn".into()),
+    ]);
+    assert!(
+        !log.contains("\"INFO\""),
+        "RUST_LOG=warn writes no INFO line: {log}"
+    );
+    let exports = exports.lock().unwrap();
+    check_exported_trace(&exports, &token);
+}
+
+#[test]
+fn otel_traces_level_selects_the_exported_spans() {
+    let (receiver_port, exports) = http_receiver(None);
+    serve_one_traced_request(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{receiver_port}"),
+        ),
+        ("OTEL_TRACES_LEVEL", "error".into()),
+    ]);
+    let exports = exports.lock().unwrap();
+    assert!(
+        decoded_spans(&exports).is_empty(),
+        "no span is at level ERROR"
+    );
+}
+
+#[test]
 fn the_sampler_variable_is_honoured() {
     let (receiver_port, exports) = http_receiver(None);
     serve_one_traced_request(&[
