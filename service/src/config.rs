@@ -78,8 +78,16 @@ pub struct AuthConfig {
     pub jwks_refresh: Duration,
     /// Least time between two JWKS fetches triggered by unknown kids.
     pub jwks_cooldown: Duration,
-    /// Claim naming the employee: `email` or `employee_id` (→ externalId).
+    /// Claim naming the employee: `email` (matched to the work email, and
+    /// refused when `email_verified` is false), or any other claim, e.g.
+    /// Entra's immutable `oid` or `employee_id`, matched to the externalId.
     pub identity_claim: String,
+    /// Token subjects (`sub`) that are service principals: the only tokens
+    /// naming no employee whose roles count (`AUTH_SERVICE_SUBJECTS`).
+    pub service_subjects: std::collections::BTreeSet<String>,
+    /// Accepted JOSE `typ` headers, lower case without `application/`;
+    /// `none` accepts a token without one (`AUTH_TOKEN_TYPES`).
+    pub token_types: Vec<String>,
     /// Dotted path to the roles claim, e.g. `realm_access.roles`.
     pub roles_claim: String,
     /// Tandem role → provider role names (`admin=HR.Mentoring.Admin`).
@@ -363,11 +371,31 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
     let identity_claim = env
         .get("AUTH_IDENTITY_CLAIM")
         .unwrap_or_else(|| "email".to_owned());
-    if identity_claim != "email" && identity_claim != "employee_id" {
+    let claim_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.');
+    if !identity_claim.chars().all(claim_name) {
         return Err(ConfigError::new(
             "AUTH_IDENTITY_CLAIM",
-            "expected email or employee_id",
+            "expected a claim name: email, oid, employee_id …",
         ));
+    }
+    let list = |name: &str| -> Vec<String> {
+        env.get(name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let service_subjects = list("AUTH_SERVICE_SUBJECTS").into_iter().collect();
+    let mut token_types: Vec<String> = list("AUTH_TOKEN_TYPES")
+        .iter()
+        .map(|t| normalized_token_type(t))
+        .collect();
+    if token_types.is_empty() {
+        token_types = ["jwt", "at+jwt", "none"].map(str::to_owned).to_vec();
     }
     let roles_claim = env
         .get("AUTH_ROLES_CLAIM")
@@ -393,10 +421,21 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
         jwks_refresh,
         jwks_cooldown,
         identity_claim,
+        service_subjects,
+        token_types,
         roles_claim,
         role_map,
         dev_mode,
     })
+}
+
+/// A JOSE `typ` as compared: lower case, without the `application/` prefix
+/// (RFC 7515 §4.1.9 allows both spellings).
+pub fn normalized_token_type(typ: &str) -> String {
+    let lower = typ.trim().to_ascii_lowercase();
+    lower
+        .strip_prefix("application/")
+        .map_or(lower.clone(), str::to_owned)
 }
 
 /// The Tandem roles a token can carry (after `AUTH_ROLE_MAP`).

@@ -348,7 +348,108 @@ async fn keys_can_come_from_a_file(backend: Backend) {
     assert_eq!(app.idp.fetches(), 0, "no request to a provider");
 }
 
+const ADMIN_ONLY: &str = "{ employees(first: 1) { edges { cursor } } }";
+
+async fn an_unverified_email_is_never_an_employee(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_employee(&app.db, Person::new("Alice Martin", 3)).await;
+    for verified in [json!(false), json!("false")] {
+        let token = app
+            .key
+            .sign(&alice_claims(|c| c["email_verified"] = verified.clone()));
+        assert_token_refused(&app, &token, "email_verified false").await;
+    }
+    for verified in [json!(true), Value::Null] {
+        let token = app
+            .key
+            .sign(&alice_claims(|c| c["email_verified"] = verified.clone()));
+        let data = app.query_ok(&token, ME, json!({})).await;
+        assert_eq!(data["me"]["email"], ALICE);
+    }
+}
+
+async fn a_token_naming_nobody_gets_no_role_unless_a_service_principal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // An identity-provider account whose email matches no employee.
+    let stranger = app
+        .key
+        .sign(&idp::claims(Some("stranger@elsewhere.example"), &["admin"]));
+    assert_eq!(
+        app.query_error_code(&stranger, ADMIN_ONLY, json!({})).await,
+        "FORBIDDEN"
+    );
+    // A token with no identity at all, from an unlisted subject.
+    let mut unlisted = idp::claims(None, &["admin"]);
+    unlisted["sub"] = json!("someone-else");
+    let unlisted = app.key.sign(&unlisted);
+    assert_eq!(
+        app.query_error_code(&unlisted, ADMIN_ONLY, json!({})).await,
+        "FORBIDDEN"
+    );
+    // The configured service principal keeps its roles.
+    let service = app.key.sign(&idp::claims(None, &["admin"]));
+    app.query_ok(&service, ADMIN_ONLY, json!({})).await;
+}
+
+async fn an_immutable_claim_such_as_oid_can_name_the_employee(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("AUTH_IDENTITY_CLAIM", "oid")]).await;
+    insert_employee(&app.db, Person::new("Alice Martin", 3)).await;
+    // The email claim is ignored: only the oid, matched to the externalId.
+    let token = app.key.sign(&json!({
+        "iss": idp::ISSUER, "aud": idp::AUDIENCE, "sub": "x",
+        "iat": chrono::Utc::now().timestamp(), "nbf": chrono::Utc::now().timestamp(),
+        "exp": chrono::Utc::now().timestamp() + 600,
+        "oid": "X-Alice-Martin", "email": "someone.else@corp.example",
+    }));
+    let data = app.query_ok(&token, ME, json!({})).await;
+    assert_eq!(data["me"]["email"], ALICE);
+    let by_email_only = app.key.sign(&alice_claims(|_| {}));
+    let data = app.query_ok(&by_email_only, ME, json!({})).await;
+    assert_eq!(data["me"], Value::Null, "an email no longer names anyone");
+}
+
+async fn only_access_token_types_are_accepted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_employee(&app.db, Person::new("Alice Martin", 3)).await;
+    let with_typ = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("test-key-1".into());
+        header.typ = typ.map(str::to_owned);
+        app.key.sign_with(header, &alice_claims(|_| {}))
+    };
+    for typ in [
+        Some("JWT"),
+        Some("at+jwt"),
+        Some("application/at+JWT"),
+        None,
+    ] {
+        app.query_ok(&with_typ(typ), ME, json!({})).await;
+    }
+    for typ in ["id+jwt", "JOSE", "logout+jwt"] {
+        assert_token_refused(&app, &with_typ(Some(typ)), typ).await;
+    }
+    // Keycloak types its ID and refresh tokens in a claim.
+    let id_token = app.key.sign(&alice_claims(|c| c["typ"] = json!("ID")));
+    assert_token_refused(&app, &id_token, "Keycloak ID token").await;
+    let access = app.key.sign(&alice_claims(|c| c["typ"] = json!("Bearer")));
+    app.query_ok(&access, ME, json!({})).await;
+
+    let strict = TestApp::spawn_with(Backend::Sqlite, &[("AUTH_TOKEN_TYPES", "at+jwt")]).await;
+    insert_employee(&strict.db, Person::new("Alice Martin", 3)).await;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("test-key-1".into());
+    let plain = strict.key.sign_with(header.clone(), &alice_claims(|_| {}));
+    assert_token_refused(&strict, &plain, "JWT under AUTH_TOKEN_TYPES=at+jwt").await;
+    header.typ = Some("at+jwt".into());
+    let access = strict.key.sign_with(header, &alice_claims(|_| {}));
+    strict.query_ok(&access, ME, json!({})).await;
+}
+
 both!(
+    an_unverified_email_is_never_an_employee,
+    a_token_naming_nobody_gets_no_role_unless_a_service_principal,
+    an_immutable_claim_such_as_oid_can_name_the_employee,
+    only_access_token_types_are_accepted,
     keys_can_come_from_a_file,
     forged_tokens_are_all_refused,
     missing_or_non_bearer_credentials_are_refused,

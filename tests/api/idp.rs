@@ -215,6 +215,8 @@ impl TestIdp {
             ("AUTH_JWKS_URL".into(), self.jwks_url.clone()),
             ("AUTH_ISSUER".into(), ISSUER.into()),
             ("AUTH_AUDIENCE".into(), AUDIENCE.into()),
+            // The subject `claims(None, …)` gives service accounts.
+            ("AUTH_SERVICE_SUBJECTS".into(), "svc-account".into()),
         ]
     }
 }

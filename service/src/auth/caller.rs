@@ -80,12 +80,16 @@ pub async fn resolve(
         .and_then(Value::as_str)
         .unwrap_or("unknown")
         .to_owned();
-    let roles = roles_from_claims(claims, config);
     let identity = claims
         .get(&config.identity_claim)
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|v| !v.is_empty());
+    if config.identity_claim == "email" && email_unverified(claims) {
+        // Some providers let an account's owner edit its email (an
+        // unverified Keycloak account, an Entra guest): never trust it.
+        return Err(AuthFailure::invalid_token("email_verified is false"));
+    }
     let employee = match identity {
         None => None,
         Some(value) => find_employee(db, &config.identity_claim, value)
@@ -98,6 +102,16 @@ pub async fn resolve(
     {
         return Err(AuthFailure::Terminated);
     }
+    // A token naming no employee keeps its roles only as a configured
+    // service principal (dev mode: the service signed the token itself).
+    let trusted =
+        employee.is_some() || config.dev_mode || config.service_subjects.contains(&subject);
+    let roles = if trusted {
+        roles_from_claims(claims, config)
+    } else {
+        tracing::info!(%subject, "the token names no employee and no service principal: no role");
+        BTreeSet::new()
+    };
     Ok(Caller {
         subject,
         employee_id: employee.map(|e| e.id),
@@ -105,15 +119,27 @@ pub async fn resolve(
     })
 }
 
+/// Whether the token says its email is not verified (`email_verified`
+/// false, or the string "false" some providers send).
+fn email_unverified(claims: &Claims) -> bool {
+    match claims.get("email_verified") {
+        Some(Value::Bool(verified)) => !verified,
+        Some(Value::String(verified)) => verified.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+/// The employee `value` names: the work email for the `email` claim, the
+/// externalId (the HRIS's immutable id) for any other claim.
 async fn find_employee(
     db: &DatabaseConnection,
     claim: &str,
     value: &str,
 ) -> Result<Option<employee::Model>, sea_orm::DbErr> {
-    let filter = if claim == "employee_id" {
-        employee::Column::ExternalId.eq(value)
-    } else {
+    let filter = if claim == "email" {
         employee::Column::Email.eq(value.to_lowercase())
+    } else {
+        employee::Column::ExternalId.eq(value)
     };
     employee::Entity::find().filter(filter).one(db).await
 }
@@ -159,6 +185,8 @@ mod tests {
             jwks_refresh: std::time::Duration::from_secs(3600),
             jwks_cooldown: std::time::Duration::from_secs(30),
             identity_claim: "email".into(),
+            service_subjects: Default::default(),
+            token_types: Vec::new(),
             roles_claim: path.into(),
             role_map: map
                 .iter()
@@ -170,6 +198,20 @@ mod tests {
 
     fn claims(value: Value) -> Claims {
         value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn an_email_is_unverified_only_when_the_token_says_so() {
+        for (verified, unverified) in [
+            (serde_json::json!(false), true),
+            (serde_json::json!("False"), true),
+            (serde_json::json!(true), false),
+            (serde_json::json!(null), false),
+        ] {
+            let token = claims(serde_json::json!({ "email_verified": verified }));
+            assert_eq!(email_unverified(&token), unverified, "{verified}");
+        }
+        assert!(!email_unverified(&claims(serde_json::json!({}))));
     }
 
     #[test]

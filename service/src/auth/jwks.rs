@@ -61,6 +61,8 @@ pub struct JwksSettings {
     pub refresh: Duration,
     /// Least time between two fetches triggered by unknown kids.
     pub cooldown: Duration,
+    /// Accepted `typ` headers, normalised (`none`: no header).
+    pub token_types: Vec<String>,
 }
 
 /// One verification key and the algorithms it allows.
@@ -123,6 +125,13 @@ impl JwksVerifier {
         if header.crit.is_some() {
             return Err(invalid("critical header extensions are not supported"));
         }
+        let typ = header
+            .typ
+            .as_deref()
+            .map_or_else(|| "none".to_owned(), crate::config::normalized_token_type);
+        if !self.settings.token_types.contains(&typ) {
+            return Err(invalid(format!("token type {typ} is not accepted")));
+        }
         let key = match self.find_key(header.kid.as_deref()) {
             Some(key) => key,
             None => {
@@ -142,9 +151,17 @@ impl JwksVerifier {
             )));
         }
         let validation = self.validation(header.alg);
-        jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| invalid(e.to_string()))
+            .map_err(|e| invalid(e.to_string()))?;
+        // Keycloak also types its tokens in a claim: ID and refresh tokens
+        // are signed by the same keys for the same audience.
+        match claims.get("typ").and_then(serde_json::Value::as_str) {
+            Some(kind) if !kind.eq_ignore_ascii_case("bearer") => {
+                Err(invalid(format!("a {kind} token is not an access token")))
+            }
+            _ => Ok(claims),
+        }
     }
 
     fn validation(&self, algorithm: Algorithm) -> Validation {

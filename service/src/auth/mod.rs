@@ -130,6 +130,7 @@ fn jwks_settings(config: &AuthConfig) -> Option<jwks::JwksSettings> {
         leeway: config.leeway,
         refresh: config.jwks_refresh,
         cooldown: config.jwks_cooldown,
+        token_types: config.token_types.clone(),
     })
 }
 
