@@ -2,7 +2,7 @@
 //! for every field that exists. Later issues add their rows here.
 
 use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};
-use entity::programme;
+use entity::{programme, session_feedback};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -24,11 +24,15 @@ enum Outcome {
     Has(&'static str),
     /// An error with this code.
     Code(&'static str),
+    /// The array at this JSON pointer has this many items, no error.
+    Count(&'static str, usize),
 }
 use Outcome::*;
 
 struct World {
     pairing: Uuid,
+    proposed: Uuid,
+    former: Uuid,
     mentor: Uuid,
     mentee: Uuid,
     stranger: Uuid,
@@ -64,8 +68,37 @@ async fn world(app: &TestApp) -> World {
         Some("private"),
     )
     .await;
+    // A held session the mentee rated: feedback is its author's and admins'.
+    let held = insert_session(
+        &app.db,
+        pairing,
+        now - chrono::Duration::days(7),
+        SessionStatus::Held,
+        None,
+    )
+    .await;
+    session_feedback::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(held),
+        author_id: Set(mentee),
+        rating: Set(2),
+        recommend: Set(Some(3)),
+        comment: Set(Some("not useful".into())),
+        submitted_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    // A proposal the mentor is part of, not yet accepted, and a mentee the
+    // mentor was paired with before.
+    let pat = insert_employee(&app.db, Person::new("Pat Proposed", 6)).await;
+    let proposed = insert_pairing(&app.db, open, mentor, &[pat], PairingStatus::Proposed).await;
+    let former = insert_employee(&app.db, Person::new("Fay Former", 6)).await;
+    insert_pairing(&app.db, open, mentor, &[former], PairingStatus::Completed).await;
     World {
         pairing,
+        proposed,
+        former,
         mentor,
         mentee,
         stranger,
@@ -131,6 +164,46 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
             json!({ "id": w.mentor }),
         ),
         (
+            "mentees' contact details",
+            "query($id: UUID!) { pairing(id: $id) { menteeNames mentees { email externalId seniorityLevel timezone } } }".into(),
+            json!({ "id": w.pairing }),
+        ),
+        (
+            "mentees' names",
+            "query($id: UUID!) { pairing(id: $id) { menteeNames } }".into(),
+            json!({ "id": w.pairing }),
+        ),
+        (
+            "feedback of a session",
+            "query($id: UUID!) { pairing(id: $id) { sessions { edges { node { feedback { rating author { id } comment } } } } } }".into(),
+            json!({ "id": w.pairing }),
+        ),
+        (
+            "common free slots",
+            "query($id: UUID!) { pairing(id: $id) { nextCommonSlots(durationMinutes: 30) { startsAt } } }".into(),
+            json!({ "id": w.pairing }),
+        ),
+        (
+            "a proposed pairing",
+            "query($id: UUID!) { pairing(id: $id) { score reasons { kind } mentees { id } } }".into(),
+            json!({ "id": w.proposed }),
+        ),
+        (
+            "proposals among my pairings",
+            "{ myPairings(status: PROPOSED) { id } }".into(),
+            json!({}),
+        ),
+        (
+            "a former partner's availability",
+            "query($id: UUID!) { availability(employeeId: $id, from: \"2027-01-04T00:00:00Z\", to: \"2027-01-11T00:00:00Z\") { startsAt } }".into(),
+            json!({ "id": w.former }),
+        ),
+        (
+            "metrics of a draft",
+            "query($id: UUID!) { programmeMetrics(programmeId: $id) { __typename } }".into(),
+            json!({ "id": w.draft }),
+        ),
+        (
             "createProgramme",
             "mutation { createProgramme(input: { name: \"n\", purpose: \"p\", format: GROUP }) { id } }".into(),
             json!({}),
@@ -150,7 +223,7 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 17]> {
+fn expected() -> Vec<[Outcome; 25]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
@@ -158,24 +231,134 @@ fn expected() -> Vec<[Outcome; 17]> {
     const NOTES: Outcome = Has("/pairing/sessions/edges/0/node/privateNotes");
     const NO_NOTES: Outcome = Null("/pairing/sessions/edges/0/node/privateNotes");
     const NO_RUN: Outcome = Null("/hrisSyncRun");
+    const CONTACTS: Outcome = Has("/pairing/mentees/0/email");
+    const NO_MENTEES: Outcome = Count("/pairing/mentees", 0);
+    const NAMES: Outcome = Count("/pairing/menteeNames", 1);
+    const ALL_FEEDBACK: Outcome = Count("/pairing/sessions/edges/1/node/feedback", 1);
+    const NO_FEEDBACK: Outcome = Count("/pairing/sessions/edges/1/node/feedback", 0);
+    const NO_PROPOSALS: Outcome = Count("/myPairings", 0);
     vec![
         // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
-        // pairing, private notes, enrolments, mentor's availability, createProgramme,
-        // syncEmployees, hrisSyncRun
-        [Ok, Ok, Ok, Ok, N, Ok, Ok, N, N, Ok, N, N, Ok, N, F, F, F], // employee (is the stranger)
+        // pairing, private notes, enrolments, mentor's availability,
+        // mentees' contact details, mentees' names, feedback, common slots,
+        // a proposed pairing, proposals among my pairings, a former partner's
+        // availability, metrics of a draft,
+        // createProgramme, syncEmployees, hrisSyncRun
         [
-            Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, Ok, N, Ok, NOTES, Ok, Ok, F, F, F,
-        ], // participant (the mentor)
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            Ok,
+            N,
+            N,
+            Ok,
+            N,
+            N,
+            Ok,
+            N,
+            N,
+            N,
+            N,
+            N,
+            N,
+            NO_PROPOSALS,
+            N,
+            F,
+            F,
+            F,
+            F,
+        ], // employee (is the stranger)
         [
-            Ok, Ok, Ok, Ok, N, Ok, Ok, Ok, N, N, Ok, NO_NOTES, Ok, N, F, F, F,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            NOTES,
+            Ok,
+            Ok,
+            CONTACTS,
+            NAMES,
+            NO_FEEDBACK,
+            Ok,
+            N,
+            NO_PROPOSALS,
+            N,
+            F,
+            F,
+            F,
+            F,
+        ], // participant (the mentor: the feedback is the mentee's)
+        [
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            N,
+            Ok,
+            NO_NOTES,
+            Ok,
+            N,
+            NO_MENTEES,
+            NAMES,
+            NO_FEEDBACK,
+            F,
+            N,
+            NO_PROPOSALS,
+            N,
+            F,
+            F,
+            F,
+            F,
         ], // supervisor of the mentor
         [
-            NO_ME, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, NO_NOTES, Ok, Ok, Ok, F, NO_RUN,
+            NO_ME,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            NO_NOTES,
+            Ok,
+            Ok,
+            CONTACTS,
+            NAMES,
+            ALL_FEEDBACK,
+            Ok,
+            Ok,
+            NO_PROPOSALS,
+            Ok,
+            Ok,
+            Ok,
+            F,
+            NO_RUN,
         ], // admin
         [
-            NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F, F, F,
+            NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, N, F, F,
+            F,
         ], // analyst
-        [NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN], // hris
+        [
+            NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN,
+        ], // hris
     ]
 }
 
@@ -203,6 +386,14 @@ async fn every_cell_of_the_matrix_holds(backend: Backend) {
                     code.is_none() && body["data"].pointer(pointer).is_some_and(|v| !v.is_null())
                 }
                 Code(expected) => code == Some(expected),
+                Count(pointer, n) => {
+                    code.is_none()
+                        && body["data"]
+                            .pointer(pointer)
+                            .and_then(Value::as_array)
+                            .map(Vec::len)
+                            == Some(n)
+                }
             };
             if !holds {
                 failures.push(format!(
@@ -231,7 +422,8 @@ async fn employees_list_only_their_scope(backend: Backend) {
         (
             Some("mia.mentor@corp.example"),
             &[],
-            &["Max Mentee", "Mia Mentor"],
+            // Fay's pairing ended but is known; Pat's is only a proposal.
+            &["Fay Former", "Max Mentee", "Mia Mentor"],
         ),
         (
             Some("sam.supervisor@corp.example"),
@@ -241,7 +433,14 @@ async fn employees_list_only_their_scope(backend: Backend) {
         (
             None,
             &["admin"],
-            &["Max Mentee", "Mia Mentor", "Sam Supervisor", "Sue Stranger"],
+            &[
+                "Fay Former",
+                "Max Mentee",
+                "Mia Mentor",
+                "Pat Proposed",
+                "Sam Supervisor",
+                "Sue Stranger",
+            ],
         ),
     ];
     for (email, roles, expected) in cases {

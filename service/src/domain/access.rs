@@ -7,10 +7,10 @@
 
 use std::collections::HashSet;
 
-use entity::enums::{PairingStatus, ParticipantRole};
+use entity::enums::{PairingStatus, ParticipantRole, ProgrammeStatus};
 use entity::{enrolment, pairing, pairing_mentee};
-use sea_orm::sea_query::ExprTrait as _;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
@@ -96,19 +96,62 @@ pub fn is_participant(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid]) -> 
         .is_some_and(|me| me == mentor_id || mentee_ids.contains(&me))
 }
 
-/// Whether the caller may read a feedback comment: its author and the
-/// programme team.
-pub fn reads_feedback_comment(caller: &Caller, author_id: Uuid) -> bool {
+/// Whether the caller may know a programme exists: a DRAFT is the
+/// programme team's alone (every path — `programme`, `programmes`,
+/// `programmeMetrics` — answers NOT_FOUND for it, so no path is an oracle).
+pub fn sees_programme(caller: &Caller, status: ProgrammeStatus) -> bool {
+    caller.is_admin() || status != ProgrammeStatus::Draft
+}
+
+/// Whether the caller may read a feedback entry (its author, rating and
+/// comment): its author and the programme team. Partners and supervisors
+/// see none, so a rating stays the author's to give honestly.
+pub fn reads_feedback(caller: &Caller, author_id: Uuid) -> bool {
     caller.is_admin() || caller.employee_id == Some(author_id)
 }
 
-/// Pairing states in which the participants know each other.
-const KNOWN_PAIRING_STATES: [PairingStatus; 4] = [
+/// Pairing states in which the participants know each other: a proposal
+/// (PROPOSED) or a refused one (DECLINED) names nobody to anybody but the
+/// programme team.
+pub const KNOWN_PAIRING_STATES: [PairingStatus; 4] = [
     PairingStatus::Active,
     PairingStatus::Paused,
     PairingStatus::Completed,
     PairingStatus::EndedEarly,
 ];
+
+/// Pairing states in which partners read each other's free time: only a
+/// live pairing; once it ended, former partners' diaries are their own.
+pub const LIVE_PAIRING_STATES: [PairingStatus; 2] = [PairingStatus::Active, PairingStatus::Paused];
+
+/// Whether the caller may see a pairing: admins always; its participants
+/// and the supervisor of its mentor (in its programme) once it is known
+/// (not PROPOSED or DECLINED).
+pub fn sees_pairing(
+    caller: &Caller,
+    pairing: &pairing::Model,
+    mentee_ids: &[Uuid],
+    supervises_mentor: bool,
+) -> bool {
+    if caller.is_admin() {
+        return true;
+    }
+    KNOWN_PAIRING_STATES.contains(&pairing.status)
+        && (is_participant(caller, pairing.mentor_id, mentee_ids) || supervises_mentor)
+}
+
+/// Whether the caller may read the common free time of a pairing's
+/// participants: admins, and the participants while the pairing is live.
+/// Supervisors see the pairing, never anyone's free time.
+pub fn reads_common_free_time(
+    caller: &Caller,
+    pairing: &pairing::Model,
+    mentee_ids: &[Uuid],
+) -> bool {
+    caller.is_admin()
+        || (LIVE_PAIRING_STATES.contains(&pairing.status)
+            && is_participant(caller, pairing.mentor_id, mentee_ids))
+}
 
 /// Computes the caller's scope: a few indexed queries, done once per request.
 pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResult<EmployeeScope> {
@@ -119,23 +162,16 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
         return Ok(EmployeeScope::Only(HashSet::new()));
     };
     let mut visible = HashSet::from([me]);
-    let pairing_ids = pairings_of(db, me).await?;
-    if !pairing_ids.is_empty() {
-        let mentors: Vec<Uuid> = pairing::Entity::find()
-            .select_only()
-            .column(pairing::Column::MentorId)
-            .filter(pairing::Column::Id.is_in(pairing_ids.clone()))
-            .into_tuple()
-            .all(db)
-            .await?;
+    let pairings = pairings_of(db, me, &KNOWN_PAIRING_STATES).await?;
+    if !pairings.is_empty() {
         let mentees: Vec<Uuid> = pairing_mentee::Entity::find()
             .select_only()
             .column(pairing_mentee::Column::MenteeId)
-            .filter(pairing_mentee::Column::PairingId.is_in(pairing_ids))
+            .filter(pairing_mentee::Column::PairingId.is_in(pairings.iter().map(|(id, _)| *id)))
             .into_tuple()
             .all(db)
             .await?;
-        visible.extend(mentors);
+        visible.extend(pairings.iter().map(|(_, mentor)| *mentor));
         visible.extend(mentees);
     }
     let supervised: Vec<Uuid> = enrolment::Entity::find()
@@ -150,38 +186,42 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
     Ok(EmployeeScope::Only(visible))
 }
 
-/// Whether two employees are participants of one pairing in a known state.
-pub async fn share_a_pairing(db: &DatabaseConnection, me: Uuid, other: Uuid) -> AppResult<bool> {
-    let mine = pairings_of(db, me).await?;
+/// Whether `me` may read `other`'s free time: they are partners in a live
+/// pairing ([`LIVE_PAIRING_STATES`]).
+pub async fn reads_free_time_of(db: &DatabaseConnection, me: Uuid, other: Uuid) -> AppResult<bool> {
+    let mine = pairings_of(db, me, &LIVE_PAIRING_STATES).await?;
     if mine.is_empty() {
         return Ok(false);
     }
-    let theirs = pairings_of(db, other).await?;
+    let theirs = pairings_of(db, other, &LIVE_PAIRING_STATES).await?;
     Ok(mine.iter().any(|p| theirs.contains(p)))
 }
 
-/// Pairings (in a known state) in which `me` is mentor or mentee.
-async fn pairings_of(db: &DatabaseConnection, me: Uuid) -> AppResult<Vec<Uuid>> {
-    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
-        .select_only()
+/// Pairings in one of `states` in which `me` is mentor or mentee, as
+/// (pairing id, mentor id): one statement.
+async fn pairings_of(
+    db: &DatabaseConnection,
+    me: Uuid,
+    states: &[PairingStatus],
+) -> AppResult<Vec<(Uuid, Uuid)>> {
+    let as_mentee = Query::select()
         .column(pairing_mentee::Column::PairingId)
-        .filter(pairing_mentee::Column::MenteeId.eq(me))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let ids: Vec<Uuid> = pairing::Entity::find()
+        .from(pairing_mentee::Entity)
+        .and_where(pairing_mentee::Column::MenteeId.eq(me))
+        .to_owned();
+    Ok(pairing::Entity::find()
         .select_only()
         .column(pairing::Column::Id)
-        .filter(pairing::Column::Status.is_in(KNOWN_PAIRING_STATES))
+        .column(pairing::Column::MentorId)
+        .filter(pairing::Column::Status.is_in(states.iter().copied()))
         .filter(
-            pairing::Column::MentorId
-                .eq(me)
-                .or(pairing::Column::Id.is_in(as_mentee)),
+            Condition::any()
+                .add(pairing::Column::MentorId.eq(me))
+                .add(pairing::Column::Id.in_subquery(as_mentee)),
         )
         .into_tuple()
         .all(db)
-        .await?;
-    Ok(ids)
+        .await?)
 }
 
 #[cfg(test)]

@@ -402,7 +402,7 @@ pub async fn availability_of(
     let allowed = caller.is_admin()
         || caller.employee_id == Some(target)
         || match caller.employee_id {
-            Some(me) => super::access::share_a_pairing(db, me, target).await?,
+            Some(me) => super::access::reads_free_time_of(db, me, target).await?,
             None => false,
         };
     if !allowed {
@@ -418,6 +418,7 @@ pub async fn availability_of(
 pub async fn next_common_slots(
     db: &DatabaseConnection,
     cache: &FreeTimeCache,
+    caller: &Caller,
     pairing: &pairing::Model,
     duration_minutes: i32,
     window: Interval,
@@ -433,6 +434,15 @@ pub async fn next_common_slots(
         return Err(AppError::bad_input(
             "limit",
             "limit must be between 1 and 50",
+        ));
+    }
+    let mentees = super::pairings::mentees_of(db, &[pairing.id])
+        .await?
+        .remove(&pairing.id)
+        .unwrap_or_default();
+    if !super::access::reads_common_free_time(caller, pairing, &mentees) {
+        return Err(AppError::forbidden(
+            "only the participants of a live pairing and the programme team see its free time",
         ));
     }
     if pairing.status != PairingStatus::Active {

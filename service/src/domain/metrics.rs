@@ -161,6 +161,7 @@ pub async fn scope<C: ConnectionTrait>(
     programme::Entity::find_by_id(programme_id)
         .one(db)
         .await?
+        .filter(|found| access::sees_programme(caller, found.status))
         .ok_or(AppError::NotFound("programme"))?;
     let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     Ok(Scope {

@@ -112,17 +112,19 @@ async fn may_see<C: ConnectionTrait>(
     let Some(me) = caller.employee_id else {
         return Ok(false);
     };
-    if pairing.mentor_id == me || participants(db, pairing).await?.contains(&me) {
-        return Ok(true);
-    }
-    let supervises = enrolment::Entity::find()
-        .filter(enrolment::Column::ProgrammeId.eq(pairing.programme_id))
-        .filter(enrolment::Column::EmployeeId.eq(pairing.mentor_id))
-        .filter(enrolment::Column::SupervisorId.eq(me))
-        .one(db)
+    let mentees = mentees_of(db, &[pairing.id])
         .await?
-        .is_some();
-    Ok(supervises)
+        .remove(&pairing.id)
+        .unwrap_or_default();
+    let supervises = !access::is_participant(caller, pairing.mentor_id, &mentees)
+        && enrolment::Entity::find()
+            .filter(enrolment::Column::ProgrammeId.eq(pairing.programme_id))
+            .filter(enrolment::Column::EmployeeId.eq(pairing.mentor_id))
+            .filter(enrolment::Column::SupervisorId.eq(me))
+            .one(db)
+            .await?
+            .is_some();
+    Ok(access::sees_pairing(caller, pairing, &mentees, supervises))
 }
 
 /// One pairing the caller may see; NOT_FOUND otherwise.
@@ -177,11 +179,14 @@ pub async fn mine(
         .into_tuple::<Uuid>()
         .all(db)
         .await?;
-    let mut query = pairing::Entity::find().filter(
-        Condition::any()
-            .add(pairing::Column::MentorId.eq(me))
-            .add(pairing::Column::Id.is_in(as_mentee)),
-    );
+    // A proposal names nobody to its participants until it is accepted.
+    let mut query = pairing::Entity::find()
+        .filter(
+            Condition::any()
+                .add(pairing::Column::MentorId.eq(me))
+                .add(pairing::Column::Id.is_in(as_mentee)),
+        )
+        .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
     if let Some(status) = status {
         query = query.filter(pairing::Column::Status.eq(status));
     }
@@ -213,11 +218,13 @@ pub async fn list(
             .into_tuple()
             .all(db)
             .await?;
-        query = query.filter(
-            Condition::any()
-                .add(pairing::Column::Id.is_in(visible))
-                .add(pairing::Column::MentorId.is_in(supervised)),
-        );
+        query = query
+            .filter(
+                Condition::any()
+                    .add(pairing::Column::Id.is_in(visible))
+                    .add(pairing::Column::MentorId.is_in(supervised)),
+            )
+            .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
     }
     if let Some(status) = status {
         query = query.filter(pairing::Column::Status.eq(status));

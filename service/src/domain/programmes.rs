@@ -27,7 +27,7 @@ pub async fn get<C: ConnectionTrait>(
 ) -> AppResult<programme::Model> {
     let found = programme::Entity::find_by_id(id).one(db).await?;
     match found {
-        Some(p) if caller.is_admin() || p.status != ProgrammeStatus::Draft => Ok(p),
+        Some(p) if access::sees_programme(caller, p.status) => Ok(p),
         _ => Err(AppError::NotFound("programme")),
     }
 }

@@ -3,7 +3,7 @@
 use super::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use entity::{goal, pairing};
+use entity::{employee, goal, pairing};
 use uuid::Uuid;
 
 use super::calendar::TimeSlot;
@@ -23,6 +23,7 @@ use crate::domain::matching::{self, run::MatchSettings};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::pairings::{self, PairingRules};
 use crate::domain::{calendar, goals};
+use crate::error::AppError;
 
 /// Pairing lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -67,28 +68,37 @@ impl Pairing {
             load_required(ctx, ProgrammeKey(self.0.programme_id)).await?,
         ))
     }
+    /// Whoever sees the pairing may see its mentor (a participant, the
+    /// mentor's supervisor, an admin).
     async fn mentor(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
+        if !ctx.employee_scope().await?.contains(self.0.mentor_id) {
+            return Err(super::error::to_graphql(AppError::NotFound("employee")));
+        }
         Ok(Employee(
             load_required(ctx, EmployeeKey(self.0.mentor_id)).await?,
         ))
     }
+    /// The mentees the caller may see as employees (the same scope as
+    /// `employee(id)`): all of them for participants and admins, none for
+    /// a supervisor, who knows only their names (`menteeNames`).
     async fn mentees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Employee>> {
-        let loaders = ctx.loaders()?;
-        let ids = loaders
-            .tables
-            .load_one(MenteesKey(self.0.id))
-            .await
-            .map_err(load_error)?
-            .unwrap_or_default();
-        let found = loaders
-            .tables
-            .load_many(ids.iter().copied().map(EmployeeKey))
-            .await
-            .map_err(load_error)?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| found.get(&EmployeeKey(*id)).cloned())
+        let scope = ctx.employee_scope().await?;
+        Ok(self
+            .mentee_rows(ctx)
+            .await?
+            .into_iter()
+            .filter(|mentee| scope.contains(mentee.id))
             .map(Employee)
+            .collect())
+    }
+    /// The mentees' display names: all that the mentor's supervisor may
+    /// know of them (DESIGN.md, Authorization).
+    async fn mentee_names(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(self
+            .mentee_rows(ctx)
+            .await?
+            .into_iter()
+            .map(|mentee| mentee.display_name)
             .collect())
     }
     async fn status(&self) -> PairingStatus {
@@ -131,6 +141,7 @@ impl Pairing {
         let slots = calendar::next_common_slots(
             ctx.db()?,
             ctx.cache()?,
+            ctx.caller()?,
             &self.0,
             duration_minutes,
             window,
@@ -143,6 +154,28 @@ impl Pairing {
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
         let found = load(ctx, GoalsKey(self.0.id)).await?;
         Ok(found.unwrap_or_default().into_iter().map(Goal).collect())
+    }
+}
+
+impl Pairing {
+    /// The mentees' rows, in id order, through the request's loaders.
+    async fn mentee_rows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<employee::Model>> {
+        let loaders = ctx.loaders()?;
+        let ids = loaders
+            .tables
+            .load_one(MenteesKey(self.0.id))
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        let found = loaders
+            .tables
+            .load_many(ids.iter().copied().map(EmployeeKey))
+            .await
+            .map_err(load_error)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.get(&EmployeeKey(*id)).cloned())
+            .collect())
     }
 }
 

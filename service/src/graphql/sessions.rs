@@ -107,11 +107,14 @@ impl MentoringSession {
             Ok(None)
         }
     }
+    /// The entries the caller may read: their own, or all for the programme team.
     async fn feedback(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionFeedback>> {
+        let caller = ctx.caller()?;
         let found = load(ctx, FeedbackKey(self.0.id)).await?;
         Ok(found
             .unwrap_or_default()
             .into_iter()
+            .filter(|entry| access::reads_feedback(caller, entry.author_id))
             .map(SessionFeedback)
             .collect())
     }
@@ -140,8 +143,7 @@ impl SessionFeedback {
     }
     /// The text is the author's and the programme team's only.
     async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let caller = ctx.caller()?;
-        let readable = caller.is_admin() || caller.employee_id == Some(self.0.author_id);
+        let readable = access::reads_feedback(ctx.caller()?, self.0.author_id);
         Ok(if readable {
             self.0.comment.as_deref()
         } else {
