@@ -396,22 +396,14 @@ mod tests {
         ];
 
         fn every_day(start_minute: u32, end_minute: u32) -> Vec<WeeklySlot> {
-            [
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun,
-            ]
-            .into_iter()
-            .map(|weekday| WeeklySlot {
-                weekday,
-                start_minute,
-                end_minute,
-            })
-            .collect()
+            (0u8..7)
+                .filter_map(|day| Weekday::try_from(day).ok())
+                .map(|weekday| WeeklySlot {
+                    weekday,
+                    start_minute,
+                    end_minute,
+                })
+                .collect()
         }
 
         proptest! {

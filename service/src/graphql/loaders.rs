@@ -275,6 +275,26 @@ where
         .map_err(load_error)
 }
 
+/// Loads the rows of `keys` in one batch, in the order of `keys` (rows
+/// that no longer exist are left out): a list of ids becomes a list of rows.
+pub async fn load_in_order<K>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> async_graphql::Result<Vec<<TableLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    TableLoader: Loader<K, Error = LoadError>,
+{
+    let keys: Vec<K> = keys.into_iter().collect();
+    let mut found = ctx
+        .loaders()?
+        .tables
+        .load_many(keys.iter().cloned())
+        .await
+        .map_err(load_error)?;
+    Ok(keys.iter().filter_map(|key| found.remove(key)).collect())
+}
+
 /// Loads a row that a foreign key guarantees (its absence is an internal error).
 pub async fn load_required<K>(
     ctx: &Context<'_>,

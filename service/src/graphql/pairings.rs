@@ -11,7 +11,7 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load, load_error,
+    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load, load_in_order,
     load_required,
 };
 use super::people::{Employee, Skill, connection};
@@ -160,22 +160,8 @@ impl Pairing {
 impl Pairing {
     /// The mentees' rows, in id order, through the request's loaders.
     async fn mentee_rows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<employee::Model>> {
-        let loaders = ctx.loaders()?;
-        let ids = loaders
-            .tables
-            .load_one(MenteesKey(self.0.id))
-            .await
-            .map_err(load_error)?
-            .unwrap_or_default();
-        let found = loaders
-            .tables
-            .load_many(ids.iter().copied().map(EmployeeKey))
-            .await
-            .map_err(load_error)?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| found.get(&EmployeeKey(*id)).cloned())
-            .collect())
+        let ids = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        load_in_order(ctx, ids.into_iter().map(EmployeeKey)).await
     }
 }
 

@@ -9,7 +9,7 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    EmployeeKey, FeedbackKey, MenteesKey, PairingKey, SkillKey, TopicsKey, load, load_error,
+    EmployeeKey, FeedbackKey, MenteesKey, PairingKey, SkillKey, TopicsKey, load, load_in_order,
     load_required,
 };
 use super::pairings::Pairing;
@@ -78,23 +78,9 @@ impl MentoringSession {
         self.0.status.into()
     }
     async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
-        let loaders = ctx.loaders()?;
-        let ids = loaders
-            .tables
-            .load_one(TopicsKey(self.0.id))
-            .await
-            .map_err(load_error)?
-            .unwrap_or_default();
-        let found = loaders
-            .tables
-            .load_many(ids.iter().copied().map(SkillKey))
-            .await
-            .map_err(load_error)?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| found.get(&SkillKey(*id)).cloned())
-            .map(Skill)
-            .collect())
+        let ids = load(ctx, TopicsKey(self.0.id)).await?.unwrap_or_default();
+        let topics = load_in_order(ctx, ids.into_iter().map(SkillKey)).await?;
+        Ok(topics.into_iter().map(Skill).collect())
     }
     async fn agenda(&self) -> Option<&str> {
         self.0.agenda.as_deref()
