@@ -1,6 +1,6 @@
 //! One caller's share of the database: at most `GRAPHQL_MAX_PARALLEL_PER_CALLER`
 //! root query fields of one caller (by token subject) resolve at once, over
-//! all of that caller's requests and replicas' workers in this process.
+//! all of that caller's requests to this replica (every worker thread).
 //! async-graphql resolves a query's root fields concurrently, so without
 //! this one request of thirty expensive aliases, sent five times at once,
 //! would ask the pool for 150 connections; with it, that caller waits for
