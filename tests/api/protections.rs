@@ -279,3 +279,39 @@ both!(
     dev_mode_off_serves_no_graphiql_and_accepts_no_dev_token,
     invalid_arguments_are_bad_user_input,
 );
+
+/// GraphQL spec, "Serialization": a response's keys keep the order of the
+/// query. The same request twice gives the same bytes.
+async fn identical_requests_get_byte_identical_responses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let query = "query Ordered { z: skills { slug name category id } me { id } a: skills { id ...Named category ... on Skill { slug name } } programmes(first: 5) { pageInfo { hasNextPage endCursor } edges { cursor node { status name id } } } } fragment Named on Skill { name }";
+    let body = serde_json::to_vec(&json!({ "query": query, "operationName": "Ordered" })).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let response = app
+            .client()
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        answers.push(response.bytes().await.unwrap());
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    let text = String::from_utf8(answers[0].to_vec()).unwrap();
+    let position = |key: &str| text.find(key).unwrap();
+    assert!(position("\"z\"") < position("\"me\""), "{text}");
+    assert!(position("\"me\"") < position("\"a\""), "{text}");
+    assert!(position("\"a\"") < position("\"programmes\""), "{text}");
+    let first_skill = &text[position("\"z\"")..position("\"me\"")];
+    assert!(
+        first_skill.find("slug") < first_skill.find("name")
+            && first_skill.find("name") < first_skill.find("category"),
+        "{first_skill}"
+    );
+}
+
+both!(identical_requests_get_byte_identical_responses);
