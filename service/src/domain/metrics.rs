@@ -90,7 +90,7 @@ pub struct Summary {
     pub mentors: i64,
     /// Approved mentees (0 under k).
     pub mentees: i64,
-    /// Approved mentors whose training is recorded (0 under k, or when the untrained are).
+    /// Approved mentors whose training is recorded (0 when they or the untrained are under k).
     pub mentors_trained: i64,
     /// ACTIVE pairings (0 when they involve fewer than k people).
     pub active_pairings: i64,
@@ -108,7 +108,8 @@ pub struct Summary {
     pub average_rating: Option<f64>,
     /// Net promoter score, −100..100, over the published weeks.
     pub nps: Option<f64>,
-    /// Share of approved mentors still employed.
+    /// Share of approved mentors still employed (None when those who stayed or
+    /// those who left are fewer than k).
     pub mentor_retention_rate: Option<f64>,
     /// GraphQL names of the counts above that read 0 because they are suppressed:
     /// the contract keeps them non-null, so the caller needs to tell 0 from hidden.
@@ -310,6 +311,18 @@ pub fn k_count(
     } else {
         hidden.push(name);
         0
+    }
+}
+
+/// The people a figure about `part` of `whole` people describes: both the
+/// part and the rest (whole − part) are given away by it, so the smaller of
+/// the two, or the whole when either side is empty.
+pub fn split_people(part: i64, whole: i64) -> i64 {
+    let rest = whole.saturating_sub(part);
+    if part == 0 || rest == 0 {
+        whole
+    } else {
+        Ord::min(part, rest)
     }
 }
 
@@ -604,8 +617,8 @@ fn involvement(scope: &Scope) -> (SelectStatement, Alias) {
 
 // ---------------------------------------------------------------- summary --
 
-/// The programme-level figures (seven aggregate statements; none per week
-/// or per session).
+/// The programme-level figures (six aggregate statements; none per week or
+/// per session).
 #[tracing::instrument(name = "metrics.summary", skip_all)]
 pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Summary> {
     let k = scope.min_group_size;
@@ -648,16 +661,16 @@ pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Sum
     let trained = int(&row, "trained")?;
     summary.mentors = k_count(mentors, mentors, k, "mentors", &mut hidden);
     summary.mentees = k_count(mentees, mentees, k, "mentees", &mut hidden);
-    // The untrained are mentors minus trained: both sides must reach k.
-    let untrained = mentors.saturating_sub(trained);
-    let trained_people = if untrained == 0 {
-        trained
-    } else {
-        Ord::min(trained, untrained)
-    };
-    summary.mentors_trained = k_count(trained, trained_people, k, "mentorsTrained", &mut hidden);
-    if publishable(mentors, k) {
-        summary.mentor_retention_rate = ratio(int(&row, "retained")?, mentors);
+    summary.mentors_trained = k_count(
+        trained,
+        split_people(trained, mentors),
+        k,
+        "mentorsTrained",
+        &mut hidden,
+    );
+    let retained = int(&row, "retained")?;
+    if publishable(mentors, k) && publishable(split_people(retained, mentors), k) {
+        summary.mentor_retention_rate = ratio(retained, mentors);
     }
 
     let (mut pairings, involved) = involvement(scope);
@@ -1102,31 +1115,40 @@ pub fn suppress(mut groups: Vec<Group>, k: i64) -> Vec<Group> {
 /// The periods of the given weeks, each with its weeks' published figures
 /// summed (active pairings left 0): a WEEK point is one week, a MONTH point
 /// the weeks whose Monday falls in that month.
-pub fn fold_periods(weeks: &[Week], period: Period) -> Vec<(TimelinePoint, Vec<Tally>)> {
-    let mut points: Vec<(TimelinePoint, Vec<Tally>)> = Vec::new();
+pub fn fold_periods(weeks: &[Week], period: Period) -> Vec<TimelinePoint> {
+    let mut points: Vec<(TimelinePoint, Tally, bool)> = Vec::new();
     for week in weeks {
         let start = match period {
             Period::Week => week.monday,
             Period::Month => week.monday.with_day(1).unwrap_or(week.monday),
         };
-        if points.last().is_none_or(|(p, _)| p.period_start != start) {
-            points.push((
-                TimelinePoint {
-                    period_start: start,
-                    sessions_held: 0,
-                    active_pairings: 0,
-                    average_rating: None,
-                },
-                Vec::new(),
-            ));
+        if points
+            .last()
+            .is_none_or(|(p, _, _)| p.period_start != start)
+        {
+            let point = TimelinePoint {
+                period_start: start,
+                sessions_held: 0,
+                active_pairings: 0,
+                average_rating: None,
+            };
+            points.push((point, Tally::default(), false));
         }
-        if let Some((point, tallies)) = points.last_mut() {
+        if let Some((point, ratings, rated)) = points.last_mut() {
             point.sessions_held = point.sessions_held.saturating_add(week.held);
-            tallies.extend(week.ratings);
-            point.average_rating = average(tallies.iter().copied().map(Some));
+            if let Some(tally) = week.ratings {
+                *ratings = ratings.plus(tally);
+                *rated = true;
+            }
         }
     }
     points
+        .into_iter()
+        .map(|(point, ratings, rated)| TimelinePoint {
+            average_rating: average([rated.then_some(ratings)]),
+            ..point
+        })
+        .collect()
 }
 
 /// The span whose pairings a point counts as active: the week, or the
@@ -1177,10 +1199,7 @@ pub async fn timeline<C: ConnectionTrait>(
         .filter(|w| w.monday >= first && w.monday <= last)
         .copied()
         .collect();
-    let mut points: Vec<TimelinePoint> = fold_periods(&listed, period)
-        .into_iter()
-        .map(|(point, _)| point)
-        .collect();
+    let mut points = fold_periods(&listed, period);
     if points.is_empty() {
         return Ok(points);
     }
@@ -1514,6 +1533,14 @@ mod tests {
     }
 
     #[test]
+    fn a_share_describes_the_smaller_side_of_its_split() {
+        assert_eq!(split_people(4, 5), 1, "one untrained mentor");
+        assert_eq!(split_people(5, 5), 5);
+        assert_eq!(split_people(0, 6), 6, "none trained says nothing of one");
+        assert_eq!(split_people(3, 7), 3);
+    }
+
+    #[test]
     fn a_hidden_count_reads_zero_and_is_named() {
         let mut hidden = Vec::new();
         assert_eq!(k_count(3, 6, 5, "activePairings", &mut hidden), 3);
@@ -1549,7 +1576,7 @@ mod tests {
         ];
         let months: Vec<(NaiveDate, i64, Option<f64>)> = fold_periods(&weeks, Period::Month)
             .into_iter()
-            .map(|(p, _)| (p.period_start, p.sessions_held, p.average_rating))
+            .map(|p| (p.period_start, p.sessions_held, p.average_rating))
             .collect();
         assert_eq!(
             months,
