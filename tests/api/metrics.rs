@@ -1,7 +1,9 @@
 //! Programme metrics: every figure against a hand-computed expectation on a
-//! small programme, k-anonymity at k−1 and k, complementary suppression,
-//! the role restrictions. Each test runs on SQLite and PostgreSQL with the
-//! same expectations, so the two backends agree on every figure.
+//! small programme, k-anonymity per closed weekly cell at k−1 and k,
+//! complementary suppression, whole-week windows, the differencing attack
+//! (it recovers nothing), the role restrictions. Each test runs on SQLite
+//! and PostgreSQL with the same expectations, so the two backends agree on
+//! every figure. Every date is in weeks long closed (October 2026).
 
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use entity::enums::{
@@ -23,7 +25,7 @@ use crate::helpers::{
 
 const METRICS: &str = "query($p: UUID!, $from: Date, $to: Date) { programmeMetrics(programmeId: $p, from: $from, to: $to) {
   programmeId minGroupSize mentors mentees mentorsTrained activePairings completedPairings endedEarlyPairings
-  sessionsHeld sessionsCancelled crossDepartmentShare averageRating nps mentorRetentionRate
+  suppressedFigures sessionsHeld sessionsCancelled crossDepartmentShare averageRating nps mentorRetentionRate
   role: breakdown(dimension: ROLE) { key participants sessionsHeld averageRating suppressed }
   department: breakdown(dimension: DEPARTMENT) { key participants sessionsHeld averageRating suppressed }
   generation: breakdown(dimension: GENERATION) { key participants suppressed }
@@ -74,7 +76,15 @@ async fn person(
     id
 }
 
-async fn feedback(app: &TestApp, session: Uuid, author: Uuid, rating: i32, recommend: i32) {
+/// Feedback submitted on `on` (its weekly cell).
+async fn feedback(
+    app: &TestApp,
+    session: Uuid,
+    author: Uuid,
+    rating: i32,
+    recommend: i32,
+    on: &str,
+) {
     session_feedback::ActiveModel {
         id: Set(Uuid::now_v7()),
         session_id: Set(session),
@@ -82,7 +92,7 @@ async fn feedback(app: &TestApp, session: Uuid, author: Uuid, rating: i32, recom
         rating: Set(rating),
         recommend: Set(Some(recommend)),
         comment: Set(Some("private words".to_owned())),
-        submitted_at: Set(Utc::now()),
+        submitted_at: Set(day(on)),
     }
     .insert(&app.db)
     .await
@@ -108,6 +118,7 @@ async fn assess(
     slug: &str,
     phase: AssessmentPhase,
     level: i32,
+    on: &str,
 ) {
     let skill = skill::Entity::find()
         .filter(skill::Column::Slug.eq(slug))
@@ -122,7 +133,7 @@ async fn assess(
         skill_id: Set(skill.id),
         phase: Set(phase),
         level: Set(level),
-        assessed_at: Set(Utc::now()),
+        assessed_at: Set(day(on)),
     }
     .insert(&app.db)
     .await
@@ -133,6 +144,15 @@ async fn assess(
 /// six mentees (five in Finance at level 9, one in Digital at level 10,
 /// Gen X), five started pairings (four across departments), six sessions
 /// held, one cancelled, six ratings by five people, skill assessments.
+///
+/// The weekly cells (people in brackets):
+/// - week of 5 Oct: held a1 b1 (4 people); ratings a1 5 4, b1 4 5 (4 raters,
+///   3 promoters of 4 answers);
+/// - week of 12 Oct: held a2 b2 c1 (6 people); ratings a2 3, c1 2 (2 raters,
+///   2 detractors of 2);
+/// - week of 19 Oct: held f1 (3 people), cancelled one of a (2 people);
+/// - linkedin BASELINE 1 2 2 3 2 in the week of 5 Oct (5 assessors), EXIT
+///   3 4 3 4 in the week of 19 Oct (4); seo BASELINE 1 1 (2).
 async fn programme_world(app: &TestApp) -> Uuid {
     let digital = insert_department(app, "D1", "Digital").await;
     let finance = insert_department(app, "D2", "Finance").await;
@@ -235,12 +255,12 @@ async fn programme_world(app: &TestApp) -> Uuid {
         None,
     )
     .await;
-    feedback(app, a1, mentors[0], 5, 10).await;
-    feedback(app, a1, mentees[0], 4, 9).await;
-    feedback(app, a2, mentees[0], 3, 6).await;
-    feedback(app, b1, mentors[1], 4, 8).await;
-    feedback(app, b1, mentees[1], 5, 10).await;
-    feedback(app, c1, mentees[2], 2, 3).await;
+    feedback(app, a1, mentors[0], 5, 10, "2026-10-06").await;
+    feedback(app, a1, mentees[0], 4, 9, "2026-10-06").await;
+    feedback(app, a2, mentees[0], 3, 6, "2026-10-13").await;
+    feedback(app, b1, mentors[1], 4, 8, "2026-10-08").await;
+    feedback(app, b1, mentees[1], 5, 10, "2026-10-08").await;
+    feedback(app, c1, mentees[2], 2, 3, "2026-10-16").await;
     for (i, (baseline, exit)) in [
         (1, Some(3)),
         (2, Some(4)),
@@ -258,6 +278,7 @@ async fn programme_world(app: &TestApp) -> Uuid {
             "linkedin",
             AssessmentPhase::Baseline,
             *baseline,
+            "2026-10-06",
         )
         .await;
         if let Some(exit) = exit {
@@ -268,12 +289,22 @@ async fn programme_world(app: &TestApp) -> Uuid {
                 "linkedin",
                 AssessmentPhase::Exit,
                 *exit,
+                "2026-10-20",
             )
             .await;
         }
     }
     for mentee in &mentees[..2] {
-        assess(app, programme, *mentee, "seo", AssessmentPhase::Baseline, 1).await;
+        assess(
+            app,
+            programme,
+            *mentee,
+            "seo",
+            AssessmentPhase::Baseline,
+            1,
+            "2026-10-06",
+        )
+        .await;
     }
     programme
 }
@@ -303,13 +334,8 @@ fn groups(list: &Value) -> Vec<(String, i64, bool)> {
         .collect()
 }
 
-async fn every_figure_matches_the_hand_computed_programme(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "5")]).await;
-    let programme = programme_world(&app).await;
-    let m = metrics(&app, programme).await;
-    assert_eq!(m["programmeId"], programme.to_string());
-    assert_eq!(m["minGroupSize"], 5);
-    let counts: Vec<i64> = [
+fn counts(m: &Value) -> Vec<i64> {
+    [
         "mentors",
         "mentees",
         "mentorsTrained",
@@ -321,33 +347,69 @@ async fn every_figure_matches_the_hand_computed_programme(backend: Backend) {
     ]
     .iter()
     .map(|k| m[*k].as_i64().unwrap())
-    .collect();
-    assert_eq!(counts, vec![5, 6, 4, 3, 1, 1, 6, 1], "{m}");
+    .collect()
+}
+
+fn skill<'a>(m: &'a Value, slug: &str) -> &'a Value {
+    m["skillProgress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["skill"]["slug"] == slug)
+        .unwrap()
+}
+
+async fn every_figure_matches_the_hand_computed_programme(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "2")]).await;
+    let programme = programme_world(&app).await;
+    let m = metrics(&app, programme).await;
+    assert_eq!(m["programmeId"], programme.to_string());
+    assert_eq!(m["minGroupSize"], 2);
+    assert_eq!(counts(&m), vec![5, 6, 0, 3, 1, 1, 6, 1], "{m}");
+    assert_eq!(
+        m["suppressedFigures"],
+        json!(["mentorsTrained"]),
+        "4 trained beside 1 untrained: the untrained one would be 5 − 4"
+    );
     assert!(close(&m["crossDepartmentShare"], 0.8), "{m}");
-    assert!(close(&m["averageRating"], 23.0 / 6.0), "{m}");
+    assert!(
+        close(&m["averageRating"], 23.0 / 6.0),
+        "weeks of 5 Oct (18 / 4) and 12 Oct (5 / 2): {m}"
+    );
     assert!(
         close(&m["nps"], 100.0 / 6.0),
-        "(3 promoters − 2 detractors) / 6: {m}"
+        "(3 promoters − 2 detractors) / 6 over two weeks of at least 2 people: {m}"
     );
-    assert!(close(&m["mentorRetentionRate"], 0.8), "{m}");
+    assert!(
+        m["mentorRetentionRate"].is_null(),
+        "4 of 5 stayed: the one who left is under k: {m}"
+    );
 
     assert_eq!(
         groups(&m["role"]),
         vec![("MENTEE".into(), 6, false), ("MENTOR".into(), 5, false)]
     );
-    assert_eq!(m["role"][0]["sessionsHeld"], 6);
-    assert!(
-        m["role"][0]["averageRating"].is_null(),
-        "3 mentees rated: under k"
+    assert_eq!(
+        m["role"][0]["sessionsHeld"], 5,
+        "2 + 3: in the week of 19 Oct one mentor is alone, which hides the mentees' cell too"
     );
+    assert!(
+        close(&m["role"][0]["averageRating"], 3.5),
+        "mentees: (4 + 5) + (3 + 2) over 4: {m}"
+    );
+    assert_eq!(m["role"][1]["sessionsHeld"], 5);
+    assert!(close(&m["role"][1]["averageRating"], 4.5), "{m}");
     assert_eq!(
         groups(&m["department"]),
         vec![("Digital".into(), 6, false), ("Finance".into(), 5, false)]
     );
+    assert_eq!(m["department"][0]["sessionsHeld"], 5);
     assert_eq!(
-        m["department"][1]["sessionsHeld"], 6,
-        "Finance mentees took part in 6 held sessions"
+        m["department"][1]["sessionsHeld"], 5,
+        "Finance mentees took part in 2 + 3 held sessions of published weeks"
     );
+    assert!(close(&m["department"][0]["averageRating"], 4.5), "{m}");
+    assert!(close(&m["department"][1]["averageRating"], 3.5), "{m}");
     assert_eq!(
         groups(&m["generation"]),
         vec![("GEN_X".into(), 6, false), ("GEN_Z".into(), 5, false)]
@@ -362,39 +424,90 @@ async fn every_figure_matches_the_hand_computed_programme(backend: Backend) {
         "level 10 holds one person; the smallest other group is hidden with it"
     );
     assert!(m["seniority"][0]["sessionsHeld"].is_null());
+    assert_eq!(m["seniority"][2]["sessionsHeld"], 5);
 
-    let progress = m["skillProgress"].as_array().unwrap();
-    let linkedin = progress
-        .iter()
-        .find(|p| p["skill"]["slug"] == "linkedin")
-        .unwrap();
+    let linkedin = skill(&m, "linkedin");
+    assert_eq!(linkedin["participants"], 5);
+    assert!(close(&linkedin["baselineAverage"], 2.0), "{linkedin}");
+    assert!(close(&linkedin["exitAverage"], 3.5), "{linkedin}");
+    let seo = skill(&m, "seo");
+    assert_eq!(seo["suppressed"], false);
+    assert!(close(&seo["baselineAverage"], 1.0), "{seo}");
+}
+
+async fn figures_of_fewer_than_k_people_are_hidden(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "5")]).await;
+    let programme = programme_world(&app).await;
+    let m = metrics(&app, programme).await;
+    assert_eq!(
+        counts(&m),
+        vec![5, 6, 0, 3, 0, 0, 3, 0],
+        "only the week of 12 Oct (6 people) publishes sessions; the cancelled one involves 2: {m}"
+    );
+    assert_eq!(
+        m["suppressedFigures"],
+        json!(["mentorsTrained", "completedPairings", "endedEarlyPairings"]),
+        "4 trained; one pairing of 2 people each"
+    );
+    for hidden in ["averageRating", "nps"] {
+        assert!(m[hidden].is_null(), "{hidden}: no week has 5 raters: {m}");
+    }
+    assert!(
+        m["mentorRetentionRate"].is_null(),
+        "five mentors, but one left"
+    );
+    assert!(
+        close(&m["crossDepartmentShare"], 0.8),
+        "eleven people involved"
+    );
+    assert_eq!(
+        groups(&m["role"]),
+        vec![("MENTEE".into(), 6, false), ("MENTOR".into(), 5, false)]
+    );
+    for group in ["role", "department"] {
+        for i in 0..2 {
+            assert_eq!(
+                m[group][i]["sessionsHeld"], 0,
+                "no weekly cell of a group reaches 5 people: {m}"
+            );
+            assert!(m[group][i]["averageRating"].is_null());
+        }
+    }
+    assert_eq!(m["seniority"][2]["sessionsHeld"], 0);
+    let linkedin = skill(&m, "linkedin");
     assert_eq!(linkedin["participants"], 5);
     assert!(close(&linkedin["baselineAverage"], 2.0), "{linkedin}");
     assert!(
         linkedin["exitAverage"].is_null(),
-        "4 exit assessments: under k"
+        "4 exit assessors in their week: under k"
     );
-    let seo = progress
-        .iter()
-        .find(|p| p["skill"]["slug"] == "seo")
-        .unwrap();
+    let seo = skill(&m, "seo");
     assert_eq!(seo["suppressed"], true);
     assert_eq!(seo["participants"], 0);
     assert!(seo["baselineAverage"].is_null());
 }
 
-async fn figures_of_fewer_than_k_people_are_hidden(backend: Backend) {
+async fn a_count_under_k_reads_zero_and_is_named(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "6")]).await;
     let programme = programme_world(&app).await;
     let m = metrics(&app, programme).await;
-    assert_eq!(m["mentors"], 5, "counts stay");
-    for hidden in ["averageRating", "nps", "mentorRetentionRate"] {
-        assert!(m[hidden].is_null(), "{hidden}: five people at k = 6: {m}");
-    }
-    assert!(
-        close(&m["crossDepartmentShare"], 0.8),
-        "eleven people involved"
+    assert_eq!(
+        counts(&m),
+        vec![0, 6, 0, 3, 0, 0, 3, 0],
+        "five mentors at k = 6 read 0; the three active pairings involve 7 people: {m}"
     );
+    assert_eq!(
+        m["suppressedFigures"],
+        json!([
+            "mentors",
+            "mentorsTrained",
+            "completedPairings",
+            "endedEarlyPairings"
+        ])
+    );
+    for hidden in ["averageRating", "nps", "mentorRetentionRate"] {
+        assert!(m[hidden].is_null(), "{hidden}: {m}");
+    }
     assert_eq!(
         groups(&m["role"]),
         vec![("MENTEE".into(), 0, true), ("MENTOR".into(), 0, true)],
@@ -474,16 +587,211 @@ async fn only_analysts_and_admins_see_metrics(backend: Backend) {
         .graphql(
             &analyst,
             METRICS,
-            json!({ "p": programme, "from": "2026-10-10", "to": "2026-10-01" }),
+            json!({ "p": programme, "from": "2026-10-12", "to": "2026-10-04" }),
         )
         .await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "to", "{body}");
     assert!(!body.to_string().contains("private words"));
 }
 
+const ATTACK: &str = "query($p: UUID!) {
+  a: programmeMetrics(programmeId: $p, from: \"2026-10-05\", to: \"2026-10-11\") { ...figures }
+  ab: programmeMetrics(programmeId: $p, from: \"2026-10-05\", to: \"2026-10-18\") { ...figures }
+  b: programmeMetrics(programmeId: $p, from: \"2026-10-12\", to: \"2026-10-18\") { ...figures } }
+fragment figures on ProgrammeMetrics {
+  sessionsHeld sessionsCancelled averageRating nps
+  role: breakdown(dimension: ROLE) { key participants sessionsHeld averageRating suppressed }
+  department: breakdown(dimension: DEPARTMENT) { key participants sessionsHeld averageRating suppressed }
+  months: timeline(interval: MONTH) { periodStart sessionsHeld activePairings averageRating }
+  weeks: timeline(interval: WEEK) { periodStart sessionsHeld activePairings averageRating } }";
+
+/// k = 3. Week A (5–11 Oct): three pairings (six people) hold a session
+/// each and all six rate it; two of them cancel one too. Week B (12–18
+/// Oct): one more pair holds a session, both rate it 1 (recommend 0), and
+/// cancels one. Two aliased windows, A and A+B, in one request: if B's
+/// session counted, the difference would give the pair's ratings away.
+async fn the_differencing_attack_recovers_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "3")]).await;
+    let digital = insert_department(&app, "D1", "Digital").await;
+    let finance = insert_department(&app, "D2", "Finance").await;
+    let programme = insert_programme(&app.db, "Attacked", ProgrammeStatus::Active).await;
+    let mut pairs = Vec::new();
+    for i in 1..=4 {
+        let mentor = person(&app, &format!("Mia M{i}"), digital, Generation::GenZ, 2).await;
+        let mentee = person(&app, &format!("Max M{i}"), finance, Generation::GenX, 9).await;
+        insert_approved(&app.db, programme, mentor, ParticipantRole::Mentor, 3, None).await;
+        insert_approved(&app.db, programme, mentee, ParticipantRole::Mentee, 1, None).await;
+        let pairing =
+            insert_pairing(&app.db, programme, mentor, &[mentee], PairingStatus::Active).await;
+        started(&app, pairing, None).await;
+        pairs.push((pairing, mentor, mentee));
+    }
+    let session =
+        |pairing, on: &str, status| insert_session(&app.db, pairing, day(on), status, None);
+    for (i, (pairing, mentor, mentee), (mentor_rating, mentee_rating, recommend)) in [
+        (0, pairs[0], (5, 4, (10, 9))),
+        (1, pairs[1], (4, 5, (8, 10))),
+        (2, pairs[2], (3, 4, (6, 9))),
+    ] {
+        let on = format!("2026-10-0{}", 6 + i);
+        let held = session(pairing, &on, SessionStatus::Held).await;
+        feedback(&app, held, mentor, mentor_rating, recommend.0, &on).await;
+        feedback(&app, held, mentee, mentee_rating, recommend.1, &on).await;
+        if i < 2 {
+            session(pairing, "2026-10-10", SessionStatus::Cancelled).await;
+        }
+    }
+    let (pairing, mentor, mentee) = pairs[3];
+    let lone = session(pairing, "2026-10-13", SessionStatus::Held).await;
+    feedback(&app, lone, mentor, 1, 0, "2026-10-13").await;
+    feedback(&app, lone, mentee, 1, 0, "2026-10-13").await;
+    session(pairing, "2026-10-14", SessionStatus::Cancelled).await;
+
+    let analyst = app.token(None, &["analyst"]).await;
+    let m = app
+        .query_ok(&analyst, ATTACK, json!({ "p": programme }))
+        .await;
+    let (a, ab, b) = (&m["a"], &m["ab"], &m["b"]);
+    assert_eq!(a["sessionsHeld"], 3, "{a}");
+    assert_eq!(a["sessionsCancelled"], 2, "{a}");
+    assert!(close(&a["averageRating"], 25.0 / 6.0), "{a}");
+    assert!(
+        close(&a["nps"], 50.0),
+        "(4 promoters − 1 detractor) / 6: {a}"
+    );
+    assert!(close(&a["role"][0]["averageRating"], 13.0 / 3.0), "{a}");
+    assert_eq!(a["role"][0]["sessionsHeld"], 3);
+    for figure in [
+        "sessionsHeld",
+        "sessionsCancelled",
+        "averageRating",
+        "nps",
+        "role",
+        "department",
+        "months",
+    ] {
+        assert_eq!(
+            a[figure], ab[figure],
+            "{figure}: the attack recovers nothing"
+        );
+    }
+    assert_eq!(ab["weeks"][0], a["weeks"][0]);
+    assert_eq!(
+        ab["weeks"][1],
+        json!({ "periodStart": "2026-10-12", "sessionsHeld": 0, "activePairings": 4, "averageRating": null }),
+        "week B holds one pair: nothing of it is published (its 4 active pairings involve 8 people)"
+    );
+    assert_eq!(a["months"][0]["activePairings"], 4);
+    assert_eq!(
+        (&b["sessionsHeld"], &b["sessionsCancelled"]),
+        (&json!(0), &json!(0))
+    );
+    assert!(b["averageRating"].is_null() && b["nps"].is_null(), "{b}");
+}
+
+async fn windows_are_whole_iso_weeks(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let programme = insert_programme(&app.db, "Weeks", ProgrammeStatus::Active).await;
+    let analyst = app.token(None, &["analyst"]).await;
+    for (from, to, field, word) in [
+        ("2026-10-05", "2026-10-05", "to", "Sunday"),
+        ("2026-10-11", "2026-10-11", "from", "Monday"),
+        ("2026-10-05", "2026-10-10", "to", "Sunday"),
+        ("2026-10-07", "2026-10-18", "from", "Monday"),
+    ] {
+        let (_, body) = app
+            .graphql(
+                &analyst,
+                METRICS,
+                json!({ "p": programme, "from": from, "to": to }),
+            )
+            .await;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(error["extensions"]["field"], field, "{from}..{to}: {body}");
+        assert!(error["message"].as_str().unwrap().contains(word), "{body}");
+    }
+    let whole = json!({ "p": programme, "from": "2026-10-05", "to": "2026-10-18" });
+    let m = app.query_ok(&analyst, METRICS, whole).await;
+    assert_eq!(m["programmeMetrics"]["sessionsHeld"], 0);
+}
+
+/// k = 3: three people assess a skill in one closed week; a newcomer's
+/// lone assessment in a later closed week, or in the current one, never
+/// moves the average (it only counts as a participant).
+async fn a_newcomers_lone_assessment_moves_no_average(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "3")]).await;
+    let programme = insert_programme(&app.db, "Skills", ProgrammeStatus::Active).await;
+    for (name, level) in [("Ann Early", 1), ("Ben Early", 2), ("Cat Early", 3)] {
+        let who = insert_employee(&app.db, Person::new(name, 5)).await;
+        assess(
+            &app,
+            programme,
+            who,
+            "linkedin",
+            AssessmentPhase::Baseline,
+            level,
+            "2026-10-06",
+        )
+        .await;
+    }
+    let linkedin = async || {
+        let m = metrics(&app, programme).await;
+        let found = skill(&m, "linkedin").clone();
+        (
+            found["participants"].clone(),
+            found["baselineAverage"].clone(),
+        )
+    };
+    let before = linkedin().await;
+    assert_eq!(before.0, 3);
+    assert!(close(&before.1, 2.0), "{before:?}");
+
+    let newcomer = insert_employee(&app.db, Person::new("Dan Late", 5)).await;
+    assess(
+        &app,
+        programme,
+        newcomer,
+        "linkedin",
+        AssessmentPhase::Baseline,
+        4,
+        "2026-10-13",
+    )
+    .await;
+    let after = linkedin().await;
+    assert_eq!(after.0, 4, "the newcomer is counted");
+    assert_eq!(after.1, before.1, "alone in their week: no move");
+
+    let today = Utc::now().date_naive().to_string();
+    let current = insert_employee(&app.db, Person::new("Eve Now", 5)).await;
+    let other = insert_employee(&app.db, Person::new("Fay Now", 5)).await;
+    let third = insert_employee(&app.db, Person::new("Gus Now", 5)).await;
+    for who in [current, other, third] {
+        assess(
+            &app,
+            programme,
+            who,
+            "linkedin",
+            AssessmentPhase::Baseline,
+            4,
+            &today,
+        )
+        .await;
+    }
+    assert_eq!(
+        linkedin().await.1,
+        before.1,
+        "the current week is not closed, even with k assessors"
+    );
+}
+
 both!(
     every_figure_matches_the_hand_computed_programme,
     figures_of_fewer_than_k_people_are_hidden,
+    a_count_under_k_reads_zero_and_is_named,
     the_timeline_counts_each_period,
     only_analysts_and_admins_see_metrics,
+    the_differencing_attack_recovers_nothing,
+    windows_are_whole_iso_weeks,
+    a_newcomers_lone_assessment_moves_no_average,
 );

@@ -1,21 +1,45 @@
 //! Programme metrics for analysts and admins, aggregated in SQL (sea-query,
 //! so the same statements run on SQLite and PostgreSQL) and k-anonymous.
 //!
-//! Privacy: a figure that describes fewer than `min_group_size` distinct
-//! people is None and its group is `suppressed` (a suppressed group also
-//! hides its size: participants 0). When exactly one group of a breakdown
-//! would be suppressed, the next smallest is suppressed too, so the hidden
-//! group cannot be recovered as the total minus the others. Nothing here
-//! returns a row about one person.
+//! Privacy by construction: differencing (two windows, two aliases, two
+//! calls on different days) must not isolate anyone, so every windowed
+//! figure is a function of *published cells* only.
+//!
+//! - A window is whole ISO weeks: `from` a Monday, `to` a Sunday (inclusive).
+//! - The atomic cell is one *closed* ISO week (Monday 00:00 UTC to the next
+//!   Monday) that ended before the current week began; the current week would
+//!   change from one call to the next. All-time means the newest
+//!   [`MAX_PERIODS`] closed weeks. A session belongs to the week it starts
+//!   in, a rating or recommendation to the week it was submitted in, an
+//!   assessment to the week it was made in: fixed instants, so a closed cell
+//!   does not grow when late feedback arrives.
+//! - A cell is published only when it describes at least `min_group_size`
+//!   (k) distinct people: the participants (mentor and mentees) of its
+//!   sessions, its raters, its recommenders, the group members it involves,
+//!   its assessors. An unpublished cell contributes nothing anywhere.
+//! - sessionsHeld, sessionsCancelled, averageRating, nps, timeline points and
+//!   breakdown groups' sessionsHeld / averageRating are sums of published
+//!   cells inside the window; a MONTH point sums the weeks whose Monday falls
+//!   in that month (months are made of whole weeks).
+//! - Within one week the cells of a breakdown's groups get complementary
+//!   suppression (one hidden cell hides the next smallest too), since the
+//!   week's total is published beside them. Across weeks none is needed: no
+//!   total that includes an unpublished cell is ever answered, so no
+//!   combination of windows, aliases or periods can subtract its way to one.
+//!
+//! Counts not tied to a window (mentors, mentees, mentorsTrained, pairings
+//! by state) read 0 when they describe fewer than k people and are named in
+//! [`Summary::suppressed`]; a breakdown group smaller than k is `suppressed`
+//! (participants 0), and when exactly one group would be, the next smallest
+//! is too. Nothing here returns a row about one person.
 //!
 //! Definitions: participants are the APPROVED enrolments (mentors and
-//! mentees); the date range filters sessions and their feedback (by the
-//! session's start), not enrolments or pairings, which are counted as they
-//! stand; a mentor is retained while not TERMINATED (ACTIVE or ON_LEAVE).
+//! mentees); pairings and enrolments are counted as they stand; a mentor is
+//! retained while not TERMINATED (ACTIVE or ON_LEAVE).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike as _, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, Days, Months, NaiveDate, NaiveTime, Utc, Weekday};
 use entity::enums::{
     AssessmentPhase, EmployeeStatus, EnrolmentStatus, PairingStatus, ParticipantRole, SessionStatus,
 };
@@ -33,49 +57,65 @@ use crate::auth::Caller;
 use crate::domain::access::{self, Area};
 use crate::error::{AppError, AppResult};
 
-/// Most timeline points one query answers.
-const MAX_PERIODS: usize = 260;
+/// Most weeks (cells) and timeline points one query covers: bounds the
+/// bucketing expression every statement carries.
+pub const MAX_PERIODS: usize = 260;
 
-/// What the metrics cover: one programme, an optional date range.
+/// What the metrics cover: one programme, a window of whole ISO weeks.
 #[derive(Clone, Copy, Debug)]
 pub struct Scope {
     /// The programme.
     pub programme_id: Uuid,
-    /// Sessions starting at or after this instant (None: from the start).
-    pub start: Option<DateTime<Utc>>,
-    /// Sessions starting before this instant (None: to date).
-    pub end: Option<DateTime<Utc>>,
+    /// First day of the window, a Monday (None: from the start).
+    pub from: Option<NaiveDate>,
+    /// Last day of the window, a Sunday (None: to date).
+    pub to: Option<NaiveDate>,
+    /// Today, fixed once per request so every figure sees the same closed weeks.
+    pub today: NaiveDate,
     /// The k of k-anonymity.
     pub min_group_size: i64,
+}
+
+impl Scope {
+    /// The closed weeks the window covers (their Mondays, oldest first).
+    pub fn weeks(&self) -> Vec<NaiveDate> {
+        closed_weeks(self.from, self.to, self.today)
+    }
 }
 
 /// The programme-level figures.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
-    /// Approved mentors.
+    /// Approved mentors (0 under k).
     pub mentors: i64,
-    /// Approved mentees.
+    /// Approved mentees (0 under k).
     pub mentees: i64,
-    /// Approved mentors whose training is recorded.
+    /// Approved mentors whose training is recorded (0 when they or the untrained are under k).
     pub mentors_trained: i64,
-    /// Pairings by current state.
+    /// ACTIVE pairings (0 when they involve fewer than k people).
     pub active_pairings: i64,
-    /// Completed pairings.
+    /// COMPLETED pairings (0 when they involve fewer than k people).
     pub completed_pairings: i64,
-    /// Pairings ended early.
+    /// ENDED_EARLY pairings (0 when they involve fewer than k people).
     pub ended_early_pairings: i64,
-    /// Sessions held in the range.
+    /// Sessions held in the window's published weeks.
     pub sessions_held: i64,
-    /// Sessions cancelled in the range.
+    /// Sessions cancelled in the window's published weeks.
     pub sessions_cancelled: i64,
     /// Share of started pairings whose mentor and a mentee sit in different departments.
     pub cross_department_share: Option<f64>,
-    /// Average session rating (1–5).
+    /// Average session rating (1–5) over the published weeks.
     pub average_rating: Option<f64>,
-    /// Net promoter score, −100..100.
+    /// Net promoter score, −100..100, over the published weeks.
     pub nps: Option<f64>,
-    /// Share of approved mentors still employed.
+    /// Share of approved mentors still employed (None when those who stayed or
+    /// those who left are fewer than k).
     pub mentor_retention_rate: Option<f64>,
+    /// GraphQL names of the counts above that read 0 because they are suppressed:
+    /// the contract keeps them non-null, so the caller needs to tell 0 from hidden.
+    pub suppressed: Vec<&'static str>,
+    /// The window's closed weeks as published, which the timeline reuses.
+    pub weeks: Vec<Week>,
 }
 
 /// How participants are grouped.
@@ -98,9 +138,9 @@ pub struct Group {
     pub key: String,
     /// Distinct participants (0 when suppressed).
     pub participants: i64,
-    /// Sessions held by the group's members.
+    /// Sessions held by the group's members, over its published weekly cells.
     pub sessions_held: Option<i64>,
-    /// Average rating the group's members gave.
+    /// Average rating the group's members gave, over its published weekly cells.
     pub average_rating: Option<f64>,
     /// Whether the group's figures are hidden.
     pub suppressed: bool,
@@ -111,7 +151,7 @@ pub struct Group {
 pub enum Period {
     /// ISO weeks (Monday).
     Week,
-    /// Calendar months.
+    /// Calendar months, made of the weeks whose Monday falls in them.
     Month,
 }
 
@@ -120,11 +160,11 @@ pub enum Period {
 pub struct TimelinePoint {
     /// First day of the period.
     pub period_start: NaiveDate,
-    /// Sessions held that started in the period.
+    /// Sessions held in the period's published weeks.
     pub sessions_held: i64,
-    /// Pairings active at some point of the period.
+    /// Pairings active at some point of the period (0 when they involve fewer than k people).
     pub active_pairings: i64,
-    /// Average rating of those sessions (None under k raters).
+    /// Average rating over the period's published weeks.
     pub average_rating: Option<f64>,
 }
 
@@ -135,15 +175,15 @@ pub struct SkillProgress {
     pub skill_id: Uuid,
     /// Distinct participants who assessed it (0 when suppressed).
     pub participants: i64,
-    /// Average BASELINE level (None under k assessors).
+    /// Average BASELINE level over weeks with at least k assessors.
     pub baseline_average: Option<f64>,
-    /// Average EXIT level (None under k assessors).
+    /// Average EXIT level over weeks with at least k assessors.
     pub exit_average: Option<f64>,
     /// Whether the skill's figures are hidden.
     pub suppressed: bool,
 }
 
-/// Checks the caller and the programme; `from`/`to` are inclusive days.
+/// Checks the caller, the window and the programme.
 pub async fn scope<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
@@ -153,23 +193,234 @@ pub async fn scope<C: ConnectionTrait>(
     min_group_size: u32,
 ) -> AppResult<Scope> {
     access::require(caller, Area::Metrics)?;
-    if let (Some(from), Some(to)) = (from, to)
-        && to < from
-    {
-        return Err(AppError::bad_input("to", "`to` must not be before `from`"));
-    }
+    check_window(from, to)?;
     programme::Entity::find_by_id(programme_id)
         .one(db)
         .await?
         .filter(|found| access::sees_programme(caller, found.status))
         .ok_or(AppError::NotFound("programme"))?;
-    let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     Ok(Scope {
         programme_id,
-        start: from.and_then(midnight),
-        end: to.and_then(|d| d.succ_opt()).and_then(midnight),
+        from,
+        to,
+        today: Utc::now().date_naive(),
         min_group_size: i64::from(min_group_size),
     })
+}
+
+// ------------------------------------------------------ weeks and cells --
+
+/// The Monday of `day`'s ISO week: the cell it falls in.
+pub fn monday_of(day: NaiveDate) -> NaiveDate {
+    day.checked_sub_days(Days::new(day.weekday().num_days_from_monday().into()))
+        .unwrap_or(day)
+}
+
+/// The Monday after `monday`: where its week ends (exclusive).
+fn week_end(monday: NaiveDate) -> NaiveDate {
+    monday
+        .checked_add_days(Days::new(7))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// A window must be whole ISO weeks, so that it is a union of cells and two
+/// windows never differ by less than one (checked) week.
+pub fn check_window(from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<()> {
+    if let Some(from) = from
+        && from.weekday() != Weekday::Mon
+    {
+        return Err(AppError::bad_input(
+            "from",
+            "`from` must be a Monday: metrics windows are whole ISO weeks",
+        ));
+    }
+    if let Some(to) = to
+        && to.weekday() != Weekday::Sun
+    {
+        return Err(AppError::bad_input(
+            "to",
+            "`to` must be a Sunday: metrics windows are whole ISO weeks",
+        ));
+    }
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        return Err(AppError::bad_input("to", "`to` must not be before `from`"));
+    }
+    Ok(())
+}
+
+/// The closed weeks inside a window, as Mondays, oldest first: only weeks
+/// that ended before today's week began, at most the newest [`MAX_PERIODS`].
+pub fn closed_weeks(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Vec<NaiveDate> {
+    let current = monday_of(today);
+    let end = to
+        .and_then(|to| to.succ_opt())
+        .map_or(current, |after| Ord::min(monday_of(after), current));
+    let mut weeks = Vec::new();
+    let mut monday = end.checked_sub_days(Days::new(7));
+    while let Some(week) = monday
+        && weeks.len() < MAX_PERIODS
+        && from.is_none_or(|from| week >= from)
+    {
+        weeks.push(week);
+        monday = week.checked_sub_days(Days::new(7));
+    }
+    weeks.reverse();
+    weeks
+}
+
+/// A sum and a count: what an average over published cells needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Sum of the values.
+    pub sum: i64,
+    /// How many values.
+    pub count: i64,
+}
+
+impl Tally {
+    fn plus(self, other: Self) -> Self {
+        Self {
+            sum: self.sum.saturating_add(other.sum),
+            count: self.count.saturating_add(other.count),
+        }
+    }
+}
+
+/// Whether a cell describing `people` distinct people may be published.
+pub fn publishable(people: i64, k: i64) -> bool {
+    people >= k
+}
+
+/// A count describing `people` people: itself from k on, else 0 with its
+/// name recorded in `hidden` (the contract's counts are non-null).
+pub fn k_count(
+    count: i64,
+    people: i64,
+    k: i64,
+    name: &'static str,
+    hidden: &mut Vec<&'static str>,
+) -> i64 {
+    if publishable(people, k) {
+        count
+    } else {
+        hidden.push(name);
+        0
+    }
+}
+
+/// The people a figure about `part` of `whole` people describes: both the
+/// part and the rest (whole − part) are given away by it, so the smaller of
+/// the two, or the whole when either side is empty.
+pub fn split_people(part: i64, whole: i64) -> i64 {
+    let rest = whole.saturating_sub(part);
+    if part == 0 || rest == 0 {
+        whole
+    } else {
+        Ord::min(part, rest)
+    }
+}
+
+/// The average of the published tallies (None when none is, or all are empty).
+pub fn average(tallies: impl IntoIterator<Item = Option<Tally>>) -> Option<f64> {
+    let total = tallies
+        .into_iter()
+        .flatten()
+        .fold(Tally::default(), Tally::plus);
+    ratio(total.sum, total.count)
+}
+
+/// The sum of published counts.
+pub fn total(counts: impl IntoIterator<Item = i64>) -> i64 {
+    counts.into_iter().fold(0, i64::saturating_add)
+}
+
+/// Which of one week's group cells (by their distinct people) are published:
+/// those of at least k people; when that hides exactly one, the smallest
+/// published one (first on ties) is hidden too, since the week's total is
+/// published and minus the others would give the hidden one away.
+pub fn published_cells(people: &[i64], k: i64) -> Vec<bool> {
+    let mut shown: Vec<bool> = people.iter().map(|p| publishable(*p, k)).collect();
+    if shown.iter().filter(|s| !**s).count() == 1
+        && let Some((smallest, _)) = people
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shown.get(*i).copied().unwrap_or(false))
+            .min_by_key(|(_, p)| **p)
+        && let Some(slot) = shown.get_mut(smallest)
+    {
+        *slot = false;
+    }
+    shown
+}
+
+/// One closed week before publication: each figure with the distinct people it describes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RawWeek {
+    /// Sessions held.
+    pub held: i64,
+    /// Distinct participants of the sessions held.
+    pub held_people: i64,
+    /// Sessions cancelled.
+    pub cancelled: i64,
+    /// Distinct participants of the sessions cancelled.
+    pub cancelled_people: i64,
+    /// Ratings submitted.
+    pub ratings: Tally,
+    /// Distinct raters.
+    pub raters: i64,
+    /// Promoters minus detractors (sum) over recommendations (count).
+    pub net_promoters: Tally,
+    /// Distinct recommenders.
+    pub recommenders: i64,
+}
+
+/// One closed week as published: what describes fewer than k people is 0 / None.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Week {
+    /// The week's Monday.
+    pub monday: NaiveDate,
+    /// Sessions held (0 when unpublished).
+    pub held: i64,
+    /// Sessions cancelled (0 when unpublished).
+    pub cancelled: i64,
+    /// Ratings, when at least k people rated.
+    pub ratings: Option<Tally>,
+    /// Net promoters, when at least k people recommended.
+    pub net_promoters: Option<Tally>,
+}
+
+/// Publishes one week's cells: each stands or falls on its own people.
+pub fn publish_week(monday: NaiveDate, raw: &RawWeek, k: i64) -> Week {
+    Week {
+        monday,
+        held: if publishable(raw.held_people, k) {
+            raw.held
+        } else {
+            0
+        },
+        cancelled: if publishable(raw.cancelled_people, k) {
+            raw.cancelled
+        } else {
+            0
+        },
+        ratings: publishable(raw.raters, k).then_some(raw.ratings),
+        net_promoters: publishable(raw.recommenders, k).then_some(raw.net_promoters),
+    }
+}
+
+/// The net promoter score of the published weeks, −100..100.
+pub fn net_promoter_score(weeks: &[Week]) -> Option<f64> {
+    let total = weeks
+        .iter()
+        .filter_map(|w| w.net_promoters)
+        .fold(Tally::default(), Tally::plus);
+    ratio(total.sum.saturating_mul(100), total.count)
 }
 
 // ---------------------------------------------------------------- helpers --
@@ -185,12 +436,49 @@ fn count_if(condition: Expr) -> Expr {
     Func::sum(Expr::case(condition, 1).finally(0)).into()
 }
 
+/// Distinct values of `value` among the rows where `condition` holds.
+fn count_distinct_if(condition: Expr, value: Expr) -> Expr {
+    Func::count_distinct(Expr::case(condition, value).finally(Expr::null())).into()
+}
+
 fn int(row: &QueryResult, name: &str) -> AppResult<i64> {
     Ok(row.try_get::<Option<i64>>("", name)?.unwrap_or(0))
 }
 
 fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// Adds the output column `bucket`: the index in `weeks` of the week `at`
+/// falls in (a portable CASE over the week boundaries), keeps only rows
+/// inside the weeks, and groups by it (by output name: PostgreSQL would see
+/// the same expression with its own bound parameters as a different one).
+/// False when there are no weeks, and nothing to ask.
+fn by_week(query: &mut SelectStatement, at: &Expr, weeks: &[NaiveDate]) -> bool {
+    let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
+        return false;
+    };
+    let mut bucket = Expr::case(at.clone().lt(midnight(week_end(*first))), 0i64);
+    for (i, monday) in weeks.iter().enumerate().skip(1) {
+        let index = i64::try_from(i).unwrap_or(i64::MAX);
+        bucket = bucket.case(at.clone().lt(midnight(week_end(*monday))), index);
+    }
+    let bucket: Expr = bucket.finally(-1i64).into();
+    query
+        .expr_as(bucket, Alias::new("bucket"))
+        .and_where(at.clone().gte(midnight(*first)))
+        .and_where(at.clone().lt(midnight(week_end(*last))))
+        .add_group_by([Expr::col(Alias::new("bucket"))]);
+    true
+}
+
+/// The week index of a row made by [`by_week`] (None outside the weeks).
+fn bucket(row: &QueryResult) -> AppResult<Option<usize>> {
+    Ok(usize::try_from(int(row, "bucket")?).ok())
 }
 
 fn approved_participants(query: &mut SelectStatement, scope: &Scope) {
@@ -202,27 +490,18 @@ fn approved_participants(query: &mut SelectStatement, scope: &Scope) {
         );
 }
 
-/// Restricts a query joined to `mentoring_sessions` to the scope's range.
-fn in_range(query: &mut SelectStatement, scope: &Scope) {
-    let starts = || {
-        col(
-            mentoring_session::Entity,
-            mentoring_session::Column::StartsAt,
-        )
-    };
-    if let Some(start) = scope.start {
-        query.and_where(starts().gte(start));
-    }
-    if let Some(end) = scope.end {
-        query.and_where(starts().lt(end));
-    }
-}
-
-/// `FROM mentoring_sessions JOIN pairings` of the programme, in range.
-fn sessions_of(scope: &Scope) -> SelectStatement {
+/// `FROM session_feedback JOIN mentoring_sessions JOIN pairings` of the programme.
+fn feedback_of(scope: &Scope) -> SelectStatement {
     let mut query = Query::select();
     query
-        .from(mentoring_session::Entity)
+        .from(session_feedback::Entity)
+        .inner_join(
+            mentoring_session::Entity,
+            col(mentoring_session::Entity, mentoring_session::Column::Id).equals((
+                session_feedback::Entity,
+                session_feedback::Column::SessionId,
+            )),
+        )
         .inner_join(
             pairing::Entity,
             col(pairing::Entity, pairing::Column::Id).equals((
@@ -231,8 +510,26 @@ fn sessions_of(scope: &Scope) -> SelectStatement {
             )),
         )
         .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
-    in_range(&mut query, scope);
     query
+}
+
+fn submitted() -> Expr {
+    col(
+        session_feedback::Entity,
+        session_feedback::Column::SubmittedAt,
+    )
+}
+
+fn starts() -> Expr {
+    col(
+        mentoring_session::Entity,
+        mentoring_session::Column::StartsAt,
+    )
+}
+
+fn held() -> Expr {
+    col(mentoring_session::Entity, mentoring_session::Column::Status)
+        .eq(SessionStatus::Held.to_value())
 }
 
 /// Adds `rating_sum`, `ratings` and `raters` (distinct authors) of the
@@ -254,12 +551,11 @@ fn with_ratings(query: &mut SelectStatement) -> &mut SelectStatement {
         )
 }
 
-/// The average of a row made by [`with_ratings`], if at least `k` people rated.
-fn k_average(row: &QueryResult, k: i64) -> AppResult<Option<f64>> {
-    Ok(if int(row, "raters")? >= k {
-        ratio(int(row, "rating_sum")?, int(row, "ratings")?)
-    } else {
-        None
+/// The ratings of a row made by [`with_ratings`].
+fn ratings(row: &QueryResult) -> AppResult<Tally> {
+    Ok(Tally {
+        sum: int(row, "rating_sum")?,
+        count: int(row, "ratings")?,
     })
 }
 
@@ -269,13 +565,65 @@ async fn one<C: ConnectionTrait>(db: &C, query: &SelectStatement) -> AppResult<Q
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an aggregate returned no row")))
 }
 
+/// Pairings of the programme, one row per (person, pairing) they take part in.
+fn person_pairings(scope: &Scope) -> SelectStatement {
+    let mut mentors = Query::select();
+    mentors
+        .expr_as(
+            col(pairing::Entity, pairing::Column::MentorId),
+            Alias::new("person"),
+        )
+        .expr_as(
+            col(pairing::Entity, pairing::Column::Id),
+            Alias::new("pairing_id"),
+        )
+        .from(pairing::Entity)
+        .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
+    let mut mentees = Query::select();
+    mentees
+        .expr_as(
+            col(pairing_mentee::Entity, pairing_mentee::Column::MenteeId),
+            Alias::new("person"),
+        )
+        .expr_as(
+            col(pairing_mentee::Entity, pairing_mentee::Column::PairingId),
+            Alias::new("pairing_id"),
+        )
+        .from(pairing_mentee::Entity)
+        .inner_join(
+            pairing::Entity,
+            col(pairing::Entity, pairing::Column::Id)
+                .equals((pairing_mentee::Entity, pairing_mentee::Column::PairingId)),
+        )
+        .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
+    mentors.union(UnionType::All, mentees);
+    mentors
+}
+
+/// `FROM person_pairings AS involvement JOIN pairings`: a pairing's columns
+/// beside each of its people.
+fn involvement(scope: &Scope) -> (SelectStatement, Alias) {
+    let involvement = Alias::new("involvement");
+    let mut query = Query::select();
+    query
+        .from_subquery(person_pairings(scope), involvement.clone())
+        .inner_join(
+            pairing::Entity,
+            col(pairing::Entity, pairing::Column::Id)
+                .equals((involvement.clone(), Alias::new("pairing_id"))),
+        );
+    (query, involvement)
+}
+
 // ---------------------------------------------------------------- summary --
 
-/// The programme-level figures (six aggregate statements).
+/// The programme-level figures (six aggregate statements; none per week or
+/// per session).
 #[tracing::instrument(name = "metrics.summary", skip_all)]
 pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Summary> {
     let k = scope.min_group_size;
     let mut summary = Summary::default();
+    let mut hidden = Vec::new();
 
     let is_mentor =
         || col(enrolment::Entity, enrolment::Column::Role).eq(ParticipantRole::Mentor.to_value());
@@ -308,56 +656,120 @@ pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Sum
         );
     approved_participants(&mut people, scope);
     let row = one(db, &people).await?;
-    summary.mentors = int(&row, "mentors")?;
-    summary.mentees = int(&row, "mentees")?;
-    summary.mentors_trained = int(&row, "trained")?;
-    if summary.mentors >= k {
-        summary.mentor_retention_rate = ratio(int(&row, "retained")?, summary.mentors);
+    let mentors = int(&row, "mentors")?;
+    let mentees = int(&row, "mentees")?;
+    let trained = int(&row, "trained")?;
+    summary.mentors = k_count(mentors, mentors, k, "mentors", &mut hidden);
+    summary.mentees = k_count(mentees, mentees, k, "mentees", &mut hidden);
+    summary.mentors_trained = k_count(
+        trained,
+        split_people(trained, mentors),
+        k,
+        "mentorsTrained",
+        &mut hidden,
+    );
+    let retained = int(&row, "retained")?;
+    if publishable(mentors, k) && publishable(split_people(retained, mentors), k) {
+        summary.mentor_retention_rate = ratio(retained, mentors);
     }
 
+    let (mut pairings, involved) = involvement(scope);
     let status = || col(pairing::Entity, pairing::Column::Status);
-    let mut pairings = Query::select();
-    for (state, name) in [
-        (PairingStatus::Active, "active"),
-        (PairingStatus::Completed, "completed"),
-        (PairingStatus::EndedEarly, "ended_early"),
-    ] {
-        pairings.expr_as(count_if(status().eq(state.to_value())), Alias::new(name));
+    let states = [
+        (PairingStatus::Active, "active", "activePairings"),
+        (PairingStatus::Completed, "completed", "completedPairings"),
+        (
+            PairingStatus::EndedEarly,
+            "ended_early",
+            "endedEarlyPairings",
+        ),
+    ];
+    for (state, name, _) in &states {
+        pairings
+            .expr_as(
+                count_distinct_if(
+                    status().eq(state.to_value()),
+                    Expr::col((involved.clone(), Alias::new("pairing_id"))),
+                ),
+                Alias::new(*name),
+            )
+            .expr_as(
+                count_distinct_if(
+                    status().eq(state.to_value()),
+                    Expr::col((involved.clone(), Alias::new("person"))),
+                ),
+                Alias::new(format!("{name}_people")),
+            );
     }
-    pairings
-        .from(pairing::Entity)
-        .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
     let row = one(db, &pairings).await?;
-    summary.active_pairings = int(&row, "active")?;
-    summary.completed_pairings = int(&row, "completed")?;
-    summary.ended_early_pairings = int(&row, "ended_early")?;
+    let mut counts = Vec::new();
+    for (_, name, field) in states {
+        let people = int(&row, &format!("{name}_people"))?;
+        counts.push(k_count(int(&row, name)?, people, k, field, &mut hidden));
+    }
+    if let [active, completed, ended_early] = counts[..] {
+        summary.active_pairings = active;
+        summary.completed_pairings = completed;
+        summary.ended_early_pairings = ended_early;
+    }
 
-    let session_status = || col(mentoring_session::Entity, mentoring_session::Column::Status);
-    let mut sessions = sessions_of(scope);
-    sessions
-        .expr_as(
-            count_if(session_status().eq(SessionStatus::Held.to_value())),
-            Alias::new("held"),
-        )
-        .expr_as(
-            count_if(session_status().eq(SessionStatus::Cancelled.to_value())),
-            Alias::new("cancelled"),
-        );
-    let row = one(db, &sessions).await?;
-    summary.sessions_held = int(&row, "held")?;
-    summary.sessions_cancelled = int(&row, "cancelled")?;
+    summary.weeks = weeks(db, scope).await?;
+    summary.sessions_held = total(summary.weeks.iter().map(|w| w.held));
+    summary.sessions_cancelled = total(summary.weeks.iter().map(|w| w.cancelled));
+    summary.average_rating = average(summary.weeks.iter().map(|w| w.ratings));
+    summary.nps = net_promoter_score(&summary.weeks);
+    summary.suppressed = hidden;
 
-    feedback_figures(db, scope, &mut summary).await?;
     cross_department(db, scope, &mut summary).await?;
     Ok(summary)
 }
 
-async fn feedback_figures<C: ConnectionTrait>(
-    db: &C,
-    scope: &Scope,
-    summary: &mut Summary,
-) -> AppResult<()> {
-    let k = scope.min_group_size;
+/// The window's closed weeks, published (two statements grouped by week).
+async fn weeks<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Vec<Week>> {
+    let mondays = scope.weeks();
+    let mut raw = vec![RawWeek::default(); mondays.len()];
+
+    let (mut sessions, involved) = involvement(scope);
+    let person = || Expr::col((involved.clone(), Alias::new("person")));
+    let session = || col(mentoring_session::Entity, mentoring_session::Column::Id);
+    let cancelled = || {
+        col(mentoring_session::Entity, mentoring_session::Column::Status)
+            .eq(SessionStatus::Cancelled.to_value())
+    };
+    sessions
+        .inner_join(
+            mentoring_session::Entity,
+            col(
+                mentoring_session::Entity,
+                mentoring_session::Column::PairingId,
+            )
+            .equals((involved.clone(), Alias::new("pairing_id"))),
+        )
+        .expr_as(count_distinct_if(held(), session()), Alias::new("held"))
+        .expr_as(
+            count_distinct_if(held(), person()),
+            Alias::new("held_people"),
+        )
+        .expr_as(
+            count_distinct_if(cancelled(), session()),
+            Alias::new("cancelled"),
+        )
+        .expr_as(
+            count_distinct_if(cancelled(), person()),
+            Alias::new("cancelled_people"),
+        );
+    if !by_week(&mut sessions, &starts(), &mondays) {
+        return Ok(Vec::new());
+    }
+    for row in db.query_all(&sessions).await? {
+        if let Some(week) = bucket(&row)?.and_then(|i| raw.get_mut(i)) {
+            week.held = int(&row, "held")?;
+            week.held_people = int(&row, "held_people")?;
+            week.cancelled = int(&row, "cancelled")?;
+            week.cancelled_people = int(&row, "cancelled_people")?;
+        }
+    }
+
     let author = || col(session_feedback::Entity, session_feedback::Column::AuthorId);
     let recommend = || {
         col(
@@ -365,32 +777,32 @@ async fn feedback_figures<C: ConnectionTrait>(
             session_feedback::Column::Recommend,
         )
     };
-    let mut feedback = sessions_of(scope);
+    let mut feedback = feedback_of(scope);
     with_ratings(&mut feedback)
-        .inner_join(
-            session_feedback::Entity,
-            col(
-                session_feedback::Entity,
-                session_feedback::Column::SessionId,
-            )
-            .equals((mentoring_session::Entity, mentoring_session::Column::Id)),
-        )
         .expr_as(
-            Func::count_distinct(
-                Expr::case(recommend().is_not_null(), author()).finally(Expr::null()),
-            ),
+            count_distinct_if(recommend().is_not_null(), author()),
             Alias::new("recommenders"),
         )
         .expr_as(Func::count(recommend()), Alias::new("answers"))
         .expr_as(count_if(recommend().gte(9)), Alias::new("promoters"))
         .expr_as(count_if(recommend().lte(6)), Alias::new("detractors"));
-    let row = one(db, &feedback).await?;
-    summary.average_rating = k_average(&row, k)?;
-    if int(&row, "recommenders")? >= k {
-        let net = int(&row, "promoters")? - int(&row, "detractors")?;
-        summary.nps = ratio(net * 100, int(&row, "answers")?);
+    by_week(&mut feedback, &submitted(), &mondays);
+    for row in db.query_all(&feedback).await? {
+        if let Some(week) = bucket(&row)?.and_then(|i| raw.get_mut(i)) {
+            week.ratings = ratings(&row)?;
+            week.raters = int(&row, "raters")?;
+            week.net_promoters = Tally {
+                sum: int(&row, "promoters")?.saturating_sub(int(&row, "detractors")?),
+                count: int(&row, "answers")?,
+            };
+            week.recommenders = int(&row, "recommenders")?;
+        }
     }
-    Ok(())
+    Ok(mondays
+        .iter()
+        .zip(&raw)
+        .map(|(monday, week)| publish_week(*monday, week, scope.min_group_size))
+        .collect())
 }
 
 /// Pairings that started (not PROPOSED or DECLINED) of the programme.
@@ -536,42 +948,8 @@ fn participants(scope: &Scope) -> SelectStatement {
     query
 }
 
-/// Pairings of the programme, one row per (person, pairing) they take part in.
-fn person_pairings(scope: &Scope) -> SelectStatement {
-    let mut mentors = Query::select();
-    mentors
-        .expr_as(
-            col(pairing::Entity, pairing::Column::MentorId),
-            Alias::new("person"),
-        )
-        .expr_as(
-            col(pairing::Entity, pairing::Column::Id),
-            Alias::new("pairing_id"),
-        )
-        .from(pairing::Entity)
-        .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
-    let mut mentees = Query::select();
-    mentees
-        .expr_as(
-            col(pairing_mentee::Entity, pairing_mentee::Column::MenteeId),
-            Alias::new("person"),
-        )
-        .expr_as(
-            col(pairing_mentee::Entity, pairing_mentee::Column::PairingId),
-            Alias::new("pairing_id"),
-        )
-        .from(pairing_mentee::Entity)
-        .inner_join(
-            pairing::Entity,
-            col(pairing::Entity, pairing::Column::Id)
-                .equals((pairing_mentee::Entity, pairing_mentee::Column::PairingId)),
-        )
-        .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
-    mentors.union(UnionType::All, mentees);
-    mentors
-}
-
-/// Participants, sessions held and ratings per group, then k-anonymity.
+/// Participants per group, and sessions held and ratings per group summed
+/// over its published weekly cells, then k-anonymity over the groups.
 #[tracing::instrument(name = "metrics.breakdown", skip_all, fields(dimension = ?dimension))]
 pub async fn breakdown<C: ConnectionTrait>(
     db: &C,
@@ -580,6 +958,8 @@ pub async fn breakdown<C: ConnectionTrait>(
 ) -> AppResult<Vec<Group>> {
     let key = Alias::new("group_key");
     let person = || col(enrolment::Entity, enrolment::Column::EmployeeId);
+    let k = scope.min_group_size;
+    let mondays = scope.weeks();
 
     let mut sizes = participants(scope);
     sizes
@@ -588,8 +968,9 @@ pub async fn breakdown<C: ConnectionTrait>(
         .add_group_by([Expr::col(key.clone())]);
 
     let involvement = Alias::new("involvement");
-    let mut held = participants(scope);
-    held.expr_as(group_key(dimension), key.clone())
+    let mut held_cells = participants(scope);
+    held_cells
+        .expr_as(group_key(dimension), key.clone())
         .expr_as(
             Func::count_distinct(col(
                 mentoring_session::Entity,
@@ -597,6 +978,7 @@ pub async fn breakdown<C: ConnectionTrait>(
             )),
             Alias::new("held"),
         )
+        .expr_as(Func::count_distinct(person()), Alias::new("people"))
         .join_subquery(
             JoinType::InnerJoin,
             person_pairings(scope),
@@ -612,15 +994,12 @@ pub async fn breakdown<C: ConnectionTrait>(
             )
             .equals((involvement, Alias::new("pairing_id"))),
         )
-        .and_where(
-            col(mentoring_session::Entity, mentoring_session::Column::Status)
-                .eq(SessionStatus::Held.to_value()),
-        )
+        .and_where(held())
         .add_group_by([Expr::col(key.clone())]);
-    in_range(&mut held, scope);
+    let any_weeks = by_week(&mut held_cells, &starts(), &mondays);
 
-    let mut rated = participants(scope);
-    with_ratings(&mut rated)
+    let mut rated_cells = participants(scope);
+    with_ratings(&mut rated_cells)
         .expr_as(group_key(dimension), key.clone())
         .inner_join(
             session_feedback::Entity,
@@ -643,37 +1022,69 @@ pub async fn breakdown<C: ConnectionTrait>(
         )
         .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id))
         .add_group_by([Expr::col(key.clone())]);
-    in_range(&mut rated, scope);
+    by_week(&mut rated_cells, &submitted(), &mondays);
 
     let mut held_by: HashMap<String, i64> = HashMap::new();
-    for row in db.query_all(&held).await? {
-        held_by.insert(row.try_get("", "group_key")?, int(&row, "held")?);
-    }
-    let mut rated_by: HashMap<String, (i64, i64, i64)> = HashMap::new();
-    for row in db.query_all(&rated).await? {
-        let figures = (
-            int(&row, "rating_sum")?,
-            int(&row, "ratings")?,
-            int(&row, "raters")?,
-        );
-        rated_by.insert(row.try_get("", "group_key")?, figures);
+    let mut rated_by: HashMap<String, Tally> = HashMap::new();
+    if any_weeks {
+        let mut cells = Vec::new();
+        for row in db.query_all(&held_cells).await? {
+            let key: String = row.try_get("", "group_key")?;
+            cells.push((bucket(&row)?, key, int(&row, "people")?, int(&row, "held")?));
+        }
+        for (key, held) in published_by_week(cells, k) {
+            let sum = held_by.entry(key).or_default();
+            *sum = sum.saturating_add(held);
+        }
+        let mut cells = Vec::new();
+        for row in db.query_all(&rated_cells).await? {
+            let key: String = row.try_get("", "group_key")?;
+            cells.push((bucket(&row)?, key, int(&row, "raters")?, ratings(&row)?));
+        }
+        for (key, tally) in published_by_week(cells, k) {
+            let sum = rated_by.entry(key).or_default();
+            *sum = sum.plus(tally);
+        }
     }
     let mut groups = Vec::new();
     for row in db.query_all(&sizes).await? {
         let key: String = row.try_get("", "group_key")?;
-        let (sum, count, raters) = rated_by.get(&key).copied().unwrap_or_default();
         groups.push(Group {
             participants: int(&row, "people")?,
             sessions_held: Some(held_by.get(&key).copied().unwrap_or(0)),
-            average_rating: (raters >= scope.min_group_size)
-                .then(|| ratio(sum, count))
-                .flatten(),
+            average_rating: average([rated_by.get(&key).copied()]),
             suppressed: false,
             key,
         });
     }
     groups.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(suppress(groups, scope.min_group_size))
+    Ok(suppress(groups, k))
+}
+
+/// The published group cells, given `(week, group, people, figure)` per
+/// cell: each week's cells pass [`published_cells`] together (rows outside
+/// the weeks are dropped).
+pub fn published_by_week<T>(
+    cells: Vec<(Option<usize>, String, i64, T)>,
+    k: i64,
+) -> Vec<(String, T)> {
+    let mut by_week: HashMap<usize, Vec<(String, i64, T)>> = HashMap::new();
+    for (week, key, people, figure) in cells {
+        if let Some(week) = week {
+            by_week.entry(week).or_default().push((key, people, figure));
+        }
+    }
+    let mut published = Vec::new();
+    for (_, mut week) in by_week {
+        week.sort_by(|a, b| a.0.cmp(&b.0));
+        let people: Vec<i64> = week.iter().map(|cell| cell.1).collect();
+        for ((key, _, figure), shown) in week.into_iter().zip(published_cells(&people, k)) {
+            if shown {
+                published.push((key, figure));
+            }
+        }
+    }
+    published
 }
 
 /// k-anonymity over a partition: groups under `k` are hidden, and when that
@@ -701,77 +1112,100 @@ pub fn suppress(mut groups: Vec<Group>, k: i64) -> Vec<Group> {
 
 // --------------------------------------------------------------- timeline --
 
-/// The periods from `first` to `last` (inclusive), at most [`MAX_PERIODS`].
-pub fn periods(first: NaiveDate, last: NaiveDate, period: Period) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut start = match period {
-        Period::Week => first - Duration::days(first.weekday().num_days_from_monday().into()),
-        Period::Month => first.with_day(1).unwrap_or(first),
-    };
-    let mut all = Vec::new();
-    while start <= last && all.len() < MAX_PERIODS {
-        let next = match period {
-            Period::Week => start + Duration::weeks(1),
-            Period::Month => start
-                .checked_add_months(Months::new(1))
-                .unwrap_or(start + Duration::days(31)),
+/// The periods of the given weeks, each with its weeks' published figures
+/// summed (active pairings left 0): a WEEK point is one week, a MONTH point
+/// the weeks whose Monday falls in that month.
+pub fn fold_periods(weeks: &[Week], period: Period) -> Vec<TimelinePoint> {
+    let mut points: Vec<(TimelinePoint, Tally, bool)> = Vec::new();
+    for week in weeks {
+        let start = match period {
+            Period::Week => week.monday,
+            Period::Month => week.monday.with_day(1).unwrap_or(week.monday),
         };
-        all.push((start, next));
-        start = next;
+        if points
+            .last()
+            .is_none_or(|(p, _, _)| p.period_start != start)
+        {
+            let point = TimelinePoint {
+                period_start: start,
+                sessions_held: 0,
+                active_pairings: 0,
+                average_rating: None,
+            };
+            points.push((point, Tally::default(), false));
+        }
+        if let Some((point, ratings, rated)) = points.last_mut() {
+            point.sessions_held = point.sessions_held.saturating_add(week.held);
+            if let Some(tally) = week.ratings {
+                *ratings = ratings.plus(tally);
+                *rated = true;
+            }
+        }
     }
-    all
+    points
+        .into_iter()
+        .map(|(point, ratings, rated)| TimelinePoint {
+            average_rating: average([rated.then_some(ratings)]),
+            ..point
+        })
+        .collect()
 }
 
-/// Sessions held, active pairings and ratings per period, newest last.
+/// The span whose pairings a point counts as active: the week, or the
+/// month's whole weeks (from its first Monday to the next month's), never
+/// past the current week. It depends on the period alone, not on the window,
+/// so two windows cannot tell different pairings apart through it.
+pub fn activity_span(
+    period_start: NaiveDate,
+    period: Period,
+    current_week: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
+    let first_monday = |day: NaiveDate| {
+        let monday = monday_of(day);
+        if monday < day {
+            week_end(monday)
+        } else {
+            monday
+        }
+    };
+    let (start, end) = match period {
+        Period::Week => (period_start, week_end(period_start)),
+        Period::Month => (
+            first_monday(period_start),
+            period_start
+                .checked_add_months(Months::new(1))
+                .map_or(NaiveDate::MAX, first_monday),
+        ),
+    };
+    (start, Ord::min(end, current_week))
+}
+
+/// Sessions held, active pairings and ratings per period, newest last, from
+/// the window's published weeks (`weeks`, as [`summary`] made them) and one
+/// statement for the active pairings.
 #[tracing::instrument(name = "metrics.timeline", skip_all, fields(period = ?period))]
 pub async fn timeline<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
+    weeks: &[Week],
     period: Period,
 ) -> AppResult<Vec<TimelinePoint>> {
     let Some((first, last)) = timeline_bounds(db, scope).await? else {
         return Ok(Vec::new());
     };
-    let spans = periods(first, last, period);
-    if spans.is_empty() {
-        return Ok(Vec::new());
+    let first = monday_of(first);
+    let listed: Vec<Week> = weeks
+        .iter()
+        .filter(|w| w.monday >= first && w.monday <= last)
+        .copied()
+        .collect();
+    let mut points = fold_periods(&listed, period);
+    if points.is_empty() {
+        return Ok(points);
     }
-    let at = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let starts = || {
-        col(
-            mentoring_session::Entity,
-            mentoring_session::Column::StartsAt,
-        )
-    };
-    let mut bucket = Expr::case(starts().lt(at(spans[0].1)), 0i64);
-    for (i, (_, end)) in spans.iter().enumerate().skip(1) {
-        bucket = bucket.case(starts().lt(at(*end)), i as i64);
-    }
-    let bucket: Expr = bucket.finally(-1i64).into();
 
-    let mut sessions = sessions_of(scope);
-    sessions
-        .expr_as(bucket.clone(), Alias::new("bucket"))
-        .expr_as(Func::count(Expr::val(1)), Alias::new("held"))
-        .and_where(
-            col(mentoring_session::Entity, mentoring_session::Column::Status)
-                .eq(SessionStatus::Held.to_value()),
-        )
-        .and_where(starts().gte(at(spans[0].0)))
-        .add_group_by([Expr::col(Alias::new("bucket"))]);
-    let mut feedback = sessions_of(scope);
-    with_ratings(&mut feedback)
-        .expr_as(bucket.clone(), Alias::new("bucket"))
-        .inner_join(
-            session_feedback::Entity,
-            col(
-                session_feedback::Entity,
-                session_feedback::Column::SessionId,
-            )
-            .equals((mentoring_session::Entity, mentoring_session::Column::Id)),
-        )
-        .and_where(starts().gte(at(spans[0].0)))
-        .add_group_by([Expr::col(Alias::new("bucket"))]);
-
+    let current_week = monday_of(scope.today);
+    let (mut active, involved) = involvement(scope);
     let began = || {
         Func::coalesce([
             col(pairing::Entity, pairing::Column::DecidedAt),
@@ -779,49 +1213,41 @@ pub async fn timeline<C: ConnectionTrait>(
         ])
     };
     let ended = || col(pairing::Entity, pairing::Column::EndedAt);
-    let mut active = Query::select();
-    for (i, (start, end)) in spans.iter().enumerate() {
-        let overlaps = Expr::expr(began())
-            .lt(at(*end))
-            .and(ended().is_null().or(ended().gte(at(*start))));
-        active.expr_as(count_if(overlaps), Alias::new(format!("p{i}")));
+    for (i, point) in points.iter().enumerate() {
+        let (start, end) = activity_span(point.period_start, period, current_week);
+        let overlaps = || {
+            Expr::expr(began())
+                .lt(midnight(end))
+                .and(ended().is_null().or(ended().gte(midnight(start))))
+        };
+        active
+            .expr_as(
+                count_distinct_if(
+                    overlaps(),
+                    Expr::col((involved.clone(), Alias::new("pairing_id"))),
+                ),
+                Alias::new(format!("p{i}")),
+            )
+            .expr_as(
+                count_distinct_if(
+                    overlaps(),
+                    Expr::col((involved.clone(), Alias::new("person"))),
+                ),
+                Alias::new(format!("q{i}")),
+            );
     }
-    active.from(pairing::Entity);
     started_pairings(&mut active, scope);
-
-    let mut points: Vec<TimelinePoint> = spans
-        .iter()
-        .map(|(start, _)| TimelinePoint {
-            period_start: *start,
-            sessions_held: 0,
-            active_pairings: 0,
-            average_rating: None,
-        })
-        .collect();
-    for row in db.query_all(&sessions).await? {
-        if let Some(point) = usize::try_from(int(&row, "bucket")?)
-            .ok()
-            .and_then(|i| points.get_mut(i))
-        {
-            point.sessions_held = int(&row, "held")?;
-        }
-    }
-    for row in db.query_all(&feedback).await? {
-        if let Some(point) = usize::try_from(int(&row, "bucket")?)
-            .ok()
-            .and_then(|i| points.get_mut(i))
-        {
-            point.average_rating = k_average(&row, scope.min_group_size)?;
-        }
-    }
     let row = one(db, &active).await?;
     for (i, point) in points.iter_mut().enumerate() {
-        point.active_pairings = int(&row, &format!("p{i}"))?;
+        let people = int(&row, &format!("q{i}"))?;
+        if publishable(people, scope.min_group_size) {
+            point.active_pairings = int(&row, &format!("p{i}"))?;
+        }
     }
     Ok(points)
 }
 
-/// The first and last day the timeline covers: the range when given, else
+/// The first and last day the timeline covers: the window when given, else
 /// from the programme's start (or its first session) to its end or today,
 /// whichever comes first.
 async fn timeline_bounds<C: ConnectionTrait>(
@@ -831,42 +1257,42 @@ async fn timeline_bounds<C: ConnectionTrait>(
     let found = programme::Entity::find_by_id(scope.programme_id)
         .one(db)
         .await?;
-    let today = Utc::now().date_naive();
-    let mut span = sessions_of(&Scope {
-        start: None,
-        end: None,
-        ..*scope
-    });
-    span.expr_as(
-        Func::min(col(
-            mentoring_session::Entity,
-            mentoring_session::Column::StartsAt,
-        )),
-        Alias::new("first"),
-    );
-    let row = one(db, &span).await?;
-    let first_session: Option<DateTime<Utc>> = row.try_get("", "first")?;
-    let first = scope
-        .start
-        .map(|s| s.date_naive())
-        .or(found.as_ref().and_then(|p| p.starts_on))
-        .or(first_session.map(|s| s.date_naive()));
-    let planned_end = found.as_ref().and_then(|p| p.ends_on).unwrap_or(today);
-    let last = scope
-        .end
-        .map(|e| e.date_naive() - Duration::days(1))
-        .or(Some(Ord::min(planned_end, today)));
-    Ok(first.zip(last).filter(|(f, l)| f <= l))
+    let mut first = scope.from.or(found.as_ref().and_then(|p| p.starts_on));
+    if first.is_none() {
+        let mut span = Query::select();
+        span.expr_as(Func::min(starts()), Alias::new("first"))
+            .from(mentoring_session::Entity)
+            .inner_join(
+                pairing::Entity,
+                col(pairing::Entity, pairing::Column::Id).equals((
+                    mentoring_session::Entity,
+                    mentoring_session::Column::PairingId,
+                )),
+            )
+            .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id));
+        let row = one(db, &span).await?;
+        let first_session: Option<DateTime<Utc>> = row.try_get("", "first")?;
+        first = first_session.map(|s| s.date_naive());
+    }
+    let planned_end = found
+        .as_ref()
+        .and_then(|p| p.ends_on)
+        .unwrap_or(scope.today);
+    let last = scope.to.unwrap_or(Ord::min(planned_end, scope.today));
+    Ok(first.map(|f| (f, last)).filter(|(f, l)| f <= l))
 }
 
 // ---------------------------------------------------------- skill progress --
 
-/// BASELINE and EXIT averages per skill assessed in the programme.
+/// BASELINE and EXIT averages per skill assessed in the programme, over the
+/// (skill, phase, closed week) cells with at least k assessors; the window
+/// does not apply (assessments are not sessions), all closed weeks do.
 #[tracing::instrument(name = "metrics.skill_progress", skip_all)]
 pub async fn skill_progress<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
 ) -> AppResult<Vec<SkillProgress>> {
+    let k = scope.min_group_size;
     let phase = || col(skill_assessment::Entity, skill_assessment::Column::Phase);
     let level = || col(skill_assessment::Entity, skill_assessment::Column::Level);
     let person = || {
@@ -875,60 +1301,90 @@ pub async fn skill_progress<C: ConnectionTrait>(
             skill_assessment::Column::EmployeeId,
         )
     };
-    let mut query = Query::select();
-    query
-        .column((skill_assessment::Entity, skill_assessment::Column::SkillId))
-        .expr_as(Func::count_distinct(person()), Alias::new("people"));
+    let skill = || col(skill_assessment::Entity, skill_assessment::Column::SkillId);
+    let of_programme = || {
+        col(
+            skill_assessment::Entity,
+            skill_assessment::Column::ProgrammeId,
+        )
+        .eq(scope.programme_id)
+    };
+    let mut people = Query::select();
+    people
+        .expr_as(skill(), Alias::new("skill_id"))
+        .expr_as(Func::count_distinct(person()), Alias::new("people"))
+        .from(skill_assessment::Entity)
+        .and_where(of_programme())
+        .group_by_col((skill_assessment::Entity, skill_assessment::Column::SkillId));
+
+    let mut cells = Query::select();
+    cells.expr_as(skill(), Alias::new("skill_id"));
     for (value, name) in [
         (AssessmentPhase::Baseline, "baseline"),
         (AssessmentPhase::Exit, "exit"),
     ] {
         let in_phase = || phase().eq(value.to_value());
-        query
+        cells
             .expr_as(
                 Func::sum(Expr::case(in_phase(), level()).finally(0)),
                 Alias::new(format!("{name}_sum")),
             )
             .expr_as(count_if(in_phase()), Alias::new(format!("{name}_count")))
             .expr_as(
-                Func::count_distinct(Expr::case(in_phase(), person()).finally(Expr::null())),
+                count_distinct_if(in_phase(), person()),
                 Alias::new(format!("{name}_people")),
             );
     }
-    query
+    cells
         .from(skill_assessment::Entity)
-        .and_where(
-            col(
-                skill_assessment::Entity,
-                skill_assessment::Column::ProgrammeId,
-            )
-            .eq(scope.programme_id),
-        )
+        .and_where(of_programme())
         .group_by_col((skill_assessment::Entity, skill_assessment::Column::SkillId));
-    let k = scope.min_group_size;
-    let mut progress = Vec::new();
-    for row in db.query_all(&query).await? {
-        let people = int(&row, "people")?;
-        let average = |name: &str| -> AppResult<Option<f64>> {
-            Ok((int(&row, &format!("{name}_people"))? >= k)
-                .then(|| {
-                    ratio(
-                        int(&row, &format!("{name}_sum")).unwrap_or(0),
-                        int(&row, &format!("{name}_count")).unwrap_or(0),
-                    )
+    let assessed = col(
+        skill_assessment::Entity,
+        skill_assessment::Column::AssessedAt,
+    );
+    let mut phases: HashMap<Uuid, (Tally, Tally)> = HashMap::new();
+    if by_week(
+        &mut cells,
+        &assessed,
+        &closed_weeks(None, None, scope.today),
+    ) {
+        for row in db.query_all(&cells).await? {
+            let published = |name: &str| -> AppResult<Tally> {
+                Ok(if publishable(int(&row, &format!("{name}_people"))?, k) {
+                    Tally {
+                        sum: int(&row, &format!("{name}_sum"))?,
+                        count: int(&row, &format!("{name}_count"))?,
+                    }
+                } else {
+                    Tally::default()
                 })
-                .flatten())
-        };
-        let suppressed = people < k;
-        progress.push(SkillProgress {
-            skill_id: row.try_get("", "skill_id")?,
-            participants: if suppressed { 0 } else { people },
-            baseline_average: if suppressed {
+            };
+            let entry = phases.entry(row.try_get("", "skill_id")?).or_default();
+            *entry = (
+                entry.0.plus(published("baseline")?),
+                entry.1.plus(published("exit")?),
+            );
+        }
+    }
+    let mut progress = Vec::new();
+    for row in db.query_all(&people).await? {
+        let skill_id: Uuid = row.try_get("", "skill_id")?;
+        let people = int(&row, "people")?;
+        let suppressed = !publishable(people, k);
+        let (baseline, exit) = phases.get(&skill_id).copied().unwrap_or_default();
+        let shown = |tally: Tally| {
+            if suppressed {
                 None
             } else {
-                average("baseline")?
-            },
-            exit_average: if suppressed { None } else { average("exit")? },
+                average([Some(tally)])
+            }
+        };
+        progress.push(SkillProgress {
+            skill_id,
+            participants: if suppressed { 0 } else { people },
+            baseline_average: shown(baseline),
+            exit_average: shown(exit),
             suppressed,
         });
     }
@@ -939,6 +1395,10 @@ pub async fn skill_progress<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
 
     fn group(key: &str, participants: i64) -> Group {
         Group {
@@ -956,6 +1416,16 @@ mod tests {
             .filter(|g| g.suppressed)
             .map(|g| g.key.as_str())
             .collect()
+    }
+
+    fn week(monday: &str, held: i64, ratings: Option<(i64, i64)>) -> Week {
+        Week {
+            monday: day(monday),
+            held,
+            cancelled: 0,
+            ratings: ratings.map(|(sum, count)| Tally { sum, count }),
+            net_promoters: None,
+        }
     }
 
     #[test]
@@ -981,24 +1451,159 @@ mod tests {
     }
 
     #[test]
-    fn periods_start_on_mondays_and_first_days_of_months() {
-        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let weeks = periods(day("2026-10-07"), day("2026-10-19"), Period::Week);
-        let starts: Vec<NaiveDate> = weeks.iter().map(|w| w.0).collect();
+    fn a_window_starts_on_a_monday_and_ends_on_a_sunday() {
+        assert!(check_window(Some(day("2026-10-05")), Some(day("2026-10-18"))).is_ok());
+        assert!(check_window(None, None).is_ok());
+        let field = |result: AppResult<()>| match result {
+            Err(AppError::BadInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(check_window(Some(day("2026-10-06")), None)), "from");
+        assert_eq!(field(check_window(None, Some(day("2026-10-17")))), "to");
         assert_eq!(
-            starts,
-            vec![day("2026-10-05"), day("2026-10-12"), day("2026-10-19")]
+            field(check_window(
+                Some(day("2026-10-05")),
+                Some(day("2026-10-05"))
+            )),
+            "to",
+            "a one-day window is not a week"
         );
-        let months = periods(day("2026-01-31"), day("2026-03-01"), Period::Month);
-        let starts: Vec<NaiveDate> = months.iter().map(|m| m.0).collect();
         assert_eq!(
-            starts,
-            vec![day("2026-01-01"), day("2026-02-01"), day("2026-03-01")]
+            field(check_window(
+                Some(day("2026-10-12")),
+                Some(day("2026-10-11"))
+            )),
+            "to"
         );
-        assert_eq!(months[0].1, day("2026-02-01"));
+    }
+
+    #[test]
+    fn only_weeks_that_ended_before_this_week_are_cells() {
+        let today = day("2026-10-21"); // a Wednesday
+        assert_eq!(monday_of(today), day("2026-10-19"));
+        assert_eq!(monday_of(day("2026-10-19")), day("2026-10-19"));
         assert_eq!(
-            periods(day("2000-01-03"), day("2030-01-01"), Period::Week).len(),
-            MAX_PERIODS
+            closed_weeks(Some(day("2026-10-05")), Some(day("2026-10-25")), today),
+            vec![day("2026-10-05"), day("2026-10-12")],
+            "the current week is left out"
+        );
+        assert_eq!(
+            closed_weeks(Some(day("2026-10-05")), Some(day("2026-10-11")), today),
+            vec![day("2026-10-05")]
+        );
+        assert!(closed_weeks(Some(day("2026-10-19")), None, today).is_empty());
+        let all = closed_weeks(None, None, today);
+        assert_eq!(all.len(), MAX_PERIODS, "all-time is the newest 260 weeks");
+        assert_eq!(all.last(), Some(&day("2026-10-12")));
+    }
+
+    #[test]
+    fn a_cell_of_fewer_than_k_people_publishes_nothing() {
+        let raw = RawWeek {
+            held: 3,
+            held_people: 6,
+            cancelled: 1,
+            cancelled_people: 2,
+            ratings: Tally { sum: 9, count: 3 },
+            raters: 4,
+            net_promoters: Tally { sum: 1, count: 5 },
+            recommenders: 5,
+        };
+        let week = publish_week(day("2026-10-05"), &raw, 5);
+        assert_eq!((week.held, week.cancelled), (3, 0));
+        assert_eq!(week.ratings, None, "four raters at k = 5");
+        assert_eq!(week.net_promoters, Some(Tally { sum: 1, count: 5 }));
+    }
+
+    #[test]
+    fn figures_sum_the_published_cells_only() {
+        let weeks = [
+            week("2026-10-05", 4, Some((20, 5))),
+            week("2026-10-12", 0, None),
+            week("2026-10-19", 2, Some((10, 5))),
+        ];
+        assert_eq!(total(weeks.iter().map(|w| w.held)), 6);
+        assert_eq!(average(weeks.iter().map(|w| w.ratings)), Some(3.0));
+        assert_eq!(average([None, None]), None, "nothing published");
+        let nps = [Week {
+            net_promoters: Some(Tally { sum: 1, count: 4 }),
+            ..weeks[0]
+        }];
+        assert_eq!(net_promoter_score(&nps), Some(25.0));
+    }
+
+    #[test]
+    fn a_share_describes_the_smaller_side_of_its_split() {
+        assert_eq!(split_people(4, 5), 1, "one untrained mentor");
+        assert_eq!(split_people(5, 5), 5);
+        assert_eq!(split_people(0, 6), 6, "none trained says nothing of one");
+        assert_eq!(split_people(3, 7), 3);
+    }
+
+    #[test]
+    fn a_hidden_count_reads_zero_and_is_named() {
+        let mut hidden = Vec::new();
+        assert_eq!(k_count(3, 6, 5, "activePairings", &mut hidden), 3);
+        assert_eq!(k_count(4, 4, 5, "mentors", &mut hidden), 0);
+        assert_eq!(hidden, vec!["mentors"]);
+    }
+
+    #[test]
+    fn one_hidden_cell_in_a_week_hides_the_smallest_other() {
+        assert_eq!(published_cells(&[6, 1, 5], 5), vec![true, false, false]);
+        assert_eq!(published_cells(&[1, 2, 5], 5), vec![false, false, true]);
+        assert_eq!(published_cells(&[5, 5], 5), vec![true, true]);
+        assert_eq!(published_cells(&[1], 5), vec![false]);
+        let cells = vec![
+            (Some(0), "a".to_owned(), 6, 3),
+            (Some(0), "b".to_owned(), 1, 1),
+            (Some(1), "a".to_owned(), 5, 2),
+            (Some(1), "b".to_owned(), 5, 2),
+            (None, "a".to_owned(), 9, 9),
+        ];
+        let mut published = published_by_week(cells, 5);
+        published.sort();
+        assert_eq!(published, vec![("a".into(), 2), ("b".into(), 2)]);
+    }
+
+    #[test]
+    fn months_are_made_of_the_weeks_whose_monday_falls_in_them() {
+        let weeks = [
+            week("2026-09-28", 1, None),
+            week("2026-10-05", 2, Some((8, 2))),
+            week("2026-10-26", 3, Some((2, 2))),
+            week("2026-11-02", 4, None),
+        ];
+        let months: Vec<(NaiveDate, i64, Option<f64>)> = fold_periods(&weeks, Period::Month)
+            .into_iter()
+            .map(|p| (p.period_start, p.sessions_held, p.average_rating))
+            .collect();
+        assert_eq!(
+            months,
+            vec![
+                (day("2026-09-01"), 1, None),
+                (day("2026-10-01"), 5, Some(2.5)),
+                (day("2026-11-01"), 4, None)
+            ]
+        );
+        assert_eq!(fold_periods(&weeks, Period::Week).len(), 4);
+    }
+
+    #[test]
+    fn activity_spans_follow_the_period_not_the_window() {
+        let now = day("2026-11-30"); // the current week's Monday
+        assert_eq!(
+            activity_span(day("2026-10-05"), Period::Week, now),
+            (day("2026-10-05"), day("2026-10-12"))
+        );
+        assert_eq!(
+            activity_span(day("2026-10-01"), Period::Month, now),
+            (day("2026-10-05"), day("2026-11-02"))
+        );
+        assert_eq!(
+            activity_span(day("2026-11-01"), Period::Month, now),
+            (day("2026-11-02"), day("2026-11-30")),
+            "never past the current week"
         );
     }
 }

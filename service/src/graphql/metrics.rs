@@ -150,6 +150,16 @@ impl ProgrammeMetrics {
     async fn mentor_retention_rate(&self) -> Option<f64> {
         self.summary.mentor_retention_rate
     }
+    /// Names of the counts above that read 0 because they describe fewer than
+    /// minGroupSize people: those counts are non-null, so this tells a hidden
+    /// figure from a true 0.
+    async fn suppressed_figures(&self) -> Vec<String> {
+        self.summary
+            .suppressed
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
     async fn breakdown(
         &self,
         ctx: &Context<'_>,
@@ -174,9 +184,14 @@ impl ProgrammeMetrics {
         ctx: &Context<'_>,
         interval: MetricInterval,
     ) -> async_graphql::Result<Vec<TimelinePoint>> {
-        let points = metrics::timeline(metrics_db(ctx)?, &self.scope, Period::from(interval))
-            .await
-            .gql()?;
+        let points = metrics::timeline(
+            metrics_db(ctx)?,
+            &self.scope,
+            &self.summary.weeks,
+            Period::from(interval),
+        )
+        .await
+        .gql()?;
         Ok(points
             .into_iter()
             .map(|p| TimelinePoint {
@@ -201,8 +216,10 @@ pub struct MetricsQuery;
 
 #[Object]
 impl MetricsQuery {
-    /// A programme's figures for analysts and admins; `from`/`to` (inclusive
-    /// days) restrict sessions and feedback.
+    /// A programme's figures for analysts and admins. `from` (a Monday) and
+    /// `to` (a Sunday, inclusive) restrict sessions and feedback to whole ISO
+    /// weeks; only weeks already over count, each only when it describes at
+    /// least minGroupSize people, so no two windows differ by one person.
     #[graphql(
         guard = "AreaGuard(Area::Metrics)",
         complexity = "super::limits::cost::PROGRAMME_METRICS + child_complexity"
