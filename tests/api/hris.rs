@@ -464,6 +464,23 @@ async fn a_dry_run_of_5000_employees_in_one_manager_loop_reports_every_row(backe
     assert_eq!(employee::Entity::find().count(&app.db).await.unwrap(), 0);
 }
 
+async fn a_row_reusing_a_stored_email_does_not_block_its_holders_update(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    sync(&app, input("UPSERT", vec![person("OWNER")])).await;
+    let mut owner = person("OWNER");
+    owner["jobTitle"] = json!("Head of people");
+    let intruder = json!({ "externalId": "INTRUDER", "email": "Owner@Corp.Example" });
+    let run = sync(&app, input("UPSERT", vec![intruder, owner])).await;
+    assert_eq!(counts(&run), [0, 1, 0, 0, 1], "{run}");
+    assert_eq!(run["errors"][0]["externalId"], "INTRUDER");
+    assert_eq!(run["errors"][0]["field"], "email");
+    assert_eq!(
+        stored(&app, "OWNER").await.unwrap().job_title.as_deref(),
+        Some("Head of people")
+    );
+    assert!(stored(&app, "INTRUDER").await.is_none());
+}
+
 both!(
     a_push_creates_updates_and_is_idempotent,
     bad_rows_are_reported_and_good_rows_applied,
@@ -473,4 +490,5 @@ both!(
     the_hris_account_may_push_a_whole_company_others_may_not,
     a_run_that_fails_half_way_leaves_a_consistent_company_and_a_rerun_completes_it,
     a_dry_run_of_5000_employees_in_one_manager_loop_reports_every_row,
+    a_row_reusing_a_stored_email_does_not_block_its_holders_update,
 );

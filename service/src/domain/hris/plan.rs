@@ -184,6 +184,31 @@ fn repeated<'a>(keys: impl Iterator<Item = &'a str>) -> HashSet<&'a str> {
     twice
 }
 
+/// The emails several `rows` (key, email) of the input share, each a clash
+/// for every row sharing it; except when exactly one of them is the stored
+/// employee holding the email: one wrong line in an export must not block
+/// the holder's own update, so the holder's row keeps it and the others
+/// fail as taking another employee's email.
+fn clashing_emails<'a>(
+    rows: &[(&str, &'a str)],
+    holder_of_email: &HashMap<&str, &str>,
+) -> HashSet<&'a str> {
+    // Email → (rows sharing it, of which rows of its stored holder).
+    let mut sharing: HashMap<&str, (usize, usize)> = HashMap::new();
+    for &(key, email) in rows {
+        let (copies, of_holder) = sharing.entry(email).or_default();
+        *copies = copies.saturating_add(1);
+        if holder_of_email.get(email) == Some(&key) {
+            *of_holder = of_holder.saturating_add(1);
+        }
+    }
+    sharing
+        .into_iter()
+        .filter(|&(_, (copies, of_holder))| copies > 1 && of_holder != 1)
+        .map(|(email, _)| email)
+        .collect()
+}
+
 /// Plans the departments; answers the id every known department key will have.
 fn plan_departments(
     records: &[DepartmentRecord],
@@ -344,7 +369,12 @@ fn plan_employees(
         .iter()
         .map(|r| r.email.trim().to_lowercase())
         .collect();
-    let shared_emails = repeated(emails.iter().map(String::as_str));
+    let rows: Vec<(&str, &str)> = records
+        .iter()
+        .zip(&emails)
+        .map(|(r, email)| (r.external_id.trim(), email.as_str()))
+        .collect();
+    let shared_emails = clashing_emails(&rows, &holder_of_email);
     let mut errors = Rejections {
         errors: &mut plan.errors,
     };
@@ -1023,6 +1053,80 @@ mod tests {
                 ("B", Some("email")),
                 ("C", Some("email")),
             ]
+        );
+    }
+
+    fn holder_stored() -> Stored {
+        Stored {
+            departments: Vec::new(),
+            employees: vec![stored_person("OWNER", None)],
+        }
+    }
+
+    /// A row of `key` with the stored OWNER's email.
+    fn with_owners_email(key: &str) -> EmployeeRecord {
+        EmployeeRecord {
+            email: "Owner@Corp.Example".to_owned(),
+            ..person(key, None)
+        }
+    }
+
+    #[test]
+    fn a_shared_email_stays_with_the_row_of_its_stored_holder() {
+        let owner = EmployeeRecord {
+            job_title: Some("Head of people".to_owned()),
+            ..person("OWNER", None)
+        };
+        let input = [with_owners_email("INTRUDER"), owner];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(rejected(&plan), vec![("INTRUDER", Some("email"))]);
+        assert_eq!(
+            plan.errors[0].message,
+            "email `owner@corp.example` belongs to another employee"
+        );
+        assert_eq!(plan.updated, 1);
+        assert_eq!(plan.employees[0].external_id, "OWNER");
+        assert_eq!(
+            plan.employees[0].job_title.as_deref(),
+            Some("Head of people")
+        );
+    }
+
+    #[test]
+    fn a_shared_email_its_holder_does_not_send_rejects_every_copy() {
+        let input = [with_owners_email("A"), with_owners_email("B")];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(
+            rejected(&plan),
+            vec![("A", Some("email")), ("B", Some("email"))]
+        );
+        assert!(
+            plan.errors[0]
+                .message
+                .contains("appears in several records")
+        );
+    }
+
+    #[test]
+    fn a_shared_email_its_holder_sends_twice_rejects_every_copy() {
+        let input = [
+            person("OWNER", None),
+            with_owners_email("OWNER"),
+            with_owners_email("INTRUDER"),
+        ];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(
+            rejected(&plan),
+            vec![
+                ("OWNER", Some("externalId")),
+                ("OWNER", Some("externalId")),
+                ("INTRUDER", Some("email")),
+            ]
+        );
+        assert!(
+            plan.errors[2]
+                .message
+                .contains("appears in several records")
         );
     }
 
