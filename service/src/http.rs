@@ -256,10 +256,11 @@ async fn graphql_post(
         Ok(raw) => raw,
         Err(err) => return body_error(err),
     };
-    let decoded = match encoding {
-        Encoding::Identity => raw.to_vec(),
+    // Parsed where it lies: the HRIS body is up to 128 MiB, not copied.
+    let decoded: std::borrow::Cow<[u8]> = match encoding {
+        Encoding::Identity => std::borrow::Cow::Borrowed(&raw),
         Encoding::Gzip => match gunzip(&raw, limit) {
-            Ok(decoded) => decoded,
+            Ok(decoded) => std::borrow::Cow::Owned(decoded),
             Err(err) => return body_error(err),
         },
     };

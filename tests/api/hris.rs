@@ -435,6 +435,52 @@ async fn a_run_that_fails_half_way_leaves_a_consistent_company_and_a_rerun_compl
     assert_eq!(employee::Entity::find().count(&app.db).await.unwrap(), 6000);
 }
 
+async fn a_dry_run_of_5000_employees_in_one_manager_loop_reports_every_row(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let employees: Vec<Value> = (0..5000)
+        .map(|i| {
+            let mut row = person(&format!("EMP-{i:05}"));
+            row["managerExternalId"] = json!(format!("EMP-{:05}", (i + 1) % 5000));
+            row
+        })
+        .collect();
+    let mut variables = input("UPSERT", employees);
+    variables["input"]["dryRun"] = json!(true);
+    let run = sync(&app, variables).await;
+    assert_eq!(counts(&run), [0, 0, 0, 0, 5000]);
+    let errors = run["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 5000);
+    for (i, error) in errors.iter().enumerate() {
+        let key = format!("EMP-{i:05}");
+        assert_eq!(error["externalId"], key.as_str());
+        assert_eq!(error["field"], "managerExternalId");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("manager chain loops: {key} → ")),
+            "{message}"
+        );
+        assert!(message.ends_with("(5000 records on the loop)"), "{message}");
+    }
+    assert_eq!(employee::Entity::find().count(&app.db).await.unwrap(), 0);
+}
+
+async fn a_row_reusing_a_stored_email_does_not_block_its_holders_update(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    sync(&app, input("UPSERT", vec![person("OWNER")])).await;
+    let mut owner = person("OWNER");
+    owner["jobTitle"] = json!("Head of people");
+    let intruder = json!({ "externalId": "INTRUDER", "email": "Owner@Corp.Example" });
+    let run = sync(&app, input("UPSERT", vec![intruder, owner])).await;
+    assert_eq!(counts(&run), [0, 1, 0, 0, 1], "{run}");
+    assert_eq!(run["errors"][0]["externalId"], "INTRUDER");
+    assert_eq!(run["errors"][0]["field"], "email");
+    assert_eq!(
+        stored(&app, "OWNER").await.unwrap().job_title.as_deref(),
+        Some("Head of people")
+    );
+    assert!(stored(&app, "INTRUDER").await.is_none());
+}
+
 both!(
     a_push_creates_updates_and_is_idempotent,
     bad_rows_are_reported_and_good_rows_applied,
@@ -443,4 +489,6 @@ both!(
     a_leaver_loses_pairings_sessions_enrolments_and_access,
     the_hris_account_may_push_a_whole_company_others_may_not,
     a_run_that_fails_half_way_leaves_a_consistent_company_and_a_rerun_completes_it,
+    a_dry_run_of_5000_employees_in_one_manager_loop_reports_every_row,
+    a_row_reusing_a_stored_email_does_not_block_its_holders_update,
 );

@@ -107,14 +107,14 @@ pub async fn sync(
         employees: employee::Entity::find().all(db).await?,
     };
     let snapshot = request.mode == HrisSyncMode::FullSnapshot;
-    let plan = plan::plan(
-        &request.departments,
-        &request.employees,
+    let plan = plan_off_the_workers(
+        request.departments,
+        request.employees,
         snapshot,
-        &stored,
+        stored,
         now,
-    );
-    drop(stored);
+    )
+    .await?;
     let mut run = hris_sync_run::Model {
         id: super::new_id(),
         mode: request.mode,
@@ -165,6 +165,23 @@ pub async fn sync(
             Err(cause)
         }
     }
+}
+
+/// Plans the run on a blocking thread: planning 200,000 rows takes
+/// seconds, which would stall every request sharing the async worker
+/// (`/healthz` included). The inputs are dropped there too.
+async fn plan_off_the_workers(
+    departments: Vec<DepartmentRecord>,
+    employees: Vec<EmployeeRecord>,
+    snapshot: bool,
+    stored: plan::Stored,
+    now: DateTime<Utc>,
+) -> AppResult<plan::Plan> {
+    tokio::task::spawn_blocking(move || {
+        plan::plan(&departments, &employees, snapshot, &stored, now)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("HRIS planning failed: {e}")))
 }
 
 fn count(n: usize) -> i32 {

@@ -184,6 +184,31 @@ fn repeated<'a>(keys: impl Iterator<Item = &'a str>) -> HashSet<&'a str> {
     twice
 }
 
+/// The emails several `rows` (key, email) of the input share, each a clash
+/// for every row sharing it; except when exactly one of them is the stored
+/// employee holding the email: one wrong line in an export must not block
+/// the holder's own update, so the holder's row keeps it and the others
+/// fail as taking another employee's email.
+fn clashing_emails<'a>(
+    rows: &[(&str, &'a str)],
+    holder_of_email: &HashMap<&str, &str>,
+) -> HashSet<&'a str> {
+    // Email → (rows sharing it, of which rows of its stored holder).
+    let mut sharing: HashMap<&str, (usize, usize)> = HashMap::new();
+    for &(key, email) in rows {
+        let (copies, of_holder) = sharing.entry(email).or_default();
+        *copies = copies.saturating_add(1);
+        if holder_of_email.get(email) == Some(&key) {
+            *of_holder = of_holder.saturating_add(1);
+        }
+    }
+    sharing
+        .into_iter()
+        .filter(|&(_, (copies, of_holder))| copies > 1 && of_holder != 1)
+        .map(|(email, _)| email)
+        .collect()
+}
+
 /// Plans the departments; answers the id every known department key will have.
 fn plan_departments(
     records: &[DepartmentRecord],
@@ -223,22 +248,20 @@ fn plan_departments(
             live.insert(key.to_owned(), (index, name.to_owned(), parent));
         }
     }
-    let links: HashMap<String, Option<String>> = live
+    let links: Vec<(&str, Option<&str>)> = live
         .iter()
-        .map(|(k, (_, _, p))| (k.clone(), p.clone()))
+        .map(|(k, (_, _, p))| (k.as_str(), p.as_deref()))
         .collect();
-    let stored_links: HashMap<String, Option<String>> = stored
+    let stored_links: Vec<(&str, Option<&str>)> = stored
         .departments
         .iter()
         .map(|d| {
-            let parent = d
-                .parent_id
-                .and_then(|p| key_of.get(&p))
-                .map(|k| (*k).to_owned());
-            (d.external_id.clone(), parent)
+            let parent = d.parent_id.and_then(|p| key_of.get(&p)).copied();
+            (d.external_id.as_str(), parent)
         })
         .collect();
-    for (key, problem) in unresolvable(&links, &stored_links) {
+    let problems = unresolvable(&links, &stored_links);
+    for (key, problem) in problems {
         if let Some((index, _, _)) = live.remove(&key) {
             let message = problem.describe("parent department");
             errors.reject(index, &key, "parentExternalId", message);
@@ -346,7 +369,12 @@ fn plan_employees(
         .iter()
         .map(|r| r.email.trim().to_lowercase())
         .collect();
-    let shared_emails = repeated(emails.iter().map(String::as_str));
+    let rows: Vec<(&str, &str)> = records
+        .iter()
+        .zip(&emails)
+        .map(|(r, email)| (r.external_id.trim(), email.as_str()))
+        .collect();
+    let shared_emails = clashing_emails(&rows, &holder_of_email);
     let mut errors = Rejections {
         errors: &mut plan.errors,
     };
@@ -390,22 +418,20 @@ fn plan_employees(
             Err((field, message)) => errors.reject(index, key, field, message),
         }
     }
-    let links: HashMap<String, Option<String>> = live
+    let links: Vec<(&str, Option<&str>)> = live
         .iter()
-        .map(|(k, c)| (k.clone(), c.manager.clone()))
+        .map(|(k, c)| (k.as_str(), c.manager.as_deref()))
         .collect();
-    let stored_links: HashMap<String, Option<String>> = stored
+    let stored_links: Vec<(&str, Option<&str>)> = stored
         .employees
         .iter()
         .map(|e| {
-            let manager = e
-                .manager_id
-                .and_then(|m| key_of.get(&m))
-                .map(|k| (*k).to_owned());
-            (e.external_id.clone(), manager)
+            let manager = e.manager_id.and_then(|m| key_of.get(&m)).copied();
+            (e.external_id.as_str(), manager)
         })
         .collect();
-    for (key, problem) in unresolvable(&links, &stored_links) {
+    let problems = unresolvable(&links, &stored_links);
+    for (key, problem) in problems {
         if let Some(candidate) = live.remove(&key) {
             let message = problem.describe("manager");
             errors.reject(candidate.index, &key, "managerExternalId", message);
@@ -634,13 +660,18 @@ pub fn is_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Keys of a loop a row's message names: a loop of thousands is named by
+/// its first few and its length, so each message stays short.
+const LOOP_KEYS_SHOWN: usize = 10;
+
 /// Why a reference cannot stand.
 #[derive(Debug, PartialEq, Eq)]
 enum Problem {
     /// The target is neither stored nor accepted in this input.
     Unknown(String),
-    /// Following the references comes back to the row: the keys in order.
-    Loop(Vec<String>),
+    /// Following the references comes back to the row: the first keys met
+    /// from the row on, and how many records the loop has.
+    Loop { keys: Vec<String>, length: usize },
 }
 
 impl Problem {
@@ -649,8 +680,16 @@ impl Problem {
             Problem::Unknown(target) => {
                 format!("{what} `{target}` is neither stored nor valid in this input")
             }
-            Problem::Loop(chain) => {
-                format!("{what} chain loops: {} → {}", chain.join(" → "), chain[0])
+            Problem::Loop { keys, length } => {
+                let first = keys.first().map_or("", String::as_str);
+                let shown = keys.join(" → ");
+                if *length > keys.len() {
+                    format!(
+                        "{what} chain loops: {shown} → … → {first} ({length} records on the loop)"
+                    )
+                } else {
+                    format!("{what} chain loops: {shown} → {first}")
+                }
             }
         }
     }
@@ -659,122 +698,246 @@ impl Problem {
 /// The input rows (`links`: key → referenced key) whose reference cannot
 /// stand once the input is applied over `stored`: an unknown target, or a
 /// loop. A rejected row keeps its stored reference, which can strand or
-/// loop other rows, so this repeats until nothing more is rejected.
+/// loop other rows; one walk settles all of that (see [`Graph`]).
 fn unresolvable(
-    links: &HashMap<String, Option<String>>,
-    stored: &HashMap<String, Option<String>>,
+    links: &[(&str, Option<&str>)],
+    stored: &[(&str, Option<&str>)],
 ) -> Vec<(String, Problem)> {
-    let mut live: HashMap<&str, Option<&str>> = links
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_deref()))
-        .collect();
-    let mut rejected = Vec::new();
-    loop {
-        let mut newly: Vec<(String, Problem)> = live
-            .iter()
-            .filter_map(|(key, target)| {
-                let target = (*target)?;
-                (!live.contains_key(target) && !stored.contains_key(target))
-                    .then(|| ((*key).to_owned(), Problem::Unknown(target.to_owned())))
-            })
+    let mut graph = Graph::new(links, stored);
+    for node in 0..graph.keys.len() {
+        if graph.input[node].is_some() && graph.colour[node] == Colour::White {
+            graph.walk(node);
+        }
+    }
+    graph
+        .rejected
+        .into_iter()
+        .map(|(node, problem)| (graph.keys[node].to_owned(), problem))
+        .collect()
+}
+
+/// Where a walk stands with a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Colour {
+    /// Not met yet (or met on a loop since broken: walked again if reached).
+    White,
+    /// On the current walk's path.
+    Grey,
+    /// Settled: its reference stands for good, or it no longer exists.
+    Black,
+}
+
+/// The references of one kind of record (managers, or parent departments):
+/// the input's rows over the stored records, one node per key.
+///
+/// Its walk applies two rules until neither applies: a row whose target
+/// does not exist is rejected (Unknown), and the rows on a loop are all
+/// rejected (Loop); a rejected row then falls back to its stored reference,
+/// or no longer exists if it is not stored. A rule that applies keeps
+/// applying until it is applied (a row on a loop has a target, a stranded
+/// row is on no loop, and loops are disjoint: each node has one
+/// reference), so the outcome does not depend on the order the rules apply
+/// in, and the walk applies them as it meets them. Each node is entered
+/// once; only a stored node on a loop just broken is entered again, if a
+/// walk reaches it (its loop's rows now follow their stored references).
+struct Graph<'a> {
+    /// Each node's key.
+    keys: Vec<&'a str>,
+    /// Each node's reference in the input while its row stands (None: no
+    /// such row, or rejected).
+    input: Vec<Option<Option<usize>>>,
+    /// Each node's stored reference (None: not stored).
+    stored: Vec<Option<Option<usize>>>,
+    colour: Vec<Colour>,
+    /// Each grey node's place on the path.
+    position: Vec<usize>,
+    /// Rejected rows, as rejected.
+    rejected: Vec<(usize, Problem)>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(links: &[(&'a str, Option<&'a str>)], stored: &[(&'a str, Option<&'a str>)]) -> Self {
+        let mut graph = Graph {
+            keys: Vec::new(),
+            input: Vec::new(),
+            stored: Vec::new(),
+            colour: Vec::new(),
+            position: Vec::new(),
+            rejected: Vec::new(),
+        };
+        let mut index = HashMap::new();
+        for (key, target) in stored {
+            let node = graph.node(&mut index, key);
+            graph.stored[node] = Some(target.map(|t| graph.node(&mut index, t)));
+        }
+        for (key, target) in links {
+            let node = graph.node(&mut index, key);
+            graph.input[node] = Some(target.map(|t| graph.node(&mut index, t)));
+        }
+        graph
+    }
+
+    /// The node of `key`, added if new.
+    fn node(&mut self, index: &mut HashMap<&'a str, usize>, key: &'a str) -> usize {
+        *index.entry(key).or_insert_with(|| {
+            let node = self.keys.len();
+            self.keys.push(key);
+            self.input.push(None);
+            self.stored.push(None);
+            self.colour.push(Colour::White);
+            self.position.push(0);
+            node
+        })
+    }
+
+    /// Whether the node is a record once the run applies (so far).
+    fn exists(&self, node: usize) -> bool {
+        self.input[node].is_some() || self.stored[node].is_some()
+    }
+
+    /// The node's reference as things stand: its row's, else the stored one.
+    fn next(&self, node: usize) -> Option<usize> {
+        self.input[node].or(self.stored[node]).flatten()
+    }
+
+    /// Rejects `node`'s row: from now on it follows its stored reference.
+    fn reject(&mut self, node: usize, problem: Problem) {
+        self.input[node] = None;
+        self.rejected.push((node, problem));
+    }
+
+    /// Follows references from `start`, settling every node on the way.
+    fn walk(&mut self, start: usize) {
+        let mut path = Vec::new();
+        self.enter(start, &mut path);
+        while let Some(&top) = path.last() {
+            match self.next(top) {
+                None => self.settle(&mut path),
+                Some(target) if !self.exists(target) => self.strand(top, target, &mut path),
+                Some(target) => match self.colour[target] {
+                    Colour::White => self.enter(target, &mut path),
+                    Colour::Grey => self.break_loop(target, &mut path),
+                    Colour::Black => self.settle(&mut path),
+                },
+            }
+        }
+    }
+
+    /// Puts `node` on the path.
+    fn enter(&mut self, node: usize, path: &mut Vec<usize>) {
+        self.colour[node] = Colour::Grey;
+        self.position[node] = path.len();
+        path.push(node);
+    }
+
+    /// The path ends on a root or a settled node: all of it stands.
+    fn settle(&mut self, path: &mut Vec<usize>) {
+        for node in path.drain(..) {
+            self.colour[node] = Colour::Black;
+        }
+    }
+
+    /// `top` references `target`, which does not exist: `top` is rejected,
+    /// and its referrers on the path next if it is not stored either.
+    fn strand(&mut self, top: usize, target: usize, path: &mut Vec<usize>) {
+        if self.input[top].is_none() {
+            // A stored reference to a missing record: not this run's doing.
+            self.settle(path);
+            return;
+        }
+        self.reject(top, Problem::Unknown(self.keys[target].to_owned()));
+        if !self.exists(top) {
+            self.colour[top] = Colour::Black;
+            path.pop();
+        }
+    }
+
+    /// The path comes back to `target`: the rows on the loop are rejected,
+    /// and the loop's nodes walked again from their new references.
+    fn break_loop(&mut self, target: usize, path: &mut Vec<usize>) {
+        let cycle = path.split_off(self.position[target]);
+        let rows: Vec<usize> = (0..cycle.len())
+            .filter(|&at| self.input[cycle[at]].is_some())
             .collect();
-        if newly.is_empty() {
-            newly = loops(&live, stored);
+        if rows.is_empty() {
+            // A loop of stored records alone: not this run's to refuse.
+            path.extend_from_slice(&cycle);
+            self.settle(path);
+            return;
         }
-        if newly.is_empty() {
-            return rejected;
+        for at in rows {
+            let problem = Problem::Loop {
+                keys: self.loop_keys(&cycle, at),
+                length: cycle.len(),
+            };
+            self.reject(cycle[at], problem);
         }
-        for (key, _) in &newly {
-            live.remove(key.as_str());
+        for node in cycle {
+            self.colour[node] = if self.exists(node) {
+                Colour::White
+            } else {
+                Colour::Black
+            };
         }
-        rejected.extend(newly);
     }
-}
 
-/// Rows of `live` on a loop of the combined graph (live rows use their new
-/// reference, others their stored one).
-fn loops(
-    live: &HashMap<&str, Option<&str>>,
-    stored: &HashMap<String, Option<String>>,
-) -> Vec<(String, Problem)> {
-    let next = |key: &str| -> Option<String> {
-        match live.get(key) {
-            Some(target) => target.map(str::to_owned),
-            None => stored.get(key).cloned().flatten(),
-        }
-    };
-    let mut done: HashSet<String> = HashSet::new();
-    let mut found = Vec::new();
-    let mut starts: Vec<&&str> = live.keys().collect();
-    starts.sort();
-    for start in starts {
-        let mut path: Vec<String> = Vec::new();
-        let mut on_path: HashMap<String, usize> = HashMap::new();
-        let mut current = Some((*start).to_owned());
-        while let Some(key) = current {
-            if done.contains(&key) {
-                break;
-            }
-            if let Some(&at) = on_path.get(&key) {
-                let chain: Vec<String> = path[at..].to_vec();
-                for member in &chain {
-                    if live.contains_key(member.as_str()) {
-                        found.push((member.clone(), Problem::Loop(rotate_to(&chain, member))));
-                    }
-                }
-                break;
-            }
-            on_path.insert(key.clone(), path.len());
-            path.push(key.clone());
-            current = next(&key);
-        }
-        done.extend(path);
+    /// The first keys of `cycle` from its node `at` on.
+    fn loop_keys(&self, cycle: &[usize], at: usize) -> Vec<String> {
+        let (before, from) = cycle.split_at(at);
+        from.iter()
+            .chain(before)
+            .take(LOOP_KEYS_SHOWN)
+            .map(|&node| self.keys[node].to_owned())
+            .collect()
     }
-    found
-}
-
-/// `chain` starting at `first` (each row's message starts with itself).
-fn rotate_to(chain: &[String], first: &str) -> Vec<String> {
-    let at = chain.iter().position(|k| k == first).unwrap_or(0);
-    chain[at..].iter().chain(&chain[..at]).cloned().collect()
 }
 
 /// `rows` ordered so each row comes after the row it references, when that
 /// row is in the list too (the database checks references per statement);
-/// rows of the same depth keep their order (the sort is stable).
+/// rows of the same depth keep their order (the sort is stable). Each row's
+/// depth is computed once.
 fn parents_first<T>(
     rows: Vec<T>,
     id: impl Fn(&T) -> Uuid,
     parent: impl Fn(&T) -> Option<Uuid>,
 ) -> Vec<T> {
     let position: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
-    let mut depth: Vec<Option<usize>> = vec![None; rows.len()];
-    for start in 0..rows.len() {
-        let mut chain = Vec::new();
-        let mut at = Some(start);
-        let mut base = 0;
-        while let Some(i) = at {
-            if let Some(known) = depth[i] {
-                base = known + 1;
-                break;
-            }
-            if chain.contains(&i) || chain.len() > rows.len() {
-                break;
-            }
-            chain.push(i);
-            at = parent(&rows[i]).and_then(|p| position.get(&p).copied());
-        }
-        for (offset, i) in chain.iter().rev().enumerate() {
-            depth[*i] = Some(base + offset);
-        }
-    }
-    let mut ordered: Vec<(usize, T)> = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (depth[i].unwrap_or(0), r))
+    let parent_of: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| parent(r).and_then(|p| position.get(&p).copied()))
         .collect();
+    let depth = depths(&parent_of);
+    let mut ordered: Vec<(usize, T)> = depth.into_iter().zip(rows).collect();
     ordered.sort_by_key(|(d, _)| *d);
     ordered.into_iter().map(|(_, r)| r).collect()
+}
+
+/// How many ancestors each node has in `parent_of` (a node on a loop, which
+/// planning never leaves, counts from where its walk met the loop).
+fn depths(parent_of: &[Option<usize>]) -> Vec<usize> {
+    let mut depth: Vec<Option<usize>> = vec![None; parent_of.len()];
+    let mut met = vec![false; parent_of.len()];
+    let mut chain = Vec::new();
+    for start in 0..parent_of.len() {
+        let mut at = Some(start);
+        let mut base = 0;
+        while let Some(node) = at {
+            if let Some(known) = depth[node] {
+                base = known.saturating_add(1);
+                break;
+            }
+            if met[node] {
+                break;
+            }
+            met[node] = true;
+            chain.push(node);
+            at = parent_of[node];
+        }
+        for (offset, node) in chain.drain(..).rev().enumerate() {
+            depth[node] = Some(base.saturating_add(offset));
+        }
+    }
+    depth.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 #[cfg(test)]
@@ -890,6 +1053,80 @@ mod tests {
                 ("B", Some("email")),
                 ("C", Some("email")),
             ]
+        );
+    }
+
+    fn holder_stored() -> Stored {
+        Stored {
+            departments: Vec::new(),
+            employees: vec![stored_person("OWNER", None)],
+        }
+    }
+
+    /// A row of `key` with the stored OWNER's email.
+    fn with_owners_email(key: &str) -> EmployeeRecord {
+        EmployeeRecord {
+            email: "Owner@Corp.Example".to_owned(),
+            ..person(key, None)
+        }
+    }
+
+    #[test]
+    fn a_shared_email_stays_with_the_row_of_its_stored_holder() {
+        let owner = EmployeeRecord {
+            job_title: Some("Head of people".to_owned()),
+            ..person("OWNER", None)
+        };
+        let input = [with_owners_email("INTRUDER"), owner];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(rejected(&plan), vec![("INTRUDER", Some("email"))]);
+        assert_eq!(
+            plan.errors[0].message,
+            "email `owner@corp.example` belongs to another employee"
+        );
+        assert_eq!(plan.updated, 1);
+        assert_eq!(plan.employees[0].external_id, "OWNER");
+        assert_eq!(
+            plan.employees[0].job_title.as_deref(),
+            Some("Head of people")
+        );
+    }
+
+    #[test]
+    fn a_shared_email_its_holder_does_not_send_rejects_every_copy() {
+        let input = [with_owners_email("A"), with_owners_email("B")];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(
+            rejected(&plan),
+            vec![("A", Some("email")), ("B", Some("email"))]
+        );
+        assert!(
+            plan.errors[0]
+                .message
+                .contains("appears in several records")
+        );
+    }
+
+    #[test]
+    fn a_shared_email_its_holder_sends_twice_rejects_every_copy() {
+        let input = [
+            person("OWNER", None),
+            with_owners_email("OWNER"),
+            with_owners_email("INTRUDER"),
+        ];
+        let plan = plan(&[], &input, false, &holder_stored(), at());
+        assert_eq!(
+            rejected(&plan),
+            vec![
+                ("OWNER", Some("externalId")),
+                ("OWNER", Some("externalId")),
+                ("INTRUDER", Some("email")),
+            ]
+        );
+        assert!(
+            plan.errors[2]
+                .message
+                .contains("appears in several records")
         );
     }
 
@@ -1030,5 +1267,213 @@ mod tests {
         assert_eq!(generation_of(1930, 2026), Some(Generation::Unknown));
         assert_eq!(generation_of(2013, 2026), None, "a 13-year-old employee");
         assert_eq!(generation_of(1900, 2026), None);
+    }
+
+    /// `n` employees, each managed by the next; the last one by `last`.
+    fn chain(n: usize, last: Option<&str>) -> Vec<EmployeeRecord> {
+        (0..n)
+            .map(|i| EmployeeRecord {
+                manager_external_id: if i + 1 < n {
+                    Some(format!("E{:06}", i + 1))
+                } else {
+                    last.map(str::to_owned)
+                },
+                ..person(&format!("E{i:06}"), None)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_loop_of_100_000_employees_rejects_every_row_with_a_short_message() {
+        let plan = plan(
+            &[],
+            &chain(100_000, Some("E000000")),
+            false,
+            &Stored::default(),
+            at(),
+        );
+        assert_eq!((plan.errors.len(), plan.created), (100_000, 0));
+        for (row, error) in plan.errors.iter().enumerate() {
+            assert_eq!(error.row_index, row);
+            assert_eq!(error.field, Some("managerExternalId"));
+            let own = format!("manager chain loops: {} → ", error.external_id);
+            assert!(error.message.starts_with(&own), "{}", error.message);
+            assert!(error.message.len() < 300, "{}", error.message);
+        }
+        assert_eq!(
+            plan.errors[99_999].message,
+            "manager chain loops: E099999 → E000000 → E000001 → E000002 → E000003 → E000004 → \
+             E000005 → E000006 → E000007 → E000008 → … → E099999 (100000 records on the loop)"
+        );
+    }
+
+    #[test]
+    fn a_chain_of_100_000_to_an_unknown_manager_rejects_every_row_on_it() {
+        let input = chain(100_000, Some("GHOST"));
+        let plan = plan(&[], &input, false, &Stored::default(), at());
+        assert_eq!((plan.errors.len(), plan.created), (100_000, 0));
+        assert_eq!(
+            plan.errors[99_999].message,
+            "manager `GHOST` is neither stored nor valid in this input"
+        );
+        assert_eq!(
+            plan.errors[0].message,
+            "manager `E000001` is neither stored nor valid in this input"
+        );
+    }
+
+    #[test]
+    fn a_chain_of_100_000_is_planned_managers_first() {
+        let plan = plan(&[], &chain(100_000, None), false, &Stored::default(), at());
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors.first());
+        assert_eq!(plan.created, 100_000);
+        assert_eq!(plan.employees[0].external_id, "E099999");
+        let mut written = HashSet::new();
+        for row in &plan.employees {
+            if let Some(manager) = row.manager_id {
+                assert!(
+                    written.contains(&manager),
+                    "{} before its manager",
+                    row.external_id
+                );
+            }
+            written.insert(row.id);
+        }
+    }
+
+    #[test]
+    fn a_rejected_row_falls_back_to_its_stored_manager_which_may_close_a_loop() {
+        let w = stored_person("W", None);
+        let z = stored_person("Z", Some(w.id));
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: vec![w, z],
+        };
+        let input = [person("Z", Some("GHOST")), person("W", Some("Z"))];
+        let plan = plan(&[], &input, false, &stored, at());
+        let messages: Vec<(&str, &str)> = plan
+            .errors
+            .iter()
+            .map(|e| (e.external_id.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                (
+                    "Z",
+                    "manager `GHOST` is neither stored nor valid in this input"
+                ),
+                ("W", "manager chain loops: W → Z → W"),
+            ]
+        );
+    }
+
+    /// The rules as first written: reject the unknown targets, else every
+    /// row on a loop, and again until nothing more is rejected.
+    fn fixpoint(
+        links: &[(&str, Option<&str>)],
+        stored: &[(&str, Option<&str>)],
+    ) -> Vec<(String, String)> {
+        let stored: HashMap<&str, Option<&str>> = stored.iter().copied().collect();
+        let mut live: HashMap<&str, Option<&str>> = links.iter().copied().collect();
+        let mut rejected = Vec::new();
+        loop {
+            let mut newly: Vec<(&str, Problem)> = live
+                .iter()
+                .filter_map(|(&key, &target)| {
+                    let target = target?;
+                    (!live.contains_key(target) && !stored.contains_key(target))
+                        .then(|| (key, Problem::Unknown(target.to_owned())))
+                })
+                .collect();
+            if newly.is_empty() {
+                newly = fixpoint_loops(&live, &stored);
+            }
+            if newly.is_empty() {
+                rejected.sort();
+                return rejected;
+            }
+            for (key, problem) in newly {
+                live.remove(key);
+                rejected.push((key.to_owned(), problem.describe("manager")));
+            }
+        }
+    }
+
+    /// The rows of `live` on a loop (input rows follow their reference,
+    /// others the stored one), each once.
+    fn fixpoint_loops<'a>(
+        live: &HashMap<&'a str, Option<&'a str>>,
+        stored: &HashMap<&'a str, Option<&'a str>>,
+    ) -> Vec<(&'a str, Problem)> {
+        let next = |key: &str| match live.get(key) {
+            Some(target) => *target,
+            None => stored.get(key).copied().flatten(),
+        };
+        let mut found = Vec::new();
+        let mut reported = HashSet::new();
+        for &start in live.keys() {
+            let mut path: Vec<&str> = Vec::new();
+            let mut at = Some(start);
+            while let Some(key) = at {
+                if let Some(from) = path.iter().position(|k| *k == key) {
+                    let cycle = &path[from..];
+                    for (i, member) in cycle.iter().enumerate() {
+                        if live.contains_key(member) && reported.insert(*member) {
+                            let keys = cycle[i..].iter().chain(&cycle[..i]);
+                            let keys = keys.take(LOOP_KEYS_SHOWN).map(|k| (*k).to_owned());
+                            let length = cycle.len();
+                            found.push((
+                                *member,
+                                Problem::Loop {
+                                    keys: keys.collect(),
+                                    length,
+                                },
+                            ));
+                        }
+                    }
+                    break;
+                }
+                path.push(key);
+                at = next(key);
+            }
+        }
+        found
+    }
+
+    mod walk_agrees_with_the_fixpoint {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 10] = ["K0", "K1", "K2", "K3", "K4", "K5", "K6", "K7", "GHOST", ""];
+
+        /// A reference: one of the 8 keys, GHOST (never a record), or none.
+        fn reference(at: usize) -> Option<&'static str> {
+            KEYS.get(at).copied().filter(|k| !k.is_empty())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3_000))]
+            #[test]
+            fn on_small_companies(
+                inputs in prop::collection::vec(prop::option::of(0..10_usize), 8),
+                held in prop::collection::vec(prop::option::of(0..10_usize), 8),
+            ) {
+                // Key i is an input row if inputs[i] is some, stored if held[i] is.
+                let stored_keys: HashSet<&str> = (0..8).filter(|&i| held[i].is_some()).map(|i| KEYS[i]).collect();
+                let links: Vec<(&str, Option<&str>)> = (0..8)
+                    .filter_map(|i| inputs[i].map(|r| (KEYS[i], reference(r))))
+                    .collect();
+                let stored: Vec<(&str, Option<&str>)> = (0..8)
+                    .filter_map(|i| held[i].map(|r| (KEYS[i], reference(r).filter(|k| stored_keys.contains(k)))))
+                    .collect();
+                let mut walked: Vec<(String, String)> = unresolvable(&links, &stored)
+                    .into_iter()
+                    .map(|(key, problem)| (key, problem.describe("manager")))
+                    .collect();
+                walked.sort();
+                prop_assert_eq!(walked, fixpoint(&links, &stored));
+            }
+        }
     }
 }
