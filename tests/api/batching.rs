@@ -86,7 +86,10 @@ async fn my_pairings_costs_a_fixed_number_of_statements(backend: Backend) {
         many < few + 4,
         "{few} statements for 2 pairings, {many} for 10"
     );
-    assert!(many <= 14, "{many} statements");
+    // Once per request: the caller, the caller's employee scope (3 statements,
+    // since mentors and mentees apply it), then one batch per relation and
+    // round; rounds may split under load (±1 each).
+    assert!(many <= 17, "{many} statements");
 }
 
 both!(my_pairings_costs_a_fixed_number_of_statements);
