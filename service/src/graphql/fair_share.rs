@@ -35,15 +35,21 @@ impl CallerShare {
         }
     }
 
-    /// Runs `work` once the caller `subject` has a free place.
+    /// Runs `work` once the caller `subject` has a free place. The place is
+    /// given back however the future ends, a timeout dropping it included.
     pub async fn run<T>(&self, subject: &str, work: impl Future<Output = T>) -> T {
-        let gate = self.gate_of(subject);
-        let result = match gate.acquire().await {
-            Ok(_permit) => work.await,
-            // The semaphore is never closed; should it be, run ungated.
-            Err(_) => work.await,
+        let held = Held {
+            share: self,
+            subject,
+            gate: Some(self.gate_of(subject)),
         };
-        self.release(subject, gate);
+        let permit = match &held.gate {
+            Some(gate) => gate.acquire().await.ok(),
+            None => None,
+        };
+        let result = work.await;
+        drop(permit);
+        drop(held);
         result
     }
 
@@ -74,6 +80,22 @@ impl CallerShare {
     /// How many callers have work in progress (tests).
     pub fn callers_in_progress(&self) -> usize {
         self.gates.lock().map_or(0, |gates| gates.len())
+    }
+}
+
+/// A caller's hold on its gate: forgets the gate when dropped (after the
+/// permit, which is declared later and so dropped first).
+struct Held<'a> {
+    share: &'a CallerShare,
+    subject: &'a str,
+    gate: Option<Arc<Semaphore>>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            self.share.release(self.subject, gate);
+        }
     }
 }
 
@@ -140,6 +162,18 @@ mod tests {
             assert!(most_at_once(&share, &["alice"], 40).await <= 3);
         }
         assert_eq!(share.callers_in_progress(), 0, "gates are forgotten");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_future_dropped_midway_gives_its_place_back() {
+        let share = CallerShare::new(1);
+        let stuck = share.run("alice", std::future::pending::<()>());
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(1), stuck).await;
+        assert!(timed_out.is_err());
+        assert_eq!(share.callers_in_progress(), 0, "the gate is forgotten");
+        let next = share.run("alice", async { "next" });
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), next).await;
+        assert_eq!(next.ok(), Some("next"), "the place was given back");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
