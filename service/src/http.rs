@@ -371,6 +371,11 @@ impl From<Admitted> for Request {
 /// Checks one request's text (nesting, size once expanded, control
 /// characters) and hands its parsed document on, so it is parsed once.
 fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
+    if let Some(name) = &request.operation_name
+        && !is_graphql_name(name)
+    {
+        return Err(Refusal("operationName is not a GraphQL name".to_owned()));
+    }
     let document = limits::admit(
         &request.query,
         &request.variables,
@@ -379,6 +384,17 @@ fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
     let operation = selected_operation(&document, request.operation_name.as_deref());
     request.set_parsed_query(document);
     Ok(Admitted { request, operation })
+}
+
+/// `[_A-Za-z][_0-9A-Za-z]*`, at most 128 characters: an operation name
+/// reaches spans and logs, so nothing else is let through.
+fn is_graphql_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// [`admit`] for each operation of a batch: one refused refuses the batch.
@@ -396,7 +412,8 @@ fn admit_batch(batch: BatchRequest, config: &Config) -> Result<BatchRequest, Ref
 
 /// 400 with the refusal: the request never reached the executor.
 fn refusal_response(refusal: &Refusal) -> HttpResponse {
-    tracing::info!(reason = %refusal, "operation refused before execution");
+    let reason = crate::telemetry::escaped(&refusal.0);
+    tracing::info!(%reason, "operation refused before execution");
     error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &refusal.0)
 }
 

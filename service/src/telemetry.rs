@@ -34,6 +34,33 @@ impl Telemetry {
     }
 }
 
+/// `text` made safe for a log line: control characters and the Unicode
+/// line and paragraph separators and bidi controls escaped (`\n`, `\u{1b}`),
+/// at most 200 characters. Anything a client wrote passes through it before
+/// it is logged, so a line break in a token or a variable's name never forges
+/// a log line.
+pub fn escaped(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let mut escaped = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_CHARS {
+            escaped.push('…');
+            break;
+        }
+        if c.is_control() || is_line_or_bidi_control(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// U+2028/2029 end lines in some log viewers; bidi controls reorder them.
+fn is_line_or_bidi_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Crates the span exporter runs on; their spans are never exported.
 const EXPORTER_TARGETS: &[&str] = &["opentelemetry", "tonic", "tower", "h2", "hyper", "reqwest"];
 

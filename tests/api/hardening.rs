@@ -392,7 +392,62 @@ async fn dates_far_outside_reason_are_bad_user_input_naming_the_field(backend: B
     assert_alive(&app).await;
 }
 
+async fn fragments_are_bounded_wherever_they_stand(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(None, &["admin"]).await;
+    let refused = |query: String| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let (status, body) = post(app, Some(&token), &json!({ "query": query })).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            body["errors"][0]["message"].as_str().unwrap().to_owned()
+        }
+    };
+    // A chain of 20,000 fragments no operation uses: validated, never counted.
+    let mut unused = String::from("{ __typename }");
+    for i in 0..20_000 {
+        unused.push_str(&format!(" fragment a{i} on Query {{ ...a{} }}", i + 1));
+    }
+    unused.push_str(" fragment a20000 on Query { __typename }");
+    assert!(refused(unused).await.contains("never used"));
+    // The same chain, used: nests 20,000 deep once expanded.
+    let mut chain = String::from("{ ...a0 }");
+    for i in 0..20_000 {
+        chain.push_str(&format!(" fragment a{i} on Query {{ ...a{} }}", i + 1));
+    }
+    chain.push_str(" fragment a20000 on Query { skills { slug } }");
+    assert!(refused(chain).await.contains("deeper"));
+    // Many operations, each small, all validated: they count together.
+    let slugs = "slug ".repeat(100);
+    let many: String = (0..30)
+        .map(|i| format!("query q{i} {{ ...F }} "))
+        .collect::<String>()
+        + &format!("fragment F on Query {{ skills {{ {slugs} }} }}");
+    assert!(refused(many).await.contains("fields"));
+    // An unterminated block string hides nothing from the nesting scan.
+    let hidden = format!(
+        "{{ skills(a: [\"\"\"\" {}1{} ]) {{ slug }} }}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(refused(hidden).await.contains("not terminated"));
+    // Syntax errors name a place, not the source.
+    let message = refused("{ skills { slug ".to_owned()).await;
+    assert!(message.starts_with("syntax error at line 1"), "{message}");
+    // An operation name reaches logs and spans: only a GraphQL name passes.
+    let (status, _) = post(
+        &app,
+        Some(&token),
+        &json!({ "query": "query A { skills { slug } }", "operationName": "A\nforged" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_alive(&app).await;
+}
+
 both!(
+    fragments_are_bounded_wherever_they_stand,
     dates_far_outside_reason_are_bad_user_input_naming_the_field,
     deep_nesting_gets_a_4xx_with_or_without_a_token,
     an_anonymous_get_is_refused_before_parsing,

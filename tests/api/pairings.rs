@@ -2,7 +2,7 @@
 
 use chrono::{Duration, Utc};
 use entity::enums::{PairingStatus, ParticipantRole, ProgrammeStatus, SessionStatus};
-use entity::{audit_log, mentoring_session, programme};
+use entity::{audit_log, mentoring_session, pairing, programme};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -392,6 +392,26 @@ async fn pairings_are_seen_by_participants_supervisors_and_admins(backend: Backe
     assert_eq!(data["pairing"]["mentor"]["displayName"], "Mia Mentor");
     assert_eq!(data["pairing"]["mentees"], json!([]));
     assert_eq!(data["pairing"]["menteeNames"], json!(["Max Mentee"]));
+    // Nor why the matcher paired them: the reasons quote the mentees.
+    pairing::ActiveModel {
+        id: Set(id),
+        score: Set(Some(0.8)),
+        reasons: Set(
+            json!([{ "kind": "SKILL_COVERAGE", "detail": "Max wants SEO", "weight": 0.4 }]),
+        ),
+        ..Default::default()
+    }
+    .update(&w.app.db)
+    .await
+    .unwrap();
+    let why = "query($id: UUID!) { pairing(id: $id) { score reasons { detail } } }";
+    let data = w.app.query_ok(&sam, why, json!({ "id": id })).await;
+    assert_eq!(data["pairing"], json!({ "score": null, "reasons": [] }));
+    let max = w.app.token(Some("max.mentee@corp.example"), &[]).await;
+    let data = w.app.query_ok(&max, why, json!({ "id": id })).await;
+    assert_eq!(data["pairing"]["reasons"][0]["detail"], "Max wants SEO");
+    let data = w.app.query_ok(&w.admin, why, json!({ "id": id })).await;
+    assert_eq!(data["pairing"]["score"], 0.8);
     w.app.query_ok(&w.admin, query, json!({ "id": id })).await;
     let ned = w.app.token(Some("ned.senior@corp.example"), &[]).await;
     assert_eq!(

@@ -75,16 +75,21 @@ pub async fn resolve(
     config: &AuthConfig,
     claims: &Claims,
 ) -> Result<Caller, AuthFailure> {
+    // Every token names its subject (RFC 9068): the audit log, the caller's
+    // share of the pool and the service principals all go by it.
     let subject = claims
         .get("sub")
         .and_then(Value::as_str)
-        .unwrap_or("unknown")
+        .filter(|sub| !sub.is_empty())
+        .ok_or_else(|| AuthFailure::invalid_token("no sub claim"))?
         .to_owned();
-    let identity = claims
-        .get(&config.identity_claim)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    // Some HRIS ids arrive as numbers (`"employee_id": 1234`).
+    let identity = match claims.get(&config.identity_claim) {
+        Some(Value::String(text)) => Some(text.trim().to_owned()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    }
+    .filter(|v| !v.is_empty());
     if config.identity_claim == "email" && email_unverified(claims) {
         // Some providers let an account's owner edit its email (an
         // unverified Keycloak account, an Entra guest): never trust it.
@@ -92,7 +97,7 @@ pub async fn resolve(
     }
     let employee = match identity {
         None => None,
-        Some(value) => find_employee(db, &config.identity_claim, value)
+        Some(value) => find_employee(db, &config.identity_claim, &value)
             .await
             .map_err(|err| AuthFailure::Lookup(err.to_string()))?,
     };
@@ -109,6 +114,7 @@ pub async fn resolve(
     let roles = if trusted {
         roles_from_claims(claims, config)
     } else {
+        let subject = crate::telemetry::escaped(&subject);
         tracing::info!(%subject, "the token names no employee and no service principal: no role");
         BTreeSet::new()
     };

@@ -45,26 +45,8 @@ impl AuthFailure {
     /// escaped and the text cut to 200 characters, so a line break in a
     /// token never forges a log line and a huge header never floods the log.
     pub fn invalid_token(reason: impl Into<String>) -> Self {
-        Self::InvalidToken(escaped_for_log(&reason.into()))
+        Self::InvalidToken(crate::telemetry::escaped(&reason.into()))
     }
-}
-
-/// `text` with control characters escaped (`\n`, `\u{1b}`), at most 200 characters.
-fn escaped_for_log(text: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let mut escaped = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_CHARS {
-            escaped.push('…');
-            break;
-        }
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
 }
 
 /// How tokens are verified in this process.

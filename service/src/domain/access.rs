@@ -140,6 +140,13 @@ pub fn sees_pairing(
         && (is_participant(caller, pairing.mentor_id, mentee_ids) || supervises_mentor)
 }
 
+/// Whether the caller may read why a pairing was proposed (score and match
+/// reasons): they quote the mentees' wishes, departments, generations and
+/// common free time, so only admins and the participants.
+pub fn reads_match_reasons(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid]) -> bool {
+    caller.is_admin() || is_participant(caller, mentor_id, mentee_ids)
+}
+
 /// Whether the caller may read the common free time of a pairing's
 /// participants: admins, and the participants while the pairing is live.
 /// Supervisors see the pairing, never anyone's free time.

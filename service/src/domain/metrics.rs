@@ -346,17 +346,37 @@ pub fn total(counts: impl IntoIterator<Item = i64>) -> i64 {
 /// published and minus the others would give the hidden one away.
 pub fn published_cells(people: &[i64], k: i64) -> Vec<bool> {
     let mut shown: Vec<bool> = people.iter().map(|p| publishable(*p, k)).collect();
-    if shown.iter().filter(|s| !**s).count() == 1
-        && let Some((smallest, _)) = people
+    complete_suppression(people, &mut shown, k);
+    shown
+}
+
+/// Complementary suppression of one partition whose total is published:
+/// while the hidden cells that describe someone describe fewer than `k`
+/// people together, the smallest shown cell is hidden too — otherwise the
+/// total minus the shown cells would describe them (one hidden cell of 1,
+/// or two of 1 each with k = 5). Cells of nobody hide nobody.
+pub fn complete_suppression(people: &[i64], shown: &mut [bool], k: i64) {
+    loop {
+        let hidden: i64 = people
+            .iter()
+            .zip(shown.iter())
+            .filter(|(p, shown)| !**shown && **p > 0)
+            .map(|(p, _)| *p)
+            .sum();
+        if hidden == 0 || hidden >= k {
+            return;
+        }
+        let smallest = people
             .iter()
             .enumerate()
-            .filter(|(i, _)| shown.get(*i).copied().unwrap_or(false))
+            .filter(|(i, p)| shown.get(*i).copied().unwrap_or(false) && **p > 0)
             .min_by_key(|(_, p)| **p)
-        && let Some(slot) = shown.get_mut(smallest)
-    {
-        *slot = false;
+            .map(|(i, _)| i);
+        match smallest.and_then(|i| shown.get_mut(i)) {
+            Some(slot) => *slot = false,
+            None => return,
+        }
     }
-    shown
 }
 
 /// One closed week before publication: each figure with the distinct people it describes.
@@ -1087,20 +1107,16 @@ pub fn published_by_week<T>(
     published
 }
 
-/// k-anonymity over a partition: groups under `k` are hidden, and when that
-/// hides exactly one group, the smallest other group is hidden with it.
+/// k-anonymity over a partition: groups under `k` are hidden, and more are
+/// hidden, smallest first, until the hidden ones together describe at least
+/// `k` people ([`complete_suppression`]).
 pub fn suppress(mut groups: Vec<Group>, k: i64) -> Vec<Group> {
-    for group in &mut groups {
-        group.suppressed = group.participants < k;
-    }
-    let hidden = groups.iter().filter(|g| g.suppressed).count();
-    if hidden == 1
-        && let Some(smallest) = groups
-            .iter_mut()
-            .filter(|g| !g.suppressed)
-            .min_by_key(|g| (g.participants, g.key.clone()))
-    {
-        smallest.suppressed = true;
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    let people: Vec<i64> = groups.iter().map(|g| g.participants).collect();
+    let mut shown: Vec<bool> = people.iter().map(|p| publishable(*p, k)).collect();
+    complete_suppression(&people, &mut shown, k);
+    for (group, shown) in groups.iter_mut().zip(shown) {
+        group.suppressed = !shown;
     }
     for group in groups.iter_mut().filter(|g| g.suppressed) {
         group.participants = 0;
@@ -1437,6 +1453,19 @@ mod tests {
     }
 
     #[test]
+    fn small_groups_that_together_describe_fewer_than_k_take_others_down() {
+        // k = 5: C and D (one person each) would be total − A − B.
+        let groups = suppress(
+            vec![group("a", 5), group("b", 6), group("c", 1), group("d", 1)],
+            5,
+        );
+        assert_eq!(hidden(&groups), vec!["a", "c", "d"]);
+        // An empty cell hides nobody: a lone small group still takes one down.
+        let shown = published_cells(&[6, 1, 0, 9], 5);
+        assert_eq!(shown, vec![false, false, false, true]);
+    }
+
+    #[test]
     fn two_small_groups_already_hide_each_other() {
         let groups = suppress(vec![group("a", 4), group("b", 3), group("c", 6)], 5);
         assert_eq!(hidden(&groups), vec!["a", "b"]);
@@ -1551,7 +1580,9 @@ mod tests {
     #[test]
     fn one_hidden_cell_in_a_week_hides_the_smallest_other() {
         assert_eq!(published_cells(&[6, 1, 5], 5), vec![true, false, false]);
-        assert_eq!(published_cells(&[1, 2, 5], 5), vec![false, false, true]);
+        // Two hidden cells of 3 people together: total − 5 would describe them.
+        assert_eq!(published_cells(&[1, 2, 5], 5), vec![false, false, false]);
+        assert_eq!(published_cells(&[2, 3, 5], 5), vec![false, false, true]);
         assert_eq!(published_cells(&[5, 5], 5), vec![true, true]);
         assert_eq!(published_cells(&[1], 5), vec![false]);
         let cells = vec![

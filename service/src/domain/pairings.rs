@@ -155,8 +155,14 @@ pub async fn get_as_participant<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("pairing"))?;
-    let me = caller.employee_id.ok_or(AppError::NotFound("pairing"))?;
-    if participants(db, &found).await?.contains(&me) {
+    let mentees = mentees_of(db, &[found.id])
+        .await?
+        .remove(&found.id)
+        .unwrap_or_default();
+    // A proposal is nobody's to act in until it is accepted.
+    if access::is_participant(caller, found.mentor_id, &mentees)
+        && access::sees_pairing(caller, &found, &mentees, false)
+    {
         Ok(found)
     } else {
         Err(AppError::NotFound("pairing"))

@@ -71,8 +71,13 @@ impl CallerShare {
             .gates
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Two references: the map's and ours. Clones are made under this lock.
-        if Arc::strong_count(&gate) == 2 {
+        // Ours goes first, under the lock (where clones are made): the map's
+        // reference alone means nobody else holds or waits for the gate.
+        drop(gate);
+        if gates
+            .get(subject)
+            .is_some_and(|kept| Arc::strong_count(kept) == 1)
+        {
             gates.remove(subject);
         }
     }

@@ -35,6 +35,12 @@ pub mod cost {
     pub const COMMON_SLOTS: usize = 25;
     /// A programme's metrics (a dozen aggregates).
     pub const PROGRAMME_METRICS: usize = 100;
+    /// One breakdown of a programme's metrics (three aggregates over it).
+    pub const BREAKDOWN: usize = 100;
+    /// A metrics timeline (two aggregates).
+    pub const TIMELINE: usize = 50;
+    /// Skill progress (two aggregates).
+    pub const SKILL_PROGRESS: usize = 50;
     /// The matcher (`proposeMatches`) or its diagnosis (`unmatchedMentees`).
     pub const MATCHER: usize = 100;
 }
@@ -70,8 +76,16 @@ pub fn admit(
     limits: &ShapeLimits,
 ) -> Result<ExecutableDocument, Refusal> {
     check_nesting(query, limits.max_nesting)?;
-    let document = async_graphql::parser::parse_query(query)
-        .map_err(|err| Refusal(format!("syntax error: {err}")))?;
+    let document = async_graphql::parser::parse_query(query).map_err(|err| {
+        // The parser's own text quotes the source line: give only where.
+        match err.positions().next() {
+            Some(at) => Refusal(format!(
+                "syntax error at line {}, column {}",
+                at.line, at.column
+            )),
+            None => Refusal("syntax error".to_owned()),
+        }
+    })?;
     check_shape(&document, limits)?;
     check_text(&document, variables)?;
     Ok(document)
@@ -87,7 +101,10 @@ pub fn check_nesting(query: &str, max: usize) -> Result<(), Refusal> {
     while i < bytes.len() {
         match bytes[i] {
             b'#' => i = end_of_comment(bytes, i),
-            b'"' => i = end_of_string(bytes, i),
+            b'"' => {
+                i = end_of_string(bytes, i)
+                    .ok_or_else(|| Refusal("a string is not terminated".to_owned()))?
+            }
             b'{' | b'[' | b'(' => {
                 depth = depth.saturating_add(1);
                 if depth > max {
@@ -115,32 +132,35 @@ fn end_of_comment(bytes: &[u8], start: usize) -> usize {
         .map_or(bytes.len(), |offset| start + offset)
 }
 
-/// Index just past the string or block string starting at `start` (the end
-/// of the text when it is unterminated: the parser reports that).
-fn end_of_string(bytes: &[u8], start: usize) -> usize {
+/// Index just past the string or block string starting at `start`; None
+/// when it is not terminated. GraphQL's lexer reads `"""` as a block
+/// string's start, but the parser would fall back to two empty strings and
+/// go on parsing what this scan would have skipped: an unterminated string
+/// is refused here, as the specification makes it an error anyway.
+fn end_of_string(bytes: &[u8], start: usize) -> Option<usize> {
     if bytes[start..].starts_with(b"\"\"\"") {
         let mut i = start + 3;
         while i < bytes.len() {
             if bytes[i..].starts_with(b"\\\"\"\"") {
                 i += 4;
             } else if bytes[i..].starts_with(b"\"\"\"") {
-                return i + 3;
+                return Some(i + 3);
             } else {
                 i += 1;
             }
         }
-        return bytes.len();
+        return None;
     }
     let mut i = start + 1;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => i += 2,
-            b'"' => return i + 1,
-            b'\n' | b'\r' => return i, // strings end at the line; the parser reports it
+            b'"' => return Some(i + 1),
+            b'\n' | b'\r' => return None, // a string ends on its line
             _ => i += 1,
         }
     }
-    bytes.len()
+    None
 }
 
 /// What a selection set costs once every fragment in it is expanded.
@@ -149,6 +169,8 @@ struct Cost {
     fields: usize,
     aliases: usize,
     root_fields: usize,
+    /// Deepest nesting of selections and spreads together, fragments expanded.
+    depth: usize,
 }
 
 /// How often a selection set spreads one fragment: in all, and directly at
@@ -157,6 +179,8 @@ struct Cost {
 struct Spreads {
     anywhere: usize,
     at_root: usize,
+    /// The deepest selection level the fragment is spread at.
+    deepest: usize,
 }
 
 /// A selection set's own cost (its fragment spreads left out) and the
@@ -167,9 +191,10 @@ struct Direct {
     spreads: HashMap<Name, Spreads>,
 }
 
-/// Collects [`Direct`] of a selection set; recursion follows the document's
-/// nesting, which [`check_nesting`] bounded.
-fn direct_cost(set: &SelectionSet, at_root: bool, into: &mut Direct) {
+/// Collects [`Direct`] of a selection set whose fields sit at selection
+/// `level` (0: the root); recursion follows the document's nesting, which
+/// [`check_nesting`] bounded.
+fn direct_cost(set: &SelectionSet, level: usize, into: &mut Direct) {
     for selection in &set.items {
         match &selection.node {
             Selection::Field(field) => {
@@ -178,13 +203,14 @@ fn direct_cost(set: &SelectionSet, at_root: bool, into: &mut Direct) {
                 if field.alias.is_some() {
                     into.own.aliases = into.own.aliases.saturating_add(1);
                 }
-                if at_root {
+                if level == 0 {
                     into.own.root_fields = into.own.root_fields.saturating_add(1);
                 }
-                direct_cost(&field.selection_set.node, false, into);
+                into.own.depth = into.own.depth.max(level.saturating_add(1));
+                direct_cost(&field.selection_set.node, level.saturating_add(1), into);
             }
             Selection::InlineFragment(inline) => {
-                direct_cost(&inline.node.selection_set.node, at_root, into);
+                direct_cost(&inline.node.selection_set.node, level, into);
             }
             Selection::FragmentSpread(spread) => {
                 let entry = into
@@ -192,9 +218,10 @@ fn direct_cost(set: &SelectionSet, at_root: bool, into: &mut Direct) {
                     .entry(spread.node.fragment_name.node.clone())
                     .or_default();
                 entry.anywhere = entry.anywhere.saturating_add(1);
-                if at_root {
+                if level == 0 {
                     entry.at_root = entry.at_root.saturating_add(1);
                 }
+                entry.deepest = entry.deepest.max(level);
             }
         }
     }
@@ -219,6 +246,14 @@ fn expand(direct: &Direct, costs: &HashMap<Name, Cost>) -> Cost {
                 root_fields: total
                     .root_fields
                     .saturating_add(spread.root_fields.saturating_mul(spreads.at_root)),
+                // Each spread is a level of recursion for the validator,
+                // as a nested selection is.
+                depth: total.depth.max(
+                    spreads
+                        .deepest
+                        .saturating_add(1)
+                        .saturating_add(spread.depth),
+                ),
             }
         })
 }
@@ -226,18 +261,28 @@ fn expand(direct: &Direct, costs: &HashMap<Name, Cost>) -> Cost {
 /// Refuses operations over the limits, and fragment cycles. A fragment's
 /// fields count as root fields only where it is spread at the root.
 pub fn check_shape(document: &ExecutableDocument, limits: &ShapeLimits) -> Result<(), Refusal> {
-    let costs = fragment_costs(document)?;
     let operations: Vec<&SelectionSet> = match &document.operations {
         DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
         DocumentOperations::Multiple(ops) => {
             ops.values().map(|op| &op.node.selection_set.node).collect()
         }
     };
+    refuse_unused_fragments(document, &operations)?;
+    let costs = fragment_costs(document)?;
+    let mut all_fields: usize = 0;
     for set in operations {
         let mut direct = Direct::default();
-        direct_cost(set, true, &mut direct);
+        direct_cost(set, 0, &mut direct);
         let cost = expand(&direct, &costs);
-        if cost.fields > limits.max_fields {
+        // Every operation is validated, whichever runs: they count together.
+        all_fields = all_fields.saturating_add(cost.fields);
+        if cost.depth > limits.max_nesting {
+            return Err(Refusal(format!(
+                "the operation nests deeper than {} levels once its fragments are expanded",
+                limits.max_nesting
+            )));
+        }
+        if all_fields > limits.max_fields {
             return Err(Refusal(format!(
                 "the operation selects more than {} fields once its fragments are expanded",
                 limits.max_fields
@@ -259,6 +304,38 @@ pub fn check_shape(document: &ExecutableDocument, limits: &ShapeLimits) -> Resul
     Ok(())
 }
 
+/// Refuses a fragment no operation reaches (GraphQL: "fragments must be
+/// used"), before validation walks it: unused fragments are checked by no
+/// limit of ours, yet validated. One walk from the operations' spreads.
+fn refuse_unused_fragments(
+    document: &ExecutableDocument,
+    operations: &[&SelectionSet],
+) -> Result<(), Refusal> {
+    let spreads_of = |set: &SelectionSet| {
+        let mut direct = Direct::default();
+        direct_cost(set, 0, &mut direct);
+        direct.spreads.into_keys().collect::<Vec<Name>>()
+    };
+    let mut reached: std::collections::HashSet<Name> = std::collections::HashSet::new();
+    let mut to_visit: Vec<Name> = operations.iter().flat_map(|set| spreads_of(set)).collect();
+    while let Some(name) = to_visit.pop() {
+        if !reached.insert(name.clone()) {
+            continue;
+        }
+        if let Some(fragment) = document.fragments.get(&name) {
+            to_visit.extend(spreads_of(&fragment.node.selection_set.node));
+        }
+    }
+    match document
+        .fragments
+        .keys()
+        .find(|name| !reached.contains(*name))
+    {
+        Some(unused) => Err(Refusal(format!("fragment {unused} is never used"))),
+        None => Ok(()),
+    }
+}
+
 /// Every fragment's expanded cost, each computed once after the fragments it
 /// spreads (Kahn's algorithm: linear in fragments and spreads). Fragments
 /// left over form a cycle.
@@ -266,7 +343,7 @@ fn fragment_costs(document: &ExecutableDocument) -> Result<HashMap<Name, Cost>, 
     let mut direct: HashMap<Name, Direct> = HashMap::with_capacity(document.fragments.len());
     for (name, fragment) in &document.fragments {
         let mut cost = Direct::default();
-        direct_cost(&fragment.node.selection_set.node, true, &mut cost);
+        direct_cost(&fragment.node.selection_set.node, 0, &mut cost);
         cost.spreads
             .retain(|spread, _| document.fragments.contains_key(spread));
         direct.insert(name.clone(), cost);

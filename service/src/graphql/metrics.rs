@@ -160,6 +160,7 @@ impl ProgrammeMetrics {
             .map(|name| (*name).to_owned())
             .collect()
     }
+    #[graphql(complexity = "super::limits::cost::BREAKDOWN + child_complexity")]
     async fn breakdown(
         &self,
         ctx: &Context<'_>,
@@ -179,6 +180,7 @@ impl ProgrammeMetrics {
             })
             .collect())
     }
+    #[graphql(complexity = "super::limits::cost::TIMELINE + child_complexity")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -202,6 +204,7 @@ impl ProgrammeMetrics {
             })
             .collect())
     }
+    #[graphql(complexity = "super::limits::cost::SKILL_PROGRESS + child_complexity")]
     async fn skill_progress(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillProgress>> {
         let progress = metrics::skill_progress(metrics_db(ctx)?, &self.scope)
             .await

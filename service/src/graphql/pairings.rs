@@ -18,7 +18,7 @@ use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
-use crate::domain::access::Area;
+use crate::domain::access::{self, Area};
 use crate::domain::matching::{self, run::MatchSettings};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::pairings::{self, PairingRules};
@@ -104,12 +104,22 @@ impl Pairing {
     async fn status(&self) -> PairingStatus {
         self.0.status.into()
     }
-    /// Matching score in [0, 1]; null for pairings made by hand.
-    async fn score(&self) -> Option<f64> {
-        self.0.score
+    /// Matching score in [0, 1]; null for pairings made by hand (and for
+    /// anyone but the participants and admins).
+    async fn score(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        Ok(if self.reads_match_reasons(ctx).await? {
+            self.0.score
+        } else {
+            None
+        })
     }
-    async fn reasons(&self) -> Vec<MatchReason> {
-        serde_json::from_value(self.0.reasons.clone()).unwrap_or_default()
+    /// Why the matcher proposed the pairing: the participants' and admins' only.
+    async fn reasons(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MatchReason>> {
+        Ok(if self.reads_match_reasons(ctx).await? {
+            serde_json::from_value(self.0.reasons.clone()).unwrap_or_default()
+        } else {
+            Vec::new()
+        })
     }
     #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn sessions(
@@ -158,6 +168,15 @@ impl Pairing {
 }
 
 impl Pairing {
+    async fn reads_match_reasons(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        Ok(access::reads_match_reasons(
+            ctx.caller()?,
+            self.0.mentor_id,
+            &mentees,
+        ))
+    }
+
     /// The mentees' rows, in id order, through the request's loaders.
     async fn mentee_rows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<employee::Model>> {
         let ids = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
