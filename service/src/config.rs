@@ -335,16 +335,7 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
     }
     let sso = jwks_url.is_some() || jwks_file.is_some();
     let issuer = env.get("AUTH_ISSUER");
-    let audiences: Vec<String> = env
-        .get("AUTH_AUDIENCE")
-        .map(|raw| {
-            raw.split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let audiences = comma_list(env, "AUTH_AUDIENCE");
     if sso && dev_mode {
         return Err(ConfigError::new(
             "AUTH_DEV_MODE",
@@ -378,19 +369,10 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
             "expected a claim name: email, oid, employee_id …",
         ));
     }
-    let list = |name: &str| -> Vec<String> {
-        env.get(name)
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let service_subjects = list("AUTH_SERVICE_SUBJECTS").into_iter().collect();
-    let mut token_types: Vec<String> = list("AUTH_TOKEN_TYPES")
+    let service_subjects = comma_list(env, "AUTH_SERVICE_SUBJECTS")
+        .into_iter()
+        .collect();
+    let mut token_types: Vec<String> = comma_list(env, "AUTH_TOKEN_TYPES")
         .iter()
         .map(|t| normalized_token_type(t))
         .collect();
@@ -427,6 +409,19 @@ fn auth_config(env: &dyn Source, dev_mode: bool) -> Result<AuthConfig, ConfigErr
         role_map,
         dev_mode,
     })
+}
+
+/// The trimmed, non-empty items of a comma-separated setting (none when unset).
+fn comma_list(env: &dyn Source, name: &str) -> Vec<String> {
+    env.get(name)
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A JOSE `typ` as compared: lower case, without the `application/` prefix

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Duration, Utc, Weekday};
 use chrono_tz::Tz;
 use entity::enums::PairingStatus;
-use entity::{employee, pairing, pairing_mentee, unavailability, weekly_slot};
-use sea_orm::sea_query::Query;
+use entity::{employee, pairing, unavailability, weekly_slot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, Set,
@@ -456,15 +455,8 @@ pub async fn next_common_slots(
         .filter(
             Condition::any()
                 .add(employee::Column::Id.eq(pairing.mentor_id))
-                .add(
-                    employee::Column::Id.in_subquery(
-                        Query::select()
-                            .column(pairing_mentee::Column::MenteeId)
-                            .from(pairing_mentee::Entity)
-                            .and_where(pairing_mentee::Column::PairingId.eq(pairing.id))
-                            .to_owned(),
-                    ),
-                ),
+                // The mentees were read for the access check already.
+                .add(employee::Column::Id.is_in(mentees.iter().copied())),
         )
         .all(db)
         .await?;
