@@ -546,7 +546,7 @@ pub async fn insert_session(
     let participants = tandem::domain::pairings::participants(db, &pairing)
         .await
         .unwrap();
-    tandem::domain::sessions::bump_availability(db, &participants)
+    tandem::domain::employees::bump_availability(db, &participants)
         .await
         .unwrap();
     session.id

@@ -121,8 +121,8 @@ pub const KNOWN_PAIRING_STATES: [PairingStatus; 4] = [
 ];
 
 /// Pairing states in which partners read each other's free time: only a
-/// live pairing; once it ended, former partners' diaries are their own.
-pub const LIVE_PAIRING_STATES: [PairingStatus; 2] = [PairingStatus::Active, PairingStatus::Paused];
+/// running pairing; once it ended, former partners' diaries are their own.
+const LIVE_PAIRING_STATES: [PairingStatus; 2] = crate::domain::pairings::rules::RUNNING;
 
 /// Whether the caller may see a pairing: admins always; its participants
 /// and the supervisor of its mentor (in its programme) once it is known

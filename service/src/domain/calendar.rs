@@ -153,7 +153,7 @@ pub async fn set_weekly(
     }
     .update(&txn)
     .await?;
-    sessions::bump_availability(&txn, &[me]).await?;
+    super::employees::bump_availability(&txn, &[me]).await?;
     txn.commit().await?;
     weekly_of(db, me).await
 }
@@ -220,7 +220,7 @@ pub async fn add_unavailability(
     }
     .insert(&txn)
     .await?;
-    sessions::bump_availability(&txn, &[me]).await?;
+    super::employees::bump_availability(&txn, &[me]).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -239,7 +239,7 @@ pub async fn remove_unavailability(
         .filter(|u| u.employee_id == me)
         .ok_or(AppError::NotFound("unavailability"))?;
     unavailability::Entity::delete_by_id(id).exec(&txn).await?;
-    sessions::bump_availability(&txn, &[me]).await?;
+    super::employees::bump_availability(&txn, &[me]).await?;
     txn.commit().await?;
     Ok(found)
 }

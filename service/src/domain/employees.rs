@@ -1,11 +1,14 @@
-//! Reading employees within the caller's scope.
+//! Reading employees within the caller's scope, and the version of their
+//! availability that every change of their free time bumps.
 
 use std::collections::HashMap;
 
+use chrono::Utc;
 use entity::employee;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -120,6 +123,44 @@ pub async fn list(
         key: e.display_name.clone(),
         id: e.id,
     }))
+}
+
+/// Bumps the availability version of these employees (cached free time built
+/// before this change can then never be served). The new version is also at
+/// least the current time in microseconds, so versions keep rising even
+/// across a database restored from a backup while Redis kept newer entries.
+///
+/// The rows are locked in id order first: an `UPDATE … WHERE id IN (…)`
+/// locks them in scan order, which can differ between two transactions, and
+/// two bookings sharing a participant then deadlocked on PostgreSQL. (SQLite
+/// takes no row locks; its writers are serialised by `BEGIN IMMEDIATE`.)
+pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -> AppResult<()> {
+    if employees.is_empty() {
+        return Ok(());
+    }
+    let mut ids = employees.to_vec();
+    ids.sort();
+    ids.dedup();
+    employee::Entity::find()
+        .select_only()
+        .column(employee::Column::Id)
+        .filter(employee::Column::Id.is_in(ids.clone()))
+        .order_by_asc(employee::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    let now = Utc::now().timestamp_micros();
+    let next = Expr::col(employee::Column::AvailabilityVersion).add(1);
+    employee::Entity::update_many()
+        .col_expr(
+            employee::Column::AvailabilityVersion,
+            Expr::case(next.clone().gt(now), next).finally(now).into(),
+        )
+        .filter(employee::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

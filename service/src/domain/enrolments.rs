@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{EmployeeStatus, EnrolmentStatus, ParticipantRole, ProgrammeStatus};
-use entity::{employee, enrolment, pairing, pairing_mentee};
+use entity::{employee, enrolment};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::access::{self, Area};
 use super::audit::{self, Actor, AuditEntry};
 use super::pagination::{Cursor, Page, PageRequest, after_condition};
+use super::pairings::lifecycle;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
@@ -208,7 +210,9 @@ pub async fn list(
     }))
 }
 
-/// Approves or rejects a PENDING enrolment (admins).
+/// Approves or rejects a PENDING enrolment (admins). The update is guarded
+/// by the status read, so of two decisions at once exactly one applies and
+/// the other is a CONFLICT.
 pub async fn decide(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
@@ -219,26 +223,31 @@ pub async fn decide(
     access::require(actor.caller, Area::Administration)?;
     let txn = super::write_txn(db).await?;
     let current = get(&txn, actor.caller, id).await?;
-    if current.status != EnrolmentStatus::Pending {
-        return Err(AppError::Conflict(format!(
-            "the enrolment is {}: only PENDING enrolments are decided",
-            current.status.to_value()
-        )));
-    }
     let to = if approve {
         EnrolmentStatus::Approved
     } else {
         EnrolmentStatus::Rejected
     };
     let now = Utc::now();
-    let mut change: enrolment::ActiveModel = current.into();
-    change.status = Set(to);
-    change.decided_at = Set(Some(now));
-    change.decision_reason = Set(reason
+    let reason = reason
         .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty()));
-    change.updated_at = Set(now);
-    let updated = change.update(&txn).await?;
+        .filter(|r| !r.is_empty());
+    let decided = enrolment::Entity::update_many()
+        .col_expr(enrolment::Column::Status, Expr::value(to.to_value()))
+        .col_expr(enrolment::Column::DecidedAt, Expr::value(now))
+        .col_expr(enrolment::Column::DecisionReason, Expr::value(reason))
+        .col_expr(enrolment::Column::UpdatedAt, Expr::value(now))
+        .filter(enrolment::Column::Id.eq(id))
+        .filter(enrolment::Column::Status.eq(EnrolmentStatus::Pending))
+        .exec(&txn)
+        .await?;
+    if decided.rows_affected != 1 {
+        let now_status = reread(&txn, id).await?.status;
+        return Err(AppError::Conflict(format!(
+            "the enrolment is {}: only PENDING enrolments are decided",
+            now_status.to_value()
+        )));
+    }
     let details = serde_json::json!({ "to": to.to_value() });
     audit::record(
         &txn,
@@ -246,35 +255,47 @@ pub async fn decide(
         AuditEntry::new("enrolment.decide", "enrolment", id, details),
     )
     .await?;
+    let updated = reread(&txn, current.id).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-/// The employee withdraws: their pairings in the programme end early and
-/// their sessions to come are cancelled, in one transaction.
+/// The enrolment as it is now.
+async fn reread<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<enrolment::Model> {
+    enrolment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("enrolment"))
+}
+
+/// The employee withdraws: their pairings in the programme end early (or,
+/// proposed, are declined) and their sessions to come are cancelled, in one
+/// transaction under the programme's lock (the pairing lifecycle's guard).
 pub async fn withdraw(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
     id: Uuid,
 ) -> AppResult<enrolment::Model> {
     let txn = super::write_txn(db).await?;
-    let current = get(&txn, actor.caller, id).await?;
-    if actor.caller.employee_id != Some(current.employee_id) {
+    let found = get(&txn, actor.caller, id).await?;
+    if actor.caller.employee_id != Some(found.employee_id) {
         return Err(AppError::forbidden(
             "only the volunteer withdraws their enrolment",
         ));
     }
+    let lock = lifecycle::lock_programme(&txn, found.programme_id).await?;
+    let current = reread(&txn, id).await?;
     if current.status == EnrolmentStatus::Withdrawn {
         return Err(AppError::Conflict(
             "the enrolment is WITHDRAWN already".into(),
         ));
     }
     let now = Utc::now();
-    end_pairings_of(
+    lifecycle::end_for_departure(
         &txn,
-        current.programme_id,
-        current.employee_id,
-        current.role,
+        &lock,
+        &[current.employee_id],
+        Some(current.role),
         "participant withdrew",
         now,
     )
@@ -286,40 +307,6 @@ pub async fn withdraw(
     let updated = change.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
-}
-
-/// Ends the employee's pairings in a programme (in the given role): ACTIVE
-/// and PAUSED end early, PROPOSED are declined; their future sessions are cancelled.
-pub async fn end_pairings_of<C: ConnectionTrait>(
-    txn: &C,
-    programme_id: Uuid,
-    employee_id: Uuid,
-    role: ParticipantRole,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let mut query = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .filter(pairing::Column::ProgrammeId.eq(programme_id));
-    query = match role {
-        ParticipantRole::Mentor => query.filter(pairing::Column::MentorId.eq(employee_id)),
-        ParticipantRole::Mentee => {
-            let mine: Vec<Uuid> = pairing_mentee::Entity::find()
-                .select_only()
-                .column(pairing_mentee::Column::PairingId)
-                .filter(pairing_mentee::Column::MenteeId.eq(employee_id))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            query.filter(pairing::Column::Id.is_in(mine))
-        }
-    };
-    let ids: Vec<Uuid> = query.into_tuple().all(txn).await?;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    super::pairings::end_live(txn, &ids, reason, now).await
 }
 
 /// A mentor enrolment the caller may see, or why not.

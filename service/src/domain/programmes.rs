@@ -2,9 +2,9 @@
 //! progress: only admins see them), creating them and moving them along
 //! their lifecycle DRAFT → ENROLLING → MATCHING → ACTIVE → CLOSED.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{EmployeeStatus, PairingStatus, ProgrammeFormat, ProgrammeStatus};
-use entity::{employee, pairing, programme};
+use chrono::{NaiveDate, Utc};
+use entity::enums::{EmployeeStatus, ProgrammeFormat, ProgrammeStatus};
+use entity::{employee, programme};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::access::{self, Area};
 use super::audit::{self, Actor, AuditEntry};
-
 use super::pagination::{Cursor, Page, PageRequest, after_condition};
+use super::pairings::lifecycle;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
@@ -234,9 +234,10 @@ pub fn check_transition(programme: &programme::Model, to: ProgrammeStatus) -> Ap
 }
 
 /// Moves a programme along its lifecycle (admins only). Closing completes its
-/// active and paused pairings and cancels its future sessions, all in one
-/// transaction with the audit record. A concurrent transition makes this one
-/// a CONFLICT rather than a double move.
+/// running pairings and cancels their future sessions, all in one
+/// transaction with the audit record. The programme's row is locked first
+/// (the pairing lifecycle's guard), so a transition racing with another, or
+/// with a pairing being made or accepted, sees the other's result.
 pub async fn transition(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
@@ -245,26 +246,18 @@ pub async fn transition(
 ) -> AppResult<programme::Model> {
     access::require(actor.caller, Area::Administration)?;
     let txn = super::write_txn(db).await?;
-    let current = programme::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("programme"))?;
+    let lock = lifecycle::lock_programme(&txn, id).await?;
+    let current = lock.programme(id)?.clone();
     check_transition(&current, to)?;
     let now = Utc::now();
-    let moved = programme::Entity::update_many()
+    programme::Entity::update_many()
         .col_expr(programme::Column::Status, Expr::value(to.to_value()))
         .col_expr(programme::Column::UpdatedAt, Expr::value(now))
         .filter(programme::Column::Id.eq(id))
-        .filter(programme::Column::Status.eq(current.status))
         .exec(&txn)
         .await?;
-    if moved.rows_affected != 1 {
-        return Err(AppError::Conflict(
-            "the programme changed meanwhile; read it again".into(),
-        ));
-    }
     if to == ProgrammeStatus::Closed {
-        close_pairings(&txn, id, now).await?;
+        lifecycle::complete_for_closing(&txn, &lock, id, now).await?;
     }
     let details = serde_json::json!({ "from": current.status.to_value(), "to": to.to_value() });
     audit::record(
@@ -279,38 +272,6 @@ pub async fn transition(
         .ok_or(AppError::NotFound("programme"))?;
     txn.commit().await?;
     Ok(updated)
-}
-
-/// Completes the programme's ACTIVE/PAUSED pairings and cancels their sessions still to come.
-async fn close_pairings<C: ConnectionTrait>(
-    txn: &C,
-    programme_id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let open = [PairingStatus::Active, PairingStatus::Paused];
-    let pairing_ids: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .filter(pairing::Column::ProgrammeId.eq(programme_id))
-        .filter(pairing::Column::Status.is_in(open))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    if pairing_ids.is_empty() {
-        return Ok(());
-    }
-    super::sessions::cancel_future(txn, &pairing_ids, "programme closed", now).await?;
-    pairing::Entity::update_many()
-        .col_expr(
-            pairing::Column::Status,
-            Expr::value(PairingStatus::Completed.to_value()),
-        )
-        .col_expr(pairing::Column::EndedAt, Expr::value(now))
-        .col_expr(pairing::Column::UpdatedAt, Expr::value(now))
-        .filter(pairing::Column::Id.is_in(pairing_ids))
-        .exec(txn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

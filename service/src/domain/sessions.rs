@@ -5,60 +5,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{PairingStatus, SessionMode, SessionStatus};
-use entity::{
-    employee, mentoring_session, pairing, pairing_mentee, session_feedback, session_topic, skill,
-};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use entity::{mentoring_session, pairing, pairing_mentee, session_feedback, session_topic, skill};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use uuid::Uuid;
 
-use super::pairings;
+use super::{employees, pairings};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-
-/// Cancels the SCHEDULED sessions of these pairings that start after `now`
-/// (a pairing that ends keeps its history, loses its future).
-pub async fn cancel_future<C: ConnectionTrait>(
-    db: &C,
-    pairing_ids: &[Uuid],
-    reason: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    if pairing_ids.is_empty() {
-        return Ok(());
-    }
-    let mut people = Vec::new();
-    for pairing in pairing::Entity::find()
-        .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
-        .all(db)
-        .await?
-    {
-        people.push(pairing.mentor_id);
-    }
-    people.extend(
-        pairings::mentees_of(db, pairing_ids)
-            .await?
-            .into_values()
-            .flatten(),
-    );
-    bump_availability(db, &people).await?;
-    mentoring_session::Entity::update_many()
-        .col_expr(
-            mentoring_session::Column::Status,
-            Expr::value(SessionStatus::Cancelled.to_value()),
-        )
-        .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
-        .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
-        .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()))
-        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-        .filter(mentoring_session::Column::StartsAt.gt(now))
-        .exec(db)
-        .await?;
-    Ok(())
-}
 
 /// What a participant asks for when scheduling a session.
 #[derive(Clone, Debug)]
@@ -157,7 +113,7 @@ pub async fn schedule(
         }
     }
     let participants = pairings::participants(&txn, &pairing).await?;
-    bump_availability(&txn, &participants).await?;
+    employees::bump_availability(&txn, &participants).await?;
     let clashes = booked_of(&txn, &participants, request.starts_at, ends_at).await?;
     if let Some(clash) = clashes.first() {
         return Err(AppError::Conflict(format!(
@@ -193,44 +149,6 @@ pub async fn schedule(
     }
     txn.commit().await?;
     Ok(created)
-}
-
-/// Bumps the availability version of these employees (cached free time built
-/// before this change can then never be served). The new version is also at
-/// least the current time in microseconds, so versions keep rising even
-/// across a database restored from a backup while Redis kept newer entries.
-///
-/// The rows are locked in id order first: an `UPDATE … WHERE id IN (…)`
-/// locks them in scan order, which can differ between two transactions, and
-/// two bookings sharing a participant then deadlocked on PostgreSQL. (SQLite
-/// takes no row locks; its writers are serialised by `BEGIN IMMEDIATE`.)
-pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -> AppResult<()> {
-    if employees.is_empty() {
-        return Ok(());
-    }
-    let mut ids = employees.to_vec();
-    ids.sort();
-    ids.dedup();
-    employee::Entity::find()
-        .select_only()
-        .column(employee::Column::Id)
-        .filter(employee::Column::Id.is_in(ids.clone()))
-        .order_by_asc(employee::Column::Id)
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?;
-    let now = Utc::now().timestamp_micros();
-    let next = Expr::col(employee::Column::AvailabilityVersion).add(1);
-    employee::Entity::update_many()
-        .col_expr(
-            employee::Column::AvailabilityVersion,
-            Expr::case(next.clone().gt(now), next).finally(now).into(),
-        )
-        .filter(employee::Column::Id.is_in(ids))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// The SCHEDULED and HELD sessions of any of these people (in any of their
@@ -383,7 +301,7 @@ pub async fn cancel(
             session.status.to_value()
         )));
     }
-    bump_availability(&txn, &participants).await?;
+    employees::bump_availability(&txn, &participants).await?;
     let mut change: mentoring_session::ActiveModel = session.into();
     change.status = Set(SessionStatus::Cancelled);
     change.cancel_reason = Set(reason

@@ -21,7 +21,7 @@ use super::sessions::MentoringSession;
 use crate::domain::access::{self, Area};
 use crate::domain::matching::{self, run::MatchSettings};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::pairings::{self, PairingRules};
+use crate::domain::pairings::{self, PairingRules, reasons};
 use crate::domain::{calendar, goals};
 use crate::error::AppError;
 
@@ -47,12 +47,22 @@ pub enum GoalStatus {
 }
 
 /// One term of a matching score, explained.
-#[derive(SimpleObject, serde::Deserialize)]
+#[derive(SimpleObject)]
 pub struct MatchReason {
     /// e.g. SKILL_COVERAGE, AVAILABILITY_OVERLAP, CROSS_DEPARTMENT, TIMEZONE
     kind: String,
     detail: String,
     weight: f64,
+}
+
+impl From<reasons::MatchReason> for MatchReason {
+    fn from(reason: reasons::MatchReason) -> Self {
+        Self {
+            kind: reason.kind,
+            detail: reason.detail,
+            weight: reason.weight,
+        }
+    }
 }
 
 /// A mentor and their mentees in a programme.
@@ -116,7 +126,11 @@ impl Pairing {
     /// Why the matcher proposed the pairing: the participants' and admins' only.
     async fn reasons(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MatchReason>> {
         Ok(if self.reads_match_reasons(ctx).await? {
-            serde_json::from_value(self.0.reasons.clone()).unwrap_or_default()
+            reasons::from_stored(&self.0.reasons)
+                .gql()?
+                .into_iter()
+                .map(MatchReason::from)
+                .collect()
         } else {
             Vec::new()
         })
@@ -292,8 +306,9 @@ impl PairingMutation {
         id: Uuid,
         accept: bool,
     ) -> async_graphql::Result<Pairing> {
+        let rules = *ctx.data::<PairingRules>()?;
         Ok(Pairing(
-            pairings::decide(ctx.db()?, &ctx.actor()?, id, accept)
+            pairings::decide(ctx.db()?, &ctx.actor()?, rules, id, accept)
                 .await
                 .gql()?,
         ))

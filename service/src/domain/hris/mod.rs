@@ -13,19 +13,18 @@ pub mod directory;
 pub mod plan;
 
 use chrono::{DateTime, Utc};
-use entity::enums::{EmployeeStatus, EnrolmentStatus, HrisSyncMode, HrisSyncState, PairingStatus};
-use entity::{
-    department, employee, enrolment, hris_row_error, hris_sync_run, pairing, pairing_mentee,
-};
+use entity::enums::{EmployeeStatus, EnrolmentStatus, HrisSyncMode, HrisSyncState};
+use entity::{department, employee, enrolment, hris_row_error, hris_sync_run};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
 pub use plan::{DepartmentRecord, EmployeeRecord, RowError};
 
+use super::pairings::lifecycle;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 
@@ -326,12 +325,17 @@ async fn upsert_employees<C: ConnectionTrait>(
 /// Sets `leavers` TERMINATED and ends what they took part in: live pairings
 /// end early (proposed ones are declined), their future sessions are
 /// cancelled, their live enrolments withdrawn. Their token already opens
-/// nothing once they are TERMINATED.
+/// nothing once they are TERMINATED. Their programmes are locked first (the
+/// pairing lifecycle's guard), so a pairing being made for a leaver at the
+/// same instant either ends here or is refused for want of an enrolment.
 pub async fn terminate<C: ConnectionTrait>(
     db: &C,
     leavers: &[Uuid],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    let programmes = lifecycle::programmes_of(db, leavers).await?;
+    let lock = lifecycle::lock_programmes(db, programmes).await?;
+    lifecycle::end_for_departure(db, &lock, leavers, None, LEAVER_REASON, now).await?;
     employee::Entity::update_many()
         .col_expr(
             employee::Column::Status,
@@ -342,32 +346,6 @@ pub async fn terminate<C: ConnectionTrait>(
         .filter(employee::Column::Status.ne(EmployeeStatus::Terminated))
         .exec(db)
         .await?;
-    let as_mentee: Vec<Uuid> = pairing_mentee::Entity::find()
-        .select_only()
-        .column(pairing_mentee::Column::PairingId)
-        .filter(pairing_mentee::Column::MenteeId.is_in(leavers.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let live = [
-        PairingStatus::Proposed,
-        PairingStatus::Active,
-        PairingStatus::Paused,
-    ];
-    let pairings: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .filter(
-            Condition::any()
-                .add(pairing::Column::MentorId.is_in(leavers.iter().copied()))
-                .add(pairing::Column::Id.is_in(as_mentee)),
-        )
-        .filter(pairing::Column::Status.is_in(live))
-        .order_by_asc(pairing::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    super::pairings::end_live(db, &pairings, LEAVER_REASON, now).await?;
     enrolment::Entity::update_many()
         .col_expr(
             enrolment::Column::Status,

@@ -1,10 +1,10 @@
 //! The matcher: proposes mentor–mentee pairings for a programme, as a pure
 //! function over plain structs ([`propose`]); `run` loads and stores them.
 //!
-//! Hard constraints: the mentor is junior to the mentee (reverse
-//! mentoring); neither is within the excluded depth of the other's
-//! management chain; a pair an admin declined is never proposed again;
-//! capacities; in GROUP format a group shares a common weekly hour.
+//! Hard constraints: the pairing rules every pairing obeys
+//! ([`rules`](crate::domain::pairings::rules): reverse mentoring, the
+//! management chain, places); a pair an admin declined is never proposed
+//! again; in GROUP format a group shares a common weekly hour.
 //! Score in [0, 1]: a weighted mean of skill coverage, weekly availability
 //! overlap, cross-department, time-zone closeness and generation gap, each
 //! reported as a reason. The assignment maximises the total score exactly
@@ -19,6 +19,8 @@ use std::collections::HashSet;
 
 use entity::enums::Generation;
 use uuid::Uuid;
+
+use crate::domain::pairings::rules::{self, Refusal, Side};
 
 /// Quarter hours in a week, as a bitset from Monday 00:00 UTC.
 pub const QUARTERS: usize = 7 * 96;
@@ -107,6 +109,17 @@ pub struct Person {
     pub chain: Vec<Uuid>,
     /// Weekly availability.
     pub week: Week,
+}
+
+impl Person {
+    /// What the pairing rules look at.
+    fn side(&self) -> Side<'_> {
+        Side {
+            id: self.id,
+            seniority: self.seniority,
+            chain: &self.chain,
+        }
+    }
 }
 
 /// A mentor and what they offer.
@@ -232,15 +245,13 @@ impl Problem {
     /// Why the pair is not allowed, if it is not.
     pub fn forbids(&self, mentee: usize, mentor: usize) -> Option<&'static str> {
         let (e, m) = (&self.mentees[mentee].person, &self.mentors[mentor].person);
-        if e.id == m.id {
-            return Some("self");
-        }
-        match (m.seniority, e.seniority) {
-            (Some(mentor_level), Some(mentee_level)) if mentor_level < mentee_level => {}
-            _ => return Some("no mentor is junior to them"),
-        }
-        if e.chain.contains(&m.id) || m.chain.contains(&e.id) {
-            return Some("every junior mentor is close to them in the management chain");
+        match rules::refusal(m.side(), e.side()) {
+            Some(Refusal::SamePerson) => return Some("self"),
+            Some(Refusal::MentorNotJunior) => return Some("no mentor is junior to them"),
+            Some(Refusal::TooCloseInChain) => {
+                return Some("every junior mentor is close to them in the management chain");
+            }
+            None => {}
         }
         if self.declined.contains(&(m.id, e.id)) {
             return Some("the programme team declined their possible mentors");

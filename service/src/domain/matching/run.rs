@@ -12,7 +12,6 @@ use entity::{
     department, employee, enrolment, pairing, pairing_mentee, programme, skill, skill_profile,
     weekly_slot,
 };
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum as _, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -24,7 +23,8 @@ use super::{Mentee, Mentor, Outcome, Person, Problem, Week, Weights, solver};
 use crate::domain::access::{self, Area};
 use crate::domain::audit::{self, Actor, AuditEntry};
 use crate::domain::availability::{self, Interval, WeeklySlot};
-use crate::domain::pairings::PairingRules;
+use crate::domain::pairings::reasons::{self, MatchReason};
+use crate::domain::pairings::{PairingRules, lifecycle, rules};
 use crate::error::{AppError, AppResult};
 
 /// Length of a session the availability overlap must hold.
@@ -48,12 +48,6 @@ pub struct MatchSettings {
     pub weights: Weights,
 }
 
-const LIVE: [PairingStatus; 3] = [
-    PairingStatus::Active,
-    PairingStatus::Paused,
-    PairingStatus::Proposed,
-];
-
 /// Runs the matcher for a programme in MATCHING and stores its proposals
 /// (PROPOSED pairings with score and reasons); answers them and the mentees
 /// left unmatched.
@@ -66,23 +60,18 @@ pub async fn propose_matches(
 ) -> AppResult<(Vec<pairing::Model>, Vec<Unmatched>)> {
     access::require(actor.caller, Area::Administration)?;
     let txn = crate::domain::write_txn(db).await?;
-    let found = programme::Entity::find_by_id(programme_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("programme"))?;
+    // The pairing lifecycle's guard: a second run, a pairing made by hand or
+    // a proposal accepted meanwhile waits, and this run sees the places as
+    // they are.
+    let lock = lifecycle::lock_programme(&txn, programme_id).await?;
+    let found = lock.programme(programme_id)?;
     if found.status != ProgrammeStatus::Matching {
         return Err(AppError::Conflict(format!(
             "the programme is {}: the matcher runs while it is MATCHING",
             found.status.to_value()
         )));
     }
-    // Serialises concurrent runs for this programme (a row lock on both databases).
-    programme::Entity::update_many()
-        .col_expr(programme::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(programme::Column::Id.eq(programme_id))
-        .exec(&txn)
-        .await?;
-    let problem = load_problem(&txn, &found, settings, false).await?;
+    let problem = load_problem(&txn, found, settings, false).await?;
     let shared = std::sync::Arc::new(problem);
     let input = shared.clone();
     let outcome =
@@ -163,9 +152,11 @@ async fn store<C: ConnectionTrait>(
                 } else {
                     reason.detail
                 };
-                reasons.push(
-                    json!({ "kind": reason.kind, "detail": detail, "weight": reason.weight }),
-                );
+                reasons.push(MatchReason {
+                    kind: reason.kind.to_owned(),
+                    detail,
+                    weight: reason.weight,
+                });
             }
             members.push(pairing_mentee::Model {
                 pairing_id: id,
@@ -180,7 +171,7 @@ async fn store<C: ConnectionTrait>(
             mentor_id: problem.mentors[proposal.mentor].person.id,
             status: PairingStatus::Proposed,
             score: Some(score),
-            reasons: json!(reasons),
+            reasons: reasons::to_stored(&reasons),
             end_reason: None,
             decided_at: None,
             ended_at: None,
@@ -225,7 +216,7 @@ async fn load_problem<C: ConnectionTrait>(
         .await?;
     let live: Vec<pairing::Model> = pairing::Entity::find()
         .filter(pairing::Column::ProgrammeId.eq(found.id))
-        .filter(pairing::Column::Status.is_in(LIVE))
+        .filter(pairing::Column::Status.is_in(rules::HOLDING_PLACES))
         .all(db)
         .await?;
     let live_ids: Vec<Uuid> = live.iter().map(|p| p.id).collect();
@@ -244,23 +235,15 @@ async fn load_problem<C: ConnectionTrait>(
             }
         }
     }
-    let limit = if found.format == ProgrammeFormat::OneToOne {
-        1
-    } else {
-        found.max_mentees_per_mentor.max(1) as usize
-    };
     let mentor_rows: Vec<(Uuid, usize)> = enrolments
         .iter()
         .filter(|e| e.role == ParticipantRole::Mentor)
-        .filter(|e| {
-            !found.requires_mentor_training
-                || (e.training_completed_at.is_some() && e.supervisor_id.is_some())
-        })
+        .filter(|e| rules::is_ready_to_mentor(found.requires_mentor_training, e))
         .map(|e| {
-            let room = (e.capacity.max(0) as usize).min(limit);
+            let places = rules::places(found.format, found.max_mentees_per_mentor, e.capacity);
             (
                 e.employee_id,
-                room.saturating_sub(taken.get(&e.employee_id).copied().unwrap_or(0)),
+                places.saturating_sub(taken.get(&e.employee_id).copied().unwrap_or(0)),
             )
         })
         .filter(|(_, room)| include_full_mentors || *room > 0)
@@ -329,17 +312,7 @@ async fn load_problem<C: ConnectionTrait>(
     let person = |id: Uuid| -> Option<Person> {
         let row = people.get(&id)?;
         let zone: chrono_tz::Tz = row.timezone.parse().unwrap_or(chrono_tz::UTC);
-        let mut chain = Vec::new();
-        let mut current = id;
-        for _ in 0..depth {
-            match managers.get(&current).copied().flatten() {
-                Some(next) if next != id && !chain.contains(&next) => {
-                    chain.push(next);
-                    current = next;
-                }
-                _ => break,
-            }
-        }
+        let chain = rules::management_chain(id, depth, |e| managers.get(&e).copied().flatten());
         Some(Person {
             id,
             name: row.display_name.clone(),

@@ -1,0 +1,236 @@
+//! Who is in a pairing and who may see it: the members' queries (for the
+//! API's loaders and for the other domain modules), each pairing read
+//! through the authorization rules of [`access`].
+
+use std::collections::HashMap;
+
+use entity::enums::PairingStatus;
+use entity::{enrolment, goal, pairing, pairing_mentee};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::domain::access::{self, Area};
+use crate::domain::pagination::{Cursor, Page, PageRequest, after_condition};
+use crate::error::{AppError, AppResult};
+
+/// Participants of a pairing: the mentor first, then the mentees.
+pub async fn participants<C: ConnectionTrait>(
+    db: &C,
+    pairing: &pairing::Model,
+) -> AppResult<Vec<Uuid>> {
+    let mut ids = vec![pairing.mentor_id];
+    ids.extend(
+        mentees_of(db, &[pairing.id])
+            .await?
+            .remove(&pairing.id)
+            .unwrap_or_default(),
+    );
+    Ok(ids)
+}
+
+/// Mentee ids of several pairings at once (for DataLoaders).
+pub async fn mentees_of<C: ConnectionTrait>(
+    db: &C,
+    pairing_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+    let rows = pairing_mentee::Entity::find()
+        .filter(pairing_mentee::Column::PairingId.is_in(pairing_ids.iter().copied()))
+        .order_by_asc(pairing_mentee::Column::MenteeId)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for row in rows {
+        grouped
+            .entry(row.pairing_id)
+            .or_default()
+            .push(row.mentee_id);
+    }
+    Ok(grouped)
+}
+
+/// Pairings by id (for DataLoaders).
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, pairing::Model>> {
+    let rows = pairing::Entity::find()
+        .filter(pairing::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+}
+
+/// Goals of several pairings at once (for DataLoaders).
+pub async fn goals_of(
+    db: &DatabaseConnection,
+    pairing_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<goal::Model>>> {
+    let rows = goal::Entity::find()
+        .filter(goal::Column::PairingId.is_in(pairing_ids.iter().copied()))
+        .order_by_asc(goal::Column::Id)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<goal::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.pairing_id).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+/// Whether the caller may see this pairing: admins, its participants, and the
+/// supervisor of its mentor in that programme.
+async fn may_see<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    pairing: &pairing::Model,
+) -> AppResult<bool> {
+    if caller.is_admin() {
+        return Ok(true);
+    }
+    let Some(me) = caller.employee_id else {
+        return Ok(false);
+    };
+    let mentees = mentees_of(db, &[pairing.id])
+        .await?
+        .remove(&pairing.id)
+        .unwrap_or_default();
+    let supervises = !access::is_participant(caller, pairing.mentor_id, &mentees)
+        && enrolment::Entity::find()
+            .filter(enrolment::Column::ProgrammeId.eq(pairing.programme_id))
+            .filter(enrolment::Column::EmployeeId.eq(pairing.mentor_id))
+            .filter(enrolment::Column::SupervisorId.eq(me))
+            .one(db)
+            .await?
+            .is_some();
+    Ok(access::sees_pairing(caller, pairing, &mentees, supervises))
+}
+
+/// One pairing the caller may see; NOT_FOUND otherwise.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<pairing::Model> {
+    let found = pairing::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("pairing"))?;
+    if may_see(db, caller, &found).await? {
+        Ok(found)
+    } else {
+        Err(AppError::NotFound("pairing"))
+    }
+}
+
+/// One pairing of which the caller is a participant; NOT_FOUND otherwise
+/// (admins and supervisors see pairings but do not act in them).
+pub async fn get_as_participant<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<pairing::Model> {
+    let found = pairing::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("pairing"))?;
+    let mentees = mentees_of(db, &[found.id])
+        .await?
+        .remove(&found.id)
+        .unwrap_or_default();
+    // A proposal is nobody's to act in until it is accepted.
+    if access::is_participant(caller, found.mentor_id, &mentees)
+        && access::sees_pairing(caller, &found, &mentees, false)
+    {
+        Ok(found)
+    } else {
+        Err(AppError::NotFound("pairing"))
+    }
+}
+
+/// Pairings where the caller is mentor or mentee, newest first.
+pub async fn mine(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    status: Option<PairingStatus>,
+) -> AppResult<Vec<pairing::Model>> {
+    let Some(me) = caller.employee_id else {
+        return Ok(Vec::new());
+    };
+    let as_mentee = pairing_mentee::Entity::find()
+        .select_only()
+        .column(pairing_mentee::Column::PairingId)
+        .filter(pairing_mentee::Column::MenteeId.eq(me))
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    // A proposal names nobody to its participants until it is accepted.
+    let mut query = pairing::Entity::find()
+        .filter(
+            Condition::any()
+                .add(pairing::Column::MentorId.eq(me))
+                .add(pairing::Column::Id.is_in(as_mentee)),
+        )
+        .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
+    if let Some(status) = status {
+        query = query.filter(pairing::Column::Status.eq(status));
+    }
+    Ok(query.order_by_desc(pairing::Column::Id).all(db).await?)
+}
+
+/// A page of a programme's pairings the caller may see (admins: all;
+/// employees: their own and their supervised mentors').
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    programme_id: Uuid,
+    page: &PageRequest,
+    status: Option<PairingStatus>,
+) -> AppResult<Page<pairing::Model>> {
+    access::require(caller, Area::People)?;
+    let mut query = pairing::Entity::find().filter(pairing::Column::ProgrammeId.eq(programme_id));
+    if !caller.is_admin() {
+        let visible: Vec<Uuid> = mine(db, caller, None)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let supervised: Vec<Uuid> = enrolment::Entity::find()
+            .select_only()
+            .column(enrolment::Column::EmployeeId)
+            .filter(enrolment::Column::ProgrammeId.eq(programme_id))
+            .filter(enrolment::Column::SupervisorId.eq(caller.employee_id.unwrap_or_default()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        query = query
+            .filter(
+                Condition::any()
+                    .add(pairing::Column::Id.is_in(visible))
+                    .add(pairing::Column::MentorId.is_in(supervised)),
+            )
+            .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
+    }
+    if let Some(status) = status {
+        query = query.filter(pairing::Column::Status.eq(status));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(after_condition(
+            pairing::Column::Id,
+            pairing::Column::Id,
+            after,
+        ));
+    }
+    let rows = query
+        .order_by_asc(pairing::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page, |p| Cursor {
+        key: p.id.to_string(),
+        id: p.id,
+    }))
+}

@@ -1,0 +1,22 @@
+//! Pairings: a mentor junior in seniority to each of their mentees, outside
+//! each other's close management chain, within the mentor's places and the
+//! programme's format. Read top to bottom:
+//!
+//! - [`rules`]: what makes a pairing allowed, as pure functions — shared by
+//!   hand pairing, the acceptance of proposals and the matcher;
+//! - [`lifecycle`]: every change of status (create, decide, end, programme
+//!   close, withdrawal, HRIS leavers) under one concurrency guard, the lock
+//!   of the programme's row;
+//! - [`members`]: who is in a pairing and who may see it (queries);
+//! - [`reasons`]: why the matcher proposed a pairing, one typed value.
+
+pub mod lifecycle;
+pub mod members;
+pub mod reasons;
+pub mod rules;
+
+pub use lifecycle::{create, decide, end};
+pub use members::{
+    by_ids, get, get_as_participant, goals_of, list, mentees_of, mine, participants,
+};
+pub use rules::PairingRules;
