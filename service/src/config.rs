@@ -8,6 +8,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::domain::matching::Weights;
+use crate::domain::pairings::PairingRules;
+use crate::domain::settings::RuleSettings;
+
 /// A configuration value that could not be accepted.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {variable}: {reason}")]
@@ -162,19 +166,13 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// Token verification.
     pub auth: AuthConfig,
-    /// k-anonymity threshold for metrics.
-    pub min_group_size: u32,
-    /// Management-chain levels within which mentor and mentee may not be paired.
-    pub match_excluded_chain_depth: u32,
+    /// What the business rules obey (matching, HRIS, metrics).
+    pub rules: RuleSettings,
     /// How long the service keeps serving, unready, after SIGTERM (so the
     /// load balancer stops routing to it before it stops accepting).
     pub shutdown_drain: Duration,
     /// How long in-flight requests may then take to finish.
     pub shutdown_timeout: Duration,
-    /// Relative weights of the matcher's score terms.
-    pub match_weights: crate::domain::matching::Weights,
-    /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
-    pub hris_max_deactivation_ratio: f64,
     /// GraphQL limits.
     pub graphql: GraphqlConfig,
     /// OTLP endpoint; no exporter when unset.
@@ -282,25 +280,10 @@ impl Config {
                 },
             )?,
             auth,
-            min_group_size: parse_or(env, "MIN_GROUP_SIZE", 5, |v| in_range(v, 2, 1000))?,
             shutdown_drain: parse_or(env, "SHUTDOWN_DRAIN_SECS", 5, |v| in_range(v, 0, 300))
                 .map(Duration::from_secs)?,
             shutdown_timeout: seconds_or(env, "SHUTDOWN_TIMEOUT_SECS", 30)?,
-            match_weights: parse_or(
-                env,
-                "MATCH_WEIGHTS",
-                crate::domain::matching::Weights::default(),
-                parse_weights,
-            )?,
-            match_excluded_chain_depth: parse_or(env, "MATCH_EXCLUDED_CHAIN_DEPTH", 2, |v| {
-                in_range(v, 0, 20)
-            })?,
-            hris_max_deactivation_ratio: parse_or(
-                env,
-                "HRIS_MAX_DEACTIVATION_RATIO",
-                0.1,
-                parse_ratio,
-            )?,
+            rules: rule_settings(env)?,
             graphql,
             otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
                 .or(url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?),
@@ -482,10 +465,35 @@ fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Dura
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
 }
 
+/// The business rules' settings; unset variables keep [`RuleSettings`]'s defaults.
+fn rule_settings(env: &dyn Source) -> Result<RuleSettings, ConfigError> {
+    let defaults = RuleSettings::default();
+    Ok(RuleSettings {
+        pairing: PairingRules {
+            excluded_chain_depth: parse_or(
+                env,
+                "MATCH_EXCLUDED_CHAIN_DEPTH",
+                defaults.pairing.excluded_chain_depth,
+                |v| in_range(v, 0, 20),
+            )?,
+        },
+        match_weights: parse_or(env, "MATCH_WEIGHTS", defaults.match_weights, parse_weights)?,
+        hris_max_deactivation_ratio: parse_or(
+            env,
+            "HRIS_MAX_DEACTIVATION_RATIO",
+            defaults.hris_max_deactivation_ratio,
+            parse_ratio,
+        )?,
+        min_group_size: parse_or(env, "MIN_GROUP_SIZE", defaults.min_group_size, |v| {
+            in_range(v, 2, 1000)
+        })?,
+    })
+}
+
 /// `skills=0.4,availability=0.2,department=0.15,timezone=0.15,generation=0.1`;
 /// names left out keep their default, and at least one weight is positive.
-fn parse_weights(raw: &str) -> Result<crate::domain::matching::Weights, String> {
-    let mut weights = crate::domain::matching::Weights::default();
+fn parse_weights(raw: &str) -> Result<Weights, String> {
+    let mut weights = Weights::default();
     let usage = "expected name=weight pairs, e.g. skills=0.4,availability=0.2,department=0.15,timezone=0.15,generation=0.1";
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').ok_or_else(|| usage.to_owned())?;
@@ -635,8 +643,7 @@ mod tests {
         let config = Config::from_source(&env(&[])).unwrap();
         assert_eq!(config.database.url, "sqlite://tandem.db?mode=rwc");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.min_group_size, 5);
-        assert_eq!(config.match_excluded_chain_depth, 2);
+        assert_eq!(config.rules, RuleSettings::default());
         assert_eq!(config.graphql.max_depth, 12);
         assert_eq!(config.graphql.max_complexity, 2000);
         assert!(!config.graphql.introspection);
@@ -692,7 +699,7 @@ mod tests {
     fn match_weights_override_only_the_terms_named() {
         let config =
             Config::from_source(&env(&[("MATCH_WEIGHTS", "skills=0.7, timezone=0")])).unwrap();
-        let weights = config.match_weights;
+        let weights = config.rules.match_weights;
         assert_eq!(
             (weights.skills, weights.timezone, weights.availability),
             (0.7, 0.0, 0.2)

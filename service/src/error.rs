@@ -32,6 +32,12 @@ pub enum AppError {
     /// Valid input that contradicts the current state.
     #[error("{0}")]
     Conflict(String),
+    /// PostgreSQL sacrificed the transaction to a concurrent one (deadlock
+    /// `40P01`, serialisation failure `40001`): nothing was written and the
+    /// same request may simply be repeated. Not the caller's fault and not
+    /// a business rule, so kept apart from [`AppError::Conflict`].
+    #[error("a concurrent change got in the way; try again")]
+    Retry,
     /// Anything unexpected; logged with its cause chain, shown as a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -56,15 +62,14 @@ impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         if is_transient_conflict(&err) {
             tracing::warn!(error = %err, "a transaction lost to a concurrent one");
-            return Self::Conflict("a concurrent change got in the way; try again".to_owned());
+            return Self::Retry;
         }
         Self::Internal(anyhow::Error::new(err).context("database"))
     }
 }
 
 /// PostgreSQL gave up on the transaction because of another one (deadlock
-/// `40P01`, serialisation failure `40001`): the request may simply be
-/// repeated, which is what CONFLICT tells the client; it is not our fault.
+/// `40P01`, serialisation failure `40001`).
 fn is_transient_conflict(err: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     let (DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause))) =
@@ -80,3 +85,51 @@ fn is_transient_conflict(err: &DbErr) -> bool {
 
 /// Result of a domain operation.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Runs `operation` and, when PostgreSQL sacrificed its transaction
+/// ([`AppError::Retry`]), runs it once more. Only for operations that are
+/// idempotent as a whole (an HRIS push, a SCIM replace): the lost attempt
+/// wrote nothing, but a caller-visible effect outside the database would
+/// happen twice.
+pub async fn retry_once<T, F, Fut>(mut operation: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    match operation().await {
+        Err(AppError::Retry) => {
+            tracing::info!("retrying once after a transaction lost to a concurrent one");
+            operation().await
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lost_transaction_is_run_once_more_and_only_once() {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let always_lost = retry_once(|| async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(AppError::Retry)
+        })
+        .await;
+        assert!(matches!(always_lost, Err(AppError::Retry)));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_business_conflict_is_not_retried() {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let refused = retry_once(|| async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(AppError::Conflict("full".into()))
+        })
+        .await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

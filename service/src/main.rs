@@ -179,13 +179,15 @@ async fn seed_if_empty(config: &Config) -> anyhow::Result<()> {
         seed: 42,
         anchor: Utc::now().date_naive(),
     };
-    match seed::seed_demo(&db, &options).await {
-        Ok(summary) => tracing::info!(?summary, "demo company seeded"),
-        Err(AppError::Conflict(_)) => {
-            tracing::info!("database already holds employees; demo seed skipped")
-        }
-        Err(err) => return Err(describe(err)).context("demo seed"),
+    if seed::holds_employees(&db).await.map_err(describe)? {
+        tracing::info!("database already holds employees; demo seed skipped");
+        return Ok(());
     }
+    let summary = seed::seed_demo(&db, &options)
+        .await
+        .map_err(describe)
+        .context("demo seed")?;
+    tracing::info!(?summary, "demo company seeded");
     Ok(())
 }
 

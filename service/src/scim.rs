@@ -27,7 +27,7 @@ use crate::auth::{AuthFailure, Caller};
 use crate::domain::hris::EmployeeRecord;
 use crate::domain::hris::directory::{self, UserFilter};
 use crate::domain::text::{holds_refused_char, json_holds_refused_char};
-use crate::error::AppError;
+use crate::error::{AppError, retry_once};
 use crate::http::AppState;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -91,6 +91,11 @@ impl ScimError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -109,6 +114,13 @@ impl From<AppError> for ScimError {
             AppError::Conflict(message) => {
                 Self::new(StatusCode::CONFLICT, Some("uniqueness"), message)
             }
+            // Provisioning clients retry 503s on their own (RFC 7644 §3.12
+            // has no scimType for a transient failure).
+            AppError::Retry => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "a concurrent change got in the way; try again",
+            ),
             AppError::Internal(cause) => {
                 tracing::error!(error = ?cause, "SCIM request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
@@ -470,8 +482,10 @@ async fn create(
                     "a user with this userName or externalId exists",
                 ));
             }
-            let ratio = state.config.hris_max_deactivation_ratio;
-            let person = directory::provision(&state.db, &caller, ratio, record).await?;
+            let ratio = state.config.rules.hris_max_deactivation_ratio;
+            let person =
+                retry_once(|| directory::provision(&state.db, &caller, ratio, record.clone()))
+                    .await?;
             Ok(user_response(StatusCode::CREATED, &person))
         }
         .await,
@@ -489,9 +503,12 @@ async fn current(
     Ok((caller, directory::record_of(&state.db, &person).await?))
 }
 
+/// Provisions the record; a transaction lost to a concurrent one is run
+/// once more (setting a user to a given state is idempotent).
 async fn save(state: &AppState, caller: &Caller, record: EmployeeRecord) -> ScimResult {
-    let ratio = state.config.hris_max_deactivation_ratio;
-    let person = directory::provision(&state.db, caller, ratio, record).await?;
+    let ratio = state.config.rules.hris_max_deactivation_ratio;
+    let person =
+        retry_once(|| directory::provision(&state.db, caller, ratio, record.clone())).await?;
     Ok(user_response(StatusCode::OK, &person))
 }
 

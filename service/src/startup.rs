@@ -16,12 +16,9 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
-use crate::domain::matching::run::MatchSettings;
-use crate::domain::pairings::PairingRules;
 use crate::domain::skills;
 use crate::graphql::build_schema;
-use crate::graphql::hris::HrisSettings;
-use crate::graphql::metrics::{MetricsDb, MetricsSettings};
+use crate::graphql::metrics::MetricsDb;
 use crate::http::{AppState, RequestId, routes};
 
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
@@ -101,28 +98,13 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let authenticator = Authenticator::new(&config.auth, &db).await?;
-        let rules = PairingRules {
-            excluded_chain_depth: config.match_excluded_chain_depth,
-        };
         let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
-        let hris = HrisSettings {
-            max_deactivation_ratio: config.hris_max_deactivation_ratio,
-        };
-        let metrics = (
-            MetricsDb(read_pool(&config, &db).await?),
-            MetricsSettings {
-                min_group_size: config.min_group_size,
-            },
-        );
+        let metrics_db = MetricsDb(read_pool(&config, &db).await?);
         let schema = build_schema(
             &config.graphql,
-            MatchSettings {
-                rules,
-                weights: config.match_weights,
-            },
-            hris,
+            config.rules,
             db.clone(),
-            metrics,
+            metrics_db,
             cache.clone(),
         );
         let draining = Arc::new(AtomicBool::new(false));

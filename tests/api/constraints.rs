@@ -233,8 +233,8 @@ both!(
 );
 
 /// Two transactions that each hold a row the other wants: PostgreSQL kills
-/// one of them (deadlock, `40P01`). Tandem answers that one CONFLICT ("try
-/// again"), never INTERNAL; the other commits.
+/// one of them (deadlock, `40P01`). Tandem reads that as a Retry, shown to
+/// clients as CONFLICT ("try again"), never INTERNAL; the other commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_lost_to_a_deadlock_is_a_conflict() {
     use sea_orm::TransactionTrait;
@@ -269,8 +269,9 @@ async fn a_transaction_lost_to_a_deadlock_is_a_conflict() {
     let lost: Vec<&AppError> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert_eq!(lost.len(), 1, "exactly one transaction is sacrificed");
     assert!(
-        matches!(lost[0], AppError::Conflict(_)),
-        "a deadlock is a CONFLICT to retry: {:?}",
+        matches!(lost[0], AppError::Retry),
+        "a deadlock is a Retry, not a business CONFLICT: {:?}",
         lost[0]
     );
+    assert!(lost[0].to_string().contains("try again"), "{}", lost[0]);
 }

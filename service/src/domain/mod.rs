@@ -20,6 +20,7 @@ pub mod pairings;
 pub mod programmes;
 pub mod seed;
 pub mod sessions;
+pub mod settings;
 pub mod skills;
 pub mod text;
 pub mod time;

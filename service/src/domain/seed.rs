@@ -108,6 +108,12 @@ const ZONES: &[(&str, u32)] = &[
     ("Asia/Kolkata", 7),
 ];
 
+/// Whether the database holds any employee (the demo seed fills only an
+/// empty company).
+pub async fn holds_employees(db: &DatabaseConnection) -> AppResult<bool> {
+    Ok(employee::Entity::find().count(db).await? > 0)
+}
+
 /// Generates the demo company in one transaction; refuses when employees already exist.
 pub async fn seed_demo(db: &DatabaseConnection, options: &SeedOptions) -> AppResult<SeedSummary> {
     if options.employees < 20 {
@@ -116,7 +122,7 @@ pub async fn seed_demo(db: &DatabaseConnection, options: &SeedOptions) -> AppRes
             "the demo company needs at least 20 employees",
         ));
     }
-    if employee::Entity::find().count(db).await? > 0 {
+    if holds_employees(db).await? {
         return Err(AppError::Conflict(
             "the database already holds employees; seed an empty database".into(),
         ));

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::cache::FreeTimeCache;
 use crate::domain::access::{self, EmployeeScope};
 use crate::domain::audit::Actor;
+use crate::domain::settings::RuleSettings;
 use crate::error::AppError;
 
 /// Data attached to each request by the HTTP layer.
@@ -43,6 +44,8 @@ pub trait ContextExt {
     fn caller(&self) -> async_graphql::Result<&Caller>;
     /// The caller and request id, for changes that are audited.
     fn actor(&self) -> async_graphql::Result<Actor<'_>>;
+    /// The business rules' settings in force.
+    fn settings(&self) -> async_graphql::Result<&RuleSettings>;
     /// The request's DataLoaders.
     fn loaders(&self) -> async_graphql::Result<&Loaders>;
     /// The employees this caller may see.
@@ -64,6 +67,11 @@ impl ContextExt for Context<'_> {
     fn cache(&self) -> async_graphql::Result<&FreeTimeCache> {
         self.data_opt::<FreeTimeCache>()
             .ok_or_else(|| missing("cache"))
+    }
+
+    fn settings(&self) -> async_graphql::Result<&RuleSettings> {
+        self.data_opt::<RuleSettings>()
+            .ok_or_else(|| missing("rule settings"))
     }
 
     fn caller(&self) -> async_graphql::Result<&Caller> {

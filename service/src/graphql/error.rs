@@ -40,6 +40,9 @@ pub fn to_graphql(err: AppError) -> Error {
         AppError::Conflict(message) => {
             Error::new(message).extend_with(|_, e| e.set("code", code::CONFLICT))
         }
+        AppError::Retry => {
+            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::CONFLICT))
+        }
         AppError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error while resolving");
             Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))
@@ -85,5 +88,13 @@ mod tests {
         let top = r#"Invalid value for argument "from", expected type "DateTime""#;
         assert_eq!(invalid_argument_field(top), Some("from"));
         assert_eq!(invalid_argument_field("Unknown field \"x\""), None);
+    }
+
+    #[test]
+    fn a_lost_transaction_is_a_conflict_to_try_again() {
+        let shown = to_graphql(AppError::Retry);
+        let code = shown.extensions.as_ref().and_then(|e| e.get("code"));
+        assert_eq!(code, Some(&async_graphql::Value::from(code::CONFLICT)));
+        assert!(shown.message.contains("try again"), "{}", shown.message);
     }
 }

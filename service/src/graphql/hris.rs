@@ -6,12 +6,11 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::context::ContextExt;
-use super::error::{GqlResultExt, to_graphql};
+use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::people::EmployeeStatus;
 use crate::domain::access::Area;
 use crate::domain::hris::{self, DepartmentRecord, EmployeeRecord, SyncReport, SyncRequest};
-use crate::error::AppError;
 
 /// How absent employees are treated.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +176,6 @@ impl HrisSyncRun {
     }
 }
 
-/// The HRIS limits in force.
-#[derive(Clone, Copy, Debug)]
-pub struct HrisSettings {
-    /// Share of active employees a FULL_SNAPSHOT may deactivate without override.
-    pub max_deactivation_ratio: f64,
-}
-
 /// Reading HRIS runs.
 #[derive(Default)]
 pub struct HrisQuery;
@@ -216,12 +208,7 @@ impl HrisMutation {
         ctx: &Context<'_>,
         input: HrisSyncInput,
     ) -> async_graphql::Result<HrisSyncRun> {
-        let ratio = ctx
-            .data_opt::<HrisSettings>()
-            .ok_or_else(|| {
-                to_graphql(AppError::Internal(anyhow::anyhow!("HRIS settings missing")))
-            })?
-            .max_deactivation_ratio;
+        let ratio = ctx.settings()?.hris_max_deactivation_ratio;
         let report = hris::sync(ctx.db()?, ctx.caller()?, ratio, input.into())
             .await
             .gql()?;

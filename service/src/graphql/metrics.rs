@@ -19,13 +19,6 @@ use crate::error::AppError;
 #[derive(Clone)]
 pub struct MetricsDb(pub DatabaseConnection);
 
-/// What the k-anonymity threshold is.
-#[derive(Clone, Copy, Debug)]
-pub struct MetricsSettings {
-    /// `MIN_GROUP_SIZE`.
-    pub min_group_size: u32,
-}
-
 fn metrics_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data_opt::<MetricsDb>()
         .map(|m| &m.0)
@@ -235,14 +228,7 @@ impl MetricsQuery {
         to: Option<Date>,
     ) -> async_graphql::Result<ProgrammeMetrics> {
         let db = metrics_db(ctx)?;
-        let k = ctx
-            .data_opt::<MetricsSettings>()
-            .ok_or_else(|| {
-                to_graphql(AppError::Internal(anyhow::anyhow!(
-                    "metrics settings missing"
-                )))
-            })?
-            .min_group_size;
+        let k = ctx.settings()?.min_group_size;
         let scope = metrics::scope(
             db,
             ctx.caller()?,

@@ -20,14 +20,11 @@ pub mod sessions;
 
 use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{EmptySubscription, MergedObject, Schema};
-use hris::HrisSettings;
-use metrics::{MetricsDb, MetricsSettings};
+use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
-use crate::domain::matching::Weights;
-use crate::domain::matching::run::MatchSettings;
-use crate::domain::pairings::PairingRules;
+use crate::domain::settings::RuleSettings;
 
 /// Every query root field, one object per area.
 #[derive(MergedObject, Default)]
@@ -61,10 +58,9 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// suggestions ("Did you mean …") are both off unless enabled: they map the API.
 pub fn build_schema(
     config: &GraphqlConfig,
-    matching: MatchSettings,
-    hris: HrisSettings,
+    rules: RuleSettings,
     db: DatabaseConnection,
-    metrics: (MetricsDb, MetricsSettings),
+    metrics_db: MetricsDb,
     cache: FreeTimeCache,
 ) -> AppSchema {
     let mut builder = Schema::build(
@@ -73,11 +69,8 @@ pub fn build_schema(
         EmptySubscription,
     )
     .data(db)
-    .data(matching.rules)
-    .data(matching)
-    .data(hris)
-    .data(metrics.0)
-    .data(metrics.1)
+    .data(rules)
+    .data(metrics_db)
     .data(cache)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
@@ -99,20 +92,9 @@ pub fn sdl() -> String {
     let schema = match config {
         Ok(graphql) => build_schema(
             &graphql,
-            MatchSettings {
-                rules: PairingRules {
-                    excluded_chain_depth: 2,
-                },
-                weights: Weights::default(),
-            },
-            HrisSettings {
-                max_deactivation_ratio: 0.1,
-            },
+            RuleSettings::default(),
             DatabaseConnection::default(),
-            (
-                MetricsDb(DatabaseConnection::default()),
-                MetricsSettings { min_group_size: 5 },
-            ),
+            MetricsDb(DatabaseConnection::default()),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
         ),
         Err(_) => Schema::build(

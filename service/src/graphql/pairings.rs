@@ -19,9 +19,9 @@ use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
 use crate::domain::access::{self, Area};
-use crate::domain::matching::{self, run::MatchSettings};
+use crate::domain::matching;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::pairings::{self, PairingRules, reasons};
+use crate::domain::pairings::{self, reasons};
 use crate::domain::{calendar, goals};
 use crate::error::AppError;
 
@@ -268,7 +268,7 @@ impl PairingMutation {
         ctx: &Context<'_>,
         programme_id: Uuid,
     ) -> async_graphql::Result<Vec<Pairing>> {
-        let settings = *ctx.data::<MatchSettings>()?;
+        let settings = ctx.settings()?.matching();
         let (created, _) =
             matching::run::propose_matches(ctx.db()?, &ctx.actor()?, settings, programme_id)
                 .await
@@ -284,7 +284,7 @@ impl PairingMutation {
         mentor_id: Uuid,
         mentee_ids: Vec<Uuid>,
     ) -> async_graphql::Result<Pairing> {
-        let rules = *ctx.data::<PairingRules>()?;
+        let rules = ctx.settings()?.pairing;
         let created = pairings::create(
             ctx.db()?,
             &ctx.actor()?,
@@ -306,7 +306,7 @@ impl PairingMutation {
         id: Uuid,
         accept: bool,
     ) -> async_graphql::Result<Pairing> {
-        let rules = *ctx.data::<PairingRules>()?;
+        let rules = ctx.settings()?.pairing;
         Ok(Pairing(
             pairings::decide(ctx.db()?, &ctx.actor()?, rules, id, accept)
                 .await

@@ -14,7 +14,7 @@ use super::pairings::{Pairing, PairingStatus};
 use super::people::{Employee, connection};
 use super::scalars::Date;
 use crate::domain::access::Area;
-use crate::domain::matching::{self, run::MatchSettings};
+use crate::domain::matching;
 use crate::domain::pagination::PageRequest;
 use crate::domain::programmes::ProgrammeRequest;
 use crate::domain::{access, enrolments, pairings, programmes};
@@ -72,7 +72,7 @@ impl Programme {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<UnmatchedMentee>> {
-        let settings = *ctx.data::<MatchSettings>()?;
+        let settings = ctx.settings()?.matching();
         let found = matching::run::unmatched_mentees(ctx.db()?, ctx.caller()?, settings, self.0.id)
             .await
             .gql()?;

@@ -143,7 +143,9 @@ pub async fn sync(
     hris_sync_run::Entity::insert(run.clone().into_active_model())
         .exec_without_returning(db)
         .await?;
-    match apply(db, &plan, now).await {
+    // Applying a plan twice gives the same rows: a transaction lost to a
+    // concurrent one is simply run again, once.
+    match crate::error::retry_once(|| apply(db, &plan, now)).await {
         Ok(()) => {
             run.state = HrisSyncState::Completed;
             run.completed_at = Some(Utc::now());
