@@ -66,6 +66,14 @@ async fn employees_replace_their_own_profile(backend: Backend) {
             "level",
         ),
         (
+            json!({ "e": [{ "skillId": seo, "direction": "WANTS", "level": 0 }] }),
+            "level",
+        ),
+        (
+            json!({ "e": [{ "skillId": seo, "direction": "OFFERS", "level": 0 }] }),
+            "level",
+        ),
+        (
             json!({ "e": [{ "skillId": uuid::Uuid::now_v7(), "direction": "OFFERS", "level": 1 }] }),
             "skillId",
         ),

@@ -156,6 +156,26 @@ async fn validate_levels<C: ConnectionTrait>(db: &C, entries: &[LevelEntry]) -> 
     Ok(())
 }
 
+/// Why a profile entry's level cannot count, if it cannot. A profile level
+/// is what the matcher weighs: OFFERS, the level the person can teach;
+/// WANTS, the level they want to reach — both 1 (basics) to 4 (expert). A
+/// 0 would weigh nothing (an executive who "knows nothing and wants SEO"
+/// wants to reach level 1 or more), so it is refused rather than silently
+/// ignored. Self-assessments keep 0 ("none"), a real starting point.
+pub fn profile_level_refusal(direction: SkillDirection, level: i32) -> Option<&'static str> {
+    if (1..=4).contains(&level) {
+        return None;
+    }
+    Some(match direction {
+        SkillDirection::Wants => {
+            "a WANTS level is the level to reach, 1 (basics) to 4 (expert); leave the skill out to want nothing"
+        }
+        SkillDirection::Offers => {
+            "an OFFERS level is the level taught, 1 (basics) to 4 (expert); leave the skill out to offer nothing"
+        }
+    })
+}
+
 /// Replaces the caller's own skill profile (what they offer and want).
 pub async fn set_profile(
     db: &DatabaseConnection,
@@ -175,6 +195,12 @@ pub async fn set_profile(
             "entries",
             "each skill appears once per direction",
         ));
+    }
+    if let Some(refusal) = entries
+        .iter()
+        .find_map(|(entry, direction)| profile_level_refusal(*direction, entry.level))
+    {
+        return Err(AppError::bad_input("level", refusal));
     }
     let txn = super::write_txn(db).await?;
     validate_levels(&txn, &levels).await?;
@@ -266,4 +292,27 @@ pub async fn submit_assessment(
     }
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_levels_count_from_1_to_4_in_both_directions() {
+        for direction in [SkillDirection::Offers, SkillDirection::Wants] {
+            for level in 1..=4 {
+                assert_eq!(profile_level_refusal(direction, level), None);
+            }
+            for level in [0, 5, -1, i32::MAX] {
+                assert!(profile_level_refusal(direction, level).is_some(), "{level}");
+            }
+        }
+    }
+
+    #[test]
+    fn wanting_from_scratch_is_told_to_name_the_level_to_reach() {
+        let refusal = profile_level_refusal(SkillDirection::Wants, 0).unwrap_or_default();
+        assert!(refusal.contains("level to reach"), "{refusal}");
+    }
 }

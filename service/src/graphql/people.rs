@@ -55,7 +55,8 @@ pub enum AssessmentPhase {
 pub struct SkillProfileInput {
     skill_id: Uuid,
     direction: SkillDirection,
-    /// 0 none .. 4 expert
+    /// OFFERS: the level the person can teach; WANTS: the level they want
+    /// to reach. 1 basics .. 4 expert; 0 is refused (leave the skill out).
     level: i32,
 }
 
@@ -243,7 +244,8 @@ impl SkillProfileEntry {
     async fn direction(&self) -> SkillDirection {
         self.0.direction.into()
     }
-    /// 0 none .. 4 expert
+    /// OFFERS: the level the person can teach; WANTS: the level they want
+    /// to reach (1 basics .. 4 expert).
     async fn level(&self) -> i32 {
         self.0.level
     }

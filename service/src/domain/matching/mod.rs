@@ -17,7 +17,7 @@ pub mod solver;
 
 use std::collections::HashSet;
 
-use entity::enums::Generation;
+use entity::enums::{Generation, ProgrammeFormat};
 use uuid::Uuid;
 
 use crate::domain::pairings::rules::{self, Refusal, Side};
@@ -224,16 +224,22 @@ pub struct Outcome {
 }
 
 impl Problem {
-    /// Places each mentor offers in this run: one in ONE_TO_ONE programmes.
+    /// Places each mentor offers in this run, by the pairing rules'
+    /// [`places`](rules::places): one in ONE_TO_ONE programmes.
     pub fn capacities(&self) -> Vec<usize> {
+        let format = if self.group {
+            ProgrammeFormat::Group
+        } else {
+            ProgrammeFormat::OneToOne
+        };
         self.mentors
             .iter()
             .map(|m| {
-                if self.group {
-                    m.capacity
-                } else {
-                    m.capacity.min(1)
-                }
+                rules::places(
+                    format,
+                    i32::MAX,
+                    i32::try_from(m.capacity).unwrap_or(i32::MAX),
+                )
             })
             .collect()
     }

@@ -336,7 +336,7 @@ async fn load_problem<C: ConnectionTrait>(
             .into_iter()
             .flatten()
             .filter(|p| p.direction == direction)
-            .filter_map(|p| Some((*skill_index.get(&p.skill_id)?, p.level.clamp(0, 255) as u8)))
+            .filter_map(|p| Some((*skill_index.get(&p.skill_id)?, weight_of(p))))
             .collect()
     };
     let mentors = mentor_rows
@@ -371,6 +371,17 @@ async fn load_problem<C: ConnectionTrait>(
         group: found.format == ProgrammeFormat::Group,
         weights: settings.weights,
     })
+}
+
+/// The level a profile entry weighs in the score, 0 to 4. A WANTS entry
+/// stored as 0 (accepted before levels were refused below 1) wants the
+/// basics: it counts as 1 rather than as nothing.
+fn weight_of(entry: &skill_profile::Model) -> u8 {
+    let floor = match entry.direction {
+        SkillDirection::Wants => 1,
+        SkillDirection::Offers => 0,
+    };
+    u8::try_from(entry.level.clamp(floor, 4)).unwrap_or(0)
 }
 
 /// (mentor, mentee) pairs of DECLINED pairings, in any programme: one
