@@ -18,6 +18,10 @@ pub struct Model {
     pub end_reason: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
+    /// When a PAUSED pairing was paused (None otherwise).
+    pub paused_at: Option<DateTimeUtc>,
+    /// Why, as the person pausing said (None otherwise).
+    pub pause_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -418,6 +418,8 @@ pub async fn insert_pairing(
         end_reason: Set(None),
         decided_at: Set(None),
         ended_at: Set(None),
+        paused_at: Set(None),
+        pause_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

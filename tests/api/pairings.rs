@@ -548,6 +548,153 @@ async fn participants_set_goals(backend: Backend) {
     assert_eq!(goals["pairing"]["goals"][0]["status"], "ACHIEVED");
 }
 
+const PAUSE: &str = "mutation($id: UUID!, $r: String) { pausePairing(id: $id, reason: $r) { status pausedAt pauseReason } }";
+const RESUME: &str =
+    "mutation($id: UUID!) { resumePairing(id: $id) { status pausedAt pauseReason } }";
+const BOOK: &str =
+    "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { status } }";
+
+async fn participants_pause_and_resume_a_pairing(backend: Backend) {
+    let w = world(backend, ProgrammeStatus::Active).await;
+    let pairing = insert_pairing(
+        &w.app.db,
+        w.programme,
+        w.mia,
+        &[w.max],
+        PairingStatus::Active,
+    )
+    .await;
+    let now = Utc::now();
+    let future = insert_session(
+        &w.app.db,
+        pairing,
+        now + Duration::days(3),
+        SessionStatus::Scheduled,
+        None,
+    )
+    .await;
+    let past = insert_session(
+        &w.app.db,
+        pairing,
+        now - Duration::days(3),
+        SessionStatus::Held,
+        None,
+    )
+    .await;
+    let max = w.app.token(Some("max.mentee@corp.example"), &[]).await;
+    let mia = w.app.token(Some("mia.mentor@corp.example"), &[]).await;
+    let sam = w.app.token(Some("sam.supervisor@corp.example"), &[]).await;
+    let ned = w.app.token(Some("ned.senior@corp.example"), &[]).await;
+    assert_eq!(
+        w.app
+            .query_error_code(&ned, PAUSE, json!({ "id": pairing }))
+            .await,
+        "NOT_FOUND",
+        "not a participant"
+    );
+    let paused = w
+        .app
+        .query_ok(
+            &max,
+            PAUSE,
+            json!({ "id": pairing, "r": "  Travelling until March " }),
+        )
+        .await;
+    assert_eq!(paused["pausePairing"]["status"], "PAUSED");
+    assert_eq!(
+        paused["pausePairing"]["pauseReason"],
+        "Travelling until March"
+    );
+    assert!(paused["pausePairing"]["pausedAt"].is_string());
+    let status_of = |id: Uuid| {
+        let db = w.app.db.clone();
+        async move {
+            mentoring_session::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(
+        status_of(future).await,
+        SessionStatus::Cancelled,
+        "its future is cancelled"
+    );
+    assert_eq!(
+        status_of(past).await,
+        SessionStatus::Held,
+        "its history is kept"
+    );
+    let booking = json!({ "input": { "pairingId": pairing, "startsAt": (now + Duration::days(5)).to_rfc3339(), "durationMinutes": 60, "mode": "VIDEO" } });
+    assert_eq!(
+        w.app.query_error_code(&mia, BOOK, booking.clone()).await,
+        "CONFLICT",
+        "a paused pairing takes no new session"
+    );
+    let (_, body) = w.app.graphql(&mia, PAUSE, json!({ "id": pairing })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PAUSED"),
+        "{body}"
+    );
+    let seen = w
+        .app
+        .query_ok(
+            &sam,
+            "query($id: UUID!) { pairing(id: $id) { status pauseReason } }",
+            json!({ "id": pairing }),
+        )
+        .await;
+    assert_eq!(
+        seen["pairing"]["status"], "PAUSED",
+        "the supervisor sees the state"
+    );
+    assert_eq!(
+        seen["pairing"]["pauseReason"],
+        Value::Null,
+        "not the participant's words"
+    );
+    let resumed = w
+        .app
+        .query_ok(&w.admin, RESUME, json!({ "id": pairing }))
+        .await;
+    assert_eq!(
+        resumed["resumePairing"],
+        json!({ "status": "ACTIVE", "pausedAt": null, "pauseReason": null })
+    );
+    assert_eq!(
+        w.app.query_ok(&mia, BOOK, booking).await["scheduleSession"]["status"],
+        "SCHEDULED"
+    );
+    assert_eq!(
+        w.app
+            .query_error_code(&mia, RESUME, json!({ "id": pairing }))
+            .await,
+        "CONFLICT",
+        "only a PAUSED pairing resumes"
+    );
+    let long = "x".repeat(1001);
+    let (_, body) = w
+        .app
+        .graphql(&mia, PAUSE, json!({ "id": pairing, "r": long }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "reason", "{body}");
+    let actions: Vec<String> = audit_log::Entity::find()
+        .filter(audit_log::Column::TargetId.eq(pairing))
+        .all(&w.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["pairing.pause", "pairing.resume"]);
+}
+
 both!(
     admins_pair_a_mentor_with_mentees,
     the_reverse_mentoring_rules_hold,
@@ -556,4 +703,5 @@ both!(
     proposals_are_decided_once_and_pairings_end_with_a_reason,
     pairings_are_seen_by_participants_supervisors_and_admins,
     participants_set_goals,
+    participants_pause_and_resume_a_pairing,
 );

@@ -304,6 +304,8 @@ async fn populate(db: &sea_orm::DatabaseConnection) -> anyhow::Result<(Uuid, usi
             end_reason: Set(None),
             decided_at: Set(Some(start)),
             ended_at: Set(ended),
+            paused_at: Set(None),
+            pause_reason: Set(None),
             created_at: Set(start),
             updated_at: Set(start),
         });

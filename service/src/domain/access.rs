@@ -147,6 +147,12 @@ pub fn reads_match_reasons(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid]
     caller.is_admin() || is_participant(caller, mentor_id, mentee_ids)
 }
 
+/// Whether the caller may read why a pairing is paused (the words of the
+/// person who paused it): admins and the participants, not supervisors.
+pub fn reads_pause_reason(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid]) -> bool {
+    caller.is_admin() || is_participant(caller, mentor_id, mentee_ids)
+}
+
 /// Whether the caller may read the common free time of a pairing's
 /// participants: admins, and the participants while the pairing is live.
 /// Supervisors see the pairing, never anyone's free time.

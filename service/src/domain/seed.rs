@@ -528,6 +528,9 @@ impl<'a> Company<'a> {
                 decided_at: Set(Some(self.now)),
                 ended_at: Set((plan.status == ProgrammeStatus::Closed)
                     .then_some(self.now - Duration::days(100))),
+                paused_at: Set((status == PairingStatus::Paused).then_some(self.now)),
+                pause_reason: Set((status == PairingStatus::Paused)
+                    .then(|| "Mentee on a long assignment abroad".to_owned())),
                 created_at: Set(self.now),
                 updated_at: Set(self.now),
             });

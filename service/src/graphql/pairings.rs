@@ -114,6 +114,16 @@ impl Pairing {
     async fn status(&self) -> PairingStatus {
         self.0.status.into()
     }
+    /// When a PAUSED pairing was paused.
+    async fn paused_at(&self) -> Option<DateTime> {
+        self.0.paused_at.map(DateTime)
+    }
+    /// Why it is paused: the participants' and admins' only.
+    async fn pause_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        let reads = access::reads_pause_reason(ctx.caller()?, self.0.mentor_id, &mentees);
+        Ok(self.0.pause_reason.as_deref().filter(|_| reads))
+    }
     /// Matching score in [0, 1]; null for pairings made by hand (and for
     /// anyone but the participants and admins).
     async fn score(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
@@ -311,6 +321,30 @@ impl PairingMutation {
             pairings::decide(ctx.db()?, &ctx.actor()?, rules, id, accept)
                 .await
                 .gql()?,
+        ))
+    }
+
+    /// Pauses an ACTIVE pairing (a participant or an admin): it takes no new
+    /// session, its sessions still to come are cancelled, it is not nudged.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn pause_pairing(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Pairing> {
+        Ok(Pairing(
+            pairings::pause(ctx.db()?, &ctx.actor()?, id, reason)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Resumes a PAUSED pairing (a participant or an admin).
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn resume_pairing(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Pairing> {
+        Ok(Pairing(
+            pairings::resume(ctx.db()?, &ctx.actor()?, id).await.gql()?,
         ))
     }
 

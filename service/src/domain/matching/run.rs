@@ -175,6 +175,8 @@ async fn store<C: ConnectionTrait>(
             end_reason: None,
             decided_at: None,
             ended_at: None,
+            paused_at: None,
+            pause_reason: None,
             created_at: now,
             updated_at: now,
         });

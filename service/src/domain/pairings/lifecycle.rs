@@ -111,6 +111,11 @@ impl Move<'_> {
     fn decides(&self) -> bool {
         self.from == [PairingStatus::Proposed]
     }
+
+    /// A pairing that ends or pauses loses the sessions still to come.
+    fn cancels_future_sessions(&self) -> bool {
+        self.ends() || self.to == PairingStatus::Paused
+    }
 }
 
 /// Moves those of `pairing_ids` that belong to a locked programme and are
@@ -151,12 +156,29 @@ pub async fn move_pairings<C: ConnectionTrait>(
             .col_expr(pairing::Column::EndedAt, Expr::value(now))
             .col_expr(pairing::Column::EndReason, Expr::value(change.reason));
     }
+    // A pairing is paused exactly while PAUSED: pausing stamps when and
+    // why, every other move clears both.
+    let pausing = change.to == PairingStatus::Paused;
+    update = update
+        .col_expr(
+            pairing::Column::PausedAt,
+            Expr::value(pausing.then_some(now)),
+        )
+        .col_expr(
+            pairing::Column::PauseReason,
+            Expr::value(change.reason.filter(|_| pausing)),
+        );
     update
         .filter(pairing::Column::Id.is_in(moving.iter().copied()))
         .exec(txn)
         .await?;
-    if change.ends() {
-        cancel_future_sessions(txn, &moving, change.reason.unwrap_or("pairing ended"), now).await?;
+    if change.cancels_future_sessions() {
+        // A pause's own reason stays with the pairing; its sessions only say why.
+        let reason = match change.to {
+            PairingStatus::Paused => "pairing paused",
+            _ => change.reason.unwrap_or("pairing ended"),
+        };
+        cancel_future_sessions(txn, &moving, reason, now).await?;
     }
     Ok(moving)
 }
@@ -258,6 +280,8 @@ pub async fn create(
         end_reason: Set(None),
         decided_at: Set(Some(now)),
         ended_at: Set(None),
+        paused_at: Set(None),
+        pause_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -554,6 +578,81 @@ pub async fn end(
         reason: Some(&reason),
     };
     let moved = finish_move(&txn, actor, &lock, current, change, "pairing.end").await?;
+    txn.commit().await?;
+    Ok(moved)
+}
+
+/// Pauses an ACTIVE pairing (a participant or an admin), with an optional
+/// reason stored with it: it takes no new session and its sessions still
+/// to come are cancelled.
+pub async fn pause(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    id: Uuid,
+    reason: Option<String>,
+) -> AppResult<pairing::Model> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(AppError::bad_input(
+            "reason",
+            "a reason is limited to 1000 characters",
+        ));
+    }
+    let change = Move {
+        from: &[PairingStatus::Active],
+        to: PairingStatus::Paused,
+        reason: reason.as_deref(),
+    };
+    move_as_participant_or_admin(db, actor, id, change, "pairing.pause").await
+}
+
+/// Resumes a PAUSED pairing (a participant or an admin): it takes sessions again.
+pub async fn resume(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    id: Uuid,
+) -> AppResult<pairing::Model> {
+    let change = Move {
+        from: &[PairingStatus::Paused],
+        to: PairingStatus::Active,
+        reason: None,
+    };
+    move_as_participant_or_admin(db, actor, id, change, "pairing.resume").await
+}
+
+/// A move its participants may make as well as the programme team: others
+/// get NOT_FOUND, as for a pairing they may not see.
+async fn move_as_participant_or_admin(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    id: Uuid,
+    change: Move<'_>,
+    action: &str,
+) -> AppResult<pairing::Model> {
+    access::require(actor.caller, Area::People)?;
+    let txn = write_txn(db).await?;
+    let found = if actor.caller.is_admin() {
+        members::get(&txn, actor.caller, id).await?
+    } else {
+        members::get_as_participant(&txn, actor.caller, id).await?
+    };
+    let lock = lock_programme(&txn, found.programme_id).await?;
+    let current = reread(&txn, id).await?;
+    refuse_unless_in(&current, change.from, change.to)?;
+    let programme = lock.programme(current.programme_id)?;
+    let pairing_open = matches!(
+        programme.status,
+        ProgrammeStatus::Matching | ProgrammeStatus::Active
+    );
+    if change.to == PairingStatus::Active && !pairing_open {
+        return Err(AppError::Conflict(format!(
+            "the programme is {}: pairings resume while it is MATCHING or ACTIVE",
+            programme.status.to_value()
+        )));
+    }
+    let moved = finish_move(&txn, actor, &lock, current, change, action).await?;
     txn.commit().await?;
     Ok(moved)
 }

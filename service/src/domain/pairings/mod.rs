@@ -4,9 +4,9 @@
 //!
 //! - [`rules`]: what makes a pairing allowed, as pure functions — shared by
 //!   hand pairing, the acceptance of proposals and the matcher;
-//! - [`lifecycle`]: every change of status (create, decide, end, programme
-//!   close, withdrawal, HRIS leavers) under one concurrency guard, the lock
-//!   of the programme's row;
+//! - [`lifecycle`]: every change of status (create, decide, pause, resume,
+//!   end, programme close, withdrawal, HRIS leavers) under one concurrency
+//!   guard, the lock of the programme's row;
 //! - [`members`]: who is in a pairing and who may see it (queries);
 //! - [`reasons`]: why the matcher proposed a pairing, one typed value.
 
@@ -15,7 +15,7 @@ pub mod members;
 pub mod reasons;
 pub mod rules;
 
-pub use lifecycle::{create, decide, end};
+pub use lifecycle::{create, decide, end, pause, resume};
 pub use members::{
     by_ids, get, get_as_participant, goals_of, list, mentees_of, mine, participants,
 };
