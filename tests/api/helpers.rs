@@ -274,35 +274,53 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Sends all the requests `(token, query, variables)` at once and checks
-    /// that exactly one succeeds and every other answers CONFLICT.
-    pub async fn assert_exactly_one_wins(&self, requests: Vec<(String, &str, Value)>) {
+    /// Sends all the requests `(token, query, variables)` at once (none waits
+    /// for another) and answers their bodies in the order of the requests.
+    pub async fn send_at_once(&self, requests: Vec<(String, &str, Value)>) -> Vec<Value> {
         let mut running = tokio::task::JoinSet::new();
-        for (token, query, variables) in requests {
+        for (index, (token, query, variables)) in requests.into_iter().enumerate() {
             let request = self
                 .client
                 .post(format!("{}/graphql", self.address))
                 .bearer_auth(token)
                 .json(&json!({ "query": query, "variables": variables }));
             running.spawn(async move {
-                request
-                    .send()
-                    .await
-                    .expect("request")
-                    .json::<Value>()
-                    .await
-                    .expect("JSON body")
+                let response = request.send().await.expect("request");
+                (index, response.json::<Value>().await.expect("JSON body"))
             });
         }
-        let mut won = 0;
-        while let Some(body) = running.join_next().await {
-            let body = body.expect("request task");
-            match body["errors"][0]["extensions"]["code"].as_str() {
-                None => won += 1,
-                Some(code) => assert_eq!(code, "CONFLICT", "{body}"),
-            }
+        let mut bodies = running.join_all().await;
+        bodies.sort_by_key(|(index, _)| *index);
+        bodies.into_iter().map(|(_, body)| body).collect()
+    }
+
+    /// Sends all the requests at once and checks that exactly `n` succeed and
+    /// every other one is refused as a CONFLICT a person understands (see
+    /// [`assert_understood_conflict`]); answers the bodies in request order.
+    pub async fn assert_exactly_n_win(
+        &self,
+        requests: Vec<(String, &str, Value)>,
+        n: usize,
+    ) -> Vec<Value> {
+        let bodies = self.send_at_once(requests).await;
+        let winners = bodies.iter().filter(|body| won(body)).count();
+        let outcomes: Vec<String> = bodies.iter().map(outcome).collect();
+        assert_eq!(
+            winners,
+            n,
+            "exactly {n} of {} requests win: {outcomes:?}",
+            bodies.len()
+        );
+        for body in bodies.iter().filter(|body| !won(body)) {
+            assert_understood_conflict(body);
         }
-        assert_eq!(won, 1, "exactly one request wins");
+        bodies
+    }
+
+    /// Sends all the requests at once and checks that exactly one succeeds and
+    /// every other answers CONFLICT.
+    pub async fn assert_exactly_one_wins(&self, requests: Vec<(String, &str, Value)>) {
+        self.assert_exactly_n_win(requests, 1).await;
     }
 
     /// The single error code of a query that must fail.
@@ -313,6 +331,33 @@ impl TestApp {
             .unwrap_or_else(|| panic!("expected an error: {body}"))
             .to_owned()
     }
+}
+
+/// Whether a GraphQL response succeeded (answered no error).
+pub fn won(body: &Value) -> bool {
+    body.get("errors").is_none()
+}
+
+/// "won", or the error's code and message: what a response came to.
+pub fn outcome(body: &Value) -> String {
+    if won(body) {
+        return "won".to_owned();
+    }
+    let error = &body["errors"][0];
+    let code = error["extensions"]["code"].as_str().unwrap_or("no code");
+    format!("{code}: {}", error["message"].as_str().unwrap_or_default())
+}
+
+/// The response is a refusal with code CONFLICT and a message for a person:
+/// not empty and not the generic "internal error".
+pub fn assert_understood_conflict(body: &Value) {
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "CONFLICT", "{body}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.trim().is_empty() && !message.to_lowercase().contains("internal"),
+        "a message a person understands: {body}"
+    );
 }
 
 /// A person to insert.

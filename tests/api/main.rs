@@ -22,6 +22,7 @@ mod health;
 mod hris;
 mod matching;
 mod metrics;
+mod pairing_races;
 mod pairings;
 mod people;
 mod programme_lifecycle;
