@@ -490,12 +490,20 @@ async fn check_room<C: ConnectionTrait>(
     }
     if !rules::has_room(places, taken, candidate.mentee_ids.len()) {
         return Err(AppError::Conflict(format!(
-            "the mentor has {places} places in this programme and {taken} are taken"
+            "the mentor has no room for {} more: {taken} of their {places} places in this programme are taken",
+            candidate.mentee_ids.len()
         )));
     }
     if let Some(busy) = candidate.mentee_ids.iter().find(|m| placed.contains(m)) {
+        let name: Option<String> = employee::Entity::find_by_id(*busy)
+            .select_only()
+            .column(employee::Column::DisplayName)
+            .into_tuple()
+            .one(txn)
+            .await?;
         return Err(AppError::Conflict(format!(
-            "{busy} already has a live pairing in this programme"
+            "{} already has a live pairing in this programme",
+            name.unwrap_or_else(|| "a mentee".to_owned())
         )));
     }
     Ok(())
