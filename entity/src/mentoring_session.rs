@@ -16,6 +16,9 @@ pub struct Model {
     pub agenda: Option<String>,
     pub private_notes: Option<String>,
     pub cancel_reason: Option<String>,
+    /// iCalendar SEQUENCE: 0 when booked, one more at each reschedule, so
+    /// calendar clients update the same entry.
+    pub sequence: i32,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -577,6 +577,7 @@ pub async fn insert_session(
         agenda: Set(None),
         private_notes: Set(private_notes.map(str::to_owned)),
         cancel_reason: Set(None),
+        sequence: Set(0),
         created_by: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

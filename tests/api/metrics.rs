@@ -25,7 +25,7 @@ use crate::helpers::{
 
 const METRICS: &str = "query($p: UUID!, $from: Date, $to: Date) { programmeMetrics(programmeId: $p, from: $from, to: $to) {
   programmeId minGroupSize mentors mentees mentorsTrained activePairings completedPairings endedEarlyPairings
-  suppressedFigures sessionsHeld sessionsCancelled crossDepartmentShare averageRating nps mentorRetentionRate
+  suppressedFigures sessionsHeld sessionsCancelled sessionsNoShow crossDepartmentShare averageRating nps mentorRetentionRate
   role: breakdown(dimension: ROLE) { key participants sessionsHeld averageRating suppressed }
   department: breakdown(dimension: DEPARTMENT) { key participants sessionsHeld averageRating suppressed }
   generation: breakdown(dimension: GENERATION) { key participants suppressed }
@@ -255,6 +255,7 @@ async fn programme_world(app: &TestApp) -> Uuid {
         None,
     )
     .await;
+    insert_session(&app.db, a, day("2026-10-08"), SessionStatus::NoShow, None).await;
     feedback(app, a1, mentors[0], 5, 10, "2026-10-06").await;
     feedback(app, a1, mentees[0], 4, 9, "2026-10-06").await;
     feedback(app, a2, mentees[0], 3, 6, "2026-10-13").await;
@@ -344,6 +345,7 @@ fn counts(m: &Value) -> Vec<i64> {
         "endedEarlyPairings",
         "sessionsHeld",
         "sessionsCancelled",
+        "sessionsNoShow",
     ]
     .iter()
     .map(|k| m[*k].as_i64().unwrap())
@@ -365,7 +367,11 @@ async fn every_figure_matches_the_hand_computed_programme(backend: Backend) {
     let m = metrics(&app, programme).await;
     assert_eq!(m["programmeId"], programme.to_string());
     assert_eq!(m["minGroupSize"], 2);
-    assert_eq!(counts(&m), vec![5, 6, 0, 3, 1, 1, 6, 1], "{m}");
+    assert_eq!(
+        counts(&m),
+        vec![5, 6, 0, 3, 1, 1, 6, 1, 1],
+        "the missed session of 8 Oct is its own figure, not held: {m}"
+    );
     assert_eq!(
         m["suppressedFigures"],
         json!(["mentorsTrained"]),
@@ -441,8 +447,8 @@ async fn figures_of_fewer_than_k_people_are_hidden(backend: Backend) {
     let m = metrics(&app, programme).await;
     assert_eq!(
         counts(&m),
-        vec![5, 6, 0, 3, 0, 0, 3, 0],
-        "only the week of 12 Oct (6 people) publishes sessions; the cancelled one involves 2: {m}"
+        vec![5, 6, 0, 3, 0, 0, 3, 0, 0],
+        "only the week of 12 Oct (6 people) publishes sessions; the cancelled and the missed ones involve 2: {m}"
     );
     assert_eq!(
         m["suppressedFigures"],
@@ -493,7 +499,7 @@ async fn a_count_under_k_reads_zero_and_is_named(backend: Backend) {
     let m = metrics(&app, programme).await;
     assert_eq!(
         counts(&m),
-        vec![0, 6, 0, 3, 0, 0, 3, 0],
+        vec![0, 6, 0, 3, 0, 0, 3, 0, 0],
         "five mentors at k = 6 read 0; the three active pairings involve 7 people: {m}"
     );
     assert_eq!(

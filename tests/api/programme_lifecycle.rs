@@ -215,6 +215,7 @@ async fn closing_completes_pairings_and_cancels_future_sessions(backend: Backend
             agenda: Set(None),
             private_notes: Set(None),
             cancel_reason: Set(None),
+            sequence: Set(0),
             created_by: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

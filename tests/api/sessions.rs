@@ -316,6 +316,189 @@ async fn feedback_follows_a_held_session_once_per_participant(backend: Backend) 
     assert_eq!(seen_by_admin.iter().filter(|c| c.is_string()).count(), 2);
 }
 
+const RESCHEDULE: &str = "mutation($id: UUID!, $at: DateTime!, $m: Int) { rescheduleSession(id: $id, startsAt: $at, durationMinutes: $m) { id status startsAt endsAt } }";
+const NO_SHOW: &str = "mutation($id: UUID!) { markSessionNoShow(id: $id) { status } }";
+
+/// What a rescheduling request answers: the error code (or "none") and its message.
+async fn reschedule_outcome(
+    w: &World,
+    token: &str,
+    id: &Value,
+    starts_at: &str,
+) -> (String, String) {
+    let (_, body) = w
+        .app
+        .graphql(token, RESCHEDULE, json!({ "id": id, "at": starts_at }))
+        .await;
+    let error = &body["errors"][0];
+    (
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned(),
+        error["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+async fn sessions_are_moved_by_the_rules_of_booking(backend: Backend) {
+    let w = world(backend).await;
+    let session = schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+    let moved = w
+        .app
+        .query_ok(
+            &w.max,
+            RESCHEDULE,
+            json!({ "id": session["id"], "at": at(30) }),
+        )
+        .await;
+    assert_eq!(
+        moved["rescheduleSession"]["id"], session["id"],
+        "the same session"
+    );
+    assert_eq!(moved["rescheduleSession"]["status"], "SCHEDULED");
+    let starts: chrono::DateTime<Utc> = moved["rescheduleSession"]["startsAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ends: chrono::DateTime<Utc> = moved["rescheduleSession"]["endsAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(starts.to_rfc3339(), at(30));
+    assert_eq!(
+        ends - starts,
+        Duration::minutes(60),
+        "its own length is kept"
+    );
+    schedule(&w, &w.mia, w.pairing, &at(24), 60).await; // the old slot is free again
+    schedule(&w, &w.ned, w.other_pairing, &at(40), 60).await;
+    let (code, message) = reschedule_outcome(&w, &w.mia, &session["id"], &at(40)).await;
+    assert_eq!(code, "CONFLICT", "Max is busy then: {message}");
+    let shorter = w
+        .app
+        .query_ok(
+            &w.mia,
+            RESCHEDULE,
+            json!({ "id": session["id"], "at": at(41), "m": 30 }),
+        )
+        .await;
+    let starts: chrono::DateTime<Utc> = shorter["rescheduleSession"]["startsAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ends: chrono::DateTime<Utc> = shorter["rescheduleSession"]["endsAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ends - starts, Duration::minutes(30));
+    for (variables, field) in [
+        (json!({ "id": session["id"], "at": at(-1) }), "startsAt"),
+        (
+            json!({ "id": session["id"], "at": at(50), "m": 10 }),
+            "durationMinutes",
+        ),
+    ] {
+        let (_, body) = w.app.graphql(&w.mia, RESCHEDULE, variables).await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    assert_eq!(
+        reschedule_outcome(&w, &w.sam, &session["id"], &at(60))
+            .await
+            .0,
+        "FORBIDDEN",
+        "the supervisor sees the session but does not move it"
+    );
+    let past = schedule(&w, &w.mia, w.pairing, &at(-3), 60).await;
+    let (code, message) = reschedule_outcome(&w, &w.mia, &past["id"], &at(70)).await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("started"), "{message}");
+    w.app
+        .query_ok(&w.mia, HELD, json!({ "id": past["id"] }))
+        .await;
+    let (code, message) = reschedule_outcome(&w, &w.mia, &past["id"], &at(70)).await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("HELD"), "{message}");
+    w.app
+        .query_ok(&w.mia, CANCEL, json!({ "id": session["id"] }))
+        .await;
+    let (code, message) = reschedule_outcome(&w, &w.mia, &session["id"], &at(70)).await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("CANCELLED"), "{message}");
+}
+
+/// Six sessions, all with Max, moved at once into one slot: one wins.
+async fn concurrent_moves_into_one_slot_leave_exactly_one(backend: Backend) {
+    let w = world(backend).await;
+    for round in 0..4 {
+        let mut requests = Vec::new();
+        for n in 0..6 {
+            let (token, pairing) = if n % 2 == 0 {
+                (&w.mia, w.pairing)
+            } else {
+                (&w.ned, w.other_pairing)
+            };
+            let session = schedule(&w, token, pairing, &at(100 + round * 10 + n), 60).await;
+            let target = at(300 + round * 10);
+            requests.push((
+                token.clone(),
+                RESCHEDULE,
+                json!({ "id": session["id"], "at": target }),
+            ));
+        }
+        w.app.assert_exactly_one_wins(requests).await;
+    }
+}
+
+async fn a_missed_session_is_a_no_show_not_held(backend: Backend) {
+    let w = world(backend).await;
+    let future = schedule(&w, &w.mia, w.pairing, &at(24), 60).await;
+    let (_, body) = w
+        .app
+        .graphql(&w.max, NO_SHOW, json!({ "id": future["id"] }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "not started yet: {body}"
+    );
+    let past = schedule(&w, &w.mia, w.pairing, &at(-2), 60).await;
+    assert_eq!(
+        w.app
+            .query_error_code(&w.sam, NO_SHOW, json!({ "id": past["id"] }))
+            .await,
+        "FORBIDDEN",
+        "participants only"
+    );
+    let missed = w
+        .app
+        .query_ok(&w.max, NO_SHOW, json!({ "id": past["id"] }))
+        .await;
+    assert_eq!(missed["markSessionNoShow"]["status"], "NO_SHOW");
+    let (_, body) = w
+        .app
+        .graphql(&w.mia, HELD, json!({ "id": past["id"] }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NO_SHOW"),
+        "{body}"
+    );
+    let (_, body) = w
+        .app
+        .graphql(&w.mia, NO_SHOW, json!({ "id": past["id"] }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "once: {body}"
+    );
+}
+
 both!(
     participants_schedule_sessions_within_the_rules,
     nobody_is_double_booked,
@@ -323,4 +506,7 @@ both!(
     sessions_are_held_once_started_and_cancelled_while_scheduled,
     private_notes_are_for_participants_only,
     feedback_follows_a_held_session_once_per_participant,
+    sessions_are_moved_by_the_rules_of_booking,
+    concurrent_moves_into_one_slot_leave_exactly_one,
+    a_missed_session_is_a_no_show_not_held,
 );

@@ -336,6 +336,7 @@ async fn populate(db: &sea_orm::DatabaseConnection) -> anyhow::Result<(Uuid, usi
                 agenda: Set(None),
                 private_notes: Set(None),
                 cancel_reason: Set(None),
+                sequence: Set(0),
                 created_by: Set(None),
                 created_at: Set(start),
                 updated_at: Set(start),

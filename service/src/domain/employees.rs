@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use entity::employee;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -125,6 +125,9 @@ pub async fn list(
     }))
 }
 
+/// Ids per statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHUNK: usize = 10_000;
+
 /// Bumps the availability version of these employees (cached free time built
 /// before this change can then never be served). The new version is also at
 /// least the current time in microseconds, so versions keep rising even
@@ -141,25 +144,34 @@ pub async fn bump_availability<C: ConnectionTrait>(db: &C, employees: &[Uuid]) -
     let mut ids = employees.to_vec();
     ids.sort();
     ids.dedup();
-    employee::Entity::find()
-        .select_only()
-        .column(employee::Column::Id)
-        .filter(employee::Column::Id.is_in(ids.clone()))
-        .order_by_asc(employee::Column::Id)
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?;
+    // Chunks of one sorted list keep the lock order (and stay under every
+    // backend's parameter cap). FOR NO KEY UPDATE, not FOR UPDATE: it does
+    // not block the key-share locks that inserts referencing these rows take.
+    for chunk in ids.chunks(CHUNK) {
+        employee::Entity::find()
+            .select_only()
+            .column(employee::Column::Id)
+            .filter(employee::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(employee::Column::Id)
+            .lock(LockType::NoKeyUpdate)
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+    }
     let now = Utc::now().timestamp_micros();
     let next = Expr::col(employee::Column::AvailabilityVersion).add(1);
-    employee::Entity::update_many()
-        .col_expr(
-            employee::Column::AvailabilityVersion,
-            Expr::case(next.clone().gt(now), next).finally(now).into(),
-        )
-        .filter(employee::Column::Id.is_in(ids))
-        .exec(db)
-        .await?;
+    for chunk in ids.chunks(CHUNK) {
+        employee::Entity::update_many()
+            .col_expr(
+                employee::Column::AvailabilityVersion,
+                Expr::case(next.clone().gt(now), next.clone())
+                    .finally(now)
+                    .into(),
+            )
+            .filter(employee::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

@@ -34,7 +34,7 @@ pub struct EnrolRequest {
 }
 
 /// The live states: one such enrolment per employee, programme and role.
-const LIVE: [EnrolmentStatus; 2] = [EnrolmentStatus::Pending, EnrolmentStatus::Approved];
+pub const LIVE: [EnrolmentStatus; 2] = [EnrolmentStatus::Pending, EnrolmentStatus::Approved];
 
 /// Enrols the caller (and only the caller) in a programme open to volunteers.
 pub async fn enrol(

@@ -17,7 +17,7 @@
 //!   (k) distinct people: the participants (mentor and mentees) of its
 //!   sessions, its raters, its recommenders, the group members it involves,
 //!   its assessors. An unpublished cell contributes nothing anywhere.
-//! - sessionsHeld, sessionsCancelled, averageRating, nps, timeline points and
+//! - sessionsHeld, sessionsCancelled, sessionsNoShow, averageRating, nps, timeline points and
 //!   breakdown groups' sessionsHeld / averageRating are sums of published
 //!   cells inside the window; a MONTH point sums the weeks whose Monday falls
 //!   in that month (months are made of whole weeks).
@@ -102,6 +102,8 @@ pub struct Summary {
     pub sessions_held: i64,
     /// Sessions cancelled in the window's published weeks.
     pub sessions_cancelled: i64,
+    /// Sessions marked NO_SHOW in the window's published weeks (never held).
+    pub sessions_no_show: i64,
     /// Share of started pairings whose mentor and a mentee sit in different departments.
     pub cross_department_share: Option<f64>,
     /// Average session rating (1–5) over the published weeks.
@@ -390,6 +392,10 @@ pub struct RawWeek {
     pub cancelled: i64,
     /// Distinct participants of the sessions cancelled.
     pub cancelled_people: i64,
+    /// Sessions marked NO_SHOW.
+    pub no_show: i64,
+    /// Distinct participants of the sessions marked NO_SHOW.
+    pub no_show_people: i64,
     /// Ratings submitted.
     pub ratings: Tally,
     /// Distinct raters.
@@ -409,6 +415,8 @@ pub struct Week {
     pub held: i64,
     /// Sessions cancelled (0 when unpublished).
     pub cancelled: i64,
+    /// Sessions marked NO_SHOW (0 when unpublished).
+    pub no_show: i64,
     /// Ratings, when at least k people rated.
     pub ratings: Option<Tally>,
     /// Net promoters, when at least k people recommended.
@@ -426,6 +434,11 @@ pub fn publish_week(monday: NaiveDate, raw: &RawWeek, k: i64) -> Week {
         },
         cancelled: if publishable(raw.cancelled_people, k) {
             raw.cancelled
+        } else {
+            0
+        },
+        no_show: if publishable(raw.no_show_people, k) {
+            raw.no_show
         } else {
             0
         },
@@ -751,6 +764,7 @@ pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Sum
     summary.weeks = weeks(db, scope).await?;
     summary.sessions_held = total(summary.weeks.iter().map(|w| w.held));
     summary.sessions_cancelled = total(summary.weeks.iter().map(|w| w.cancelled));
+    summary.sessions_no_show = total(summary.weeks.iter().map(|w| w.no_show));
     summary.average_rating = average(summary.weeks.iter().map(|w| w.ratings));
     summary.nps = net_promoter_score(&summary.weeks);
     summary.suppressed = hidden;
@@ -767,10 +781,11 @@ async fn weeks<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Vec<Week>
     let (mut sessions, involved) = involvement(scope);
     let person = || Expr::col((involved.clone(), Alias::new("person")));
     let session = || col(mentoring_session::Entity, mentoring_session::Column::Id);
-    let cancelled = || {
-        col(mentoring_session::Entity, mentoring_session::Column::Status)
-            .eq(SessionStatus::Cancelled.to_value())
+    let status_is = |status: SessionStatus| {
+        col(mentoring_session::Entity, mentoring_session::Column::Status).eq(status.to_value())
     };
+    let cancelled = || status_is(SessionStatus::Cancelled);
+    let no_show = || status_is(SessionStatus::NoShow);
     sessions
         .inner_join(
             mentoring_session::Entity,
@@ -792,6 +807,14 @@ async fn weeks<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Vec<Week>
         .expr_as(
             count_distinct_if(cancelled(), person()),
             Alias::new("cancelled_people"),
+        )
+        .expr_as(
+            count_distinct_if(no_show(), session()),
+            Alias::new("no_show"),
+        )
+        .expr_as(
+            count_distinct_if(no_show(), person()),
+            Alias::new("no_show_people"),
         );
     if !by_week(&mut sessions, &starts(), &mondays) {
         return Ok(Vec::new());
@@ -802,6 +825,8 @@ async fn weeks<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Vec<Week>
             week.held_people = int(&row, "held_people")?;
             week.cancelled = int(&row, "cancelled")?;
             week.cancelled_people = int(&row, "cancelled_people")?;
+            week.no_show = int(&row, "no_show")?;
+            week.no_show_people = int(&row, "no_show_people")?;
         }
     }
 
@@ -844,12 +869,10 @@ async fn weeks<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Vec<Week>
 fn started_pairings(query: &mut SelectStatement, scope: &Scope) {
     query
         .and_where(col(pairing::Entity, pairing::Column::ProgrammeId).eq(scope.programme_id))
-        .and_where(col(pairing::Entity, pairing::Column::Status).is_in([
-            PairingStatus::Active.to_value(),
-            PairingStatus::Paused.to_value(),
-            PairingStatus::Completed.to_value(),
-            PairingStatus::EndedEarly.to_value(),
-        ]));
+        .and_where(
+            col(pairing::Entity, pairing::Column::Status)
+                .is_in(access::KNOWN_PAIRING_STATES.map(|s| s.to_value())),
+        );
 }
 
 async fn cross_department<C: ConnectionTrait>(
@@ -1454,6 +1477,7 @@ mod tests {
             monday: day(monday),
             held,
             cancelled: 0,
+            no_show: 0,
             ratings: ratings.map(|(sum, count)| Tally { sum, count }),
             net_promoters: None,
         }
@@ -1548,13 +1572,15 @@ mod tests {
             held_people: 6,
             cancelled: 1,
             cancelled_people: 2,
+            no_show: 2,
+            no_show_people: 5,
             ratings: Tally { sum: 9, count: 3 },
             raters: 4,
             net_promoters: Tally { sum: 1, count: 5 },
             recommenders: 5,
         };
         let week = publish_week(day("2026-10-05"), &raw, 5);
-        assert_eq!((week.held, week.cancelled), (3, 0));
+        assert_eq!((week.held, week.cancelled, week.no_show), (3, 0, 2));
         assert_eq!(week.ratings, None, "four raters at k = 5");
         assert_eq!(week.net_promoters, Some(Tally { sum: 1, count: 5 }));
     }

@@ -634,6 +634,7 @@ impl<'a> Company<'a> {
                 private_notes: Set(None),
                 cancel_reason: Set((session_status == SessionStatus::Cancelled)
                     .then(|| "Agenda conflict".to_owned())),
+                sequence: Set(0),
                 created_by: Set(Some(participants[0])),
                 created_at: Set(self.now),
                 updated_at: Set(self.now),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{PairingStatus, SessionMode, SessionStatus};
 use entity::{mentoring_session, pairing, pairing_mentee, session_feedback, session_topic, skill};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
@@ -94,12 +95,6 @@ pub async fn schedule(
     let (ends_at, topics, agenda) = request.validate(now)?;
     let txn = super::write_txn(db).await?;
     let pairing = pairings::get_as_participant(&txn, caller, request.pairing_id).await?;
-    if pairing.status != PairingStatus::Active {
-        return Err(AppError::Conflict(format!(
-            "the pairing is {}: only ACTIVE pairings take new sessions",
-            pairing.status.to_value()
-        )));
-    }
     if !topics.is_empty() {
         let known = skill::Entity::find()
             .filter(skill::Column::Id.is_in(topics.clone()))
@@ -114,14 +109,8 @@ pub async fn schedule(
     }
     let participants = pairings::participants(&txn, &pairing).await?;
     employees::bump_availability(&txn, &participants).await?;
-    let clashes = booked_of(&txn, &participants, request.starts_at, ends_at).await?;
-    if let Some(clash) = clashes.first() {
-        return Err(AppError::Conflict(format!(
-            "a participant already has a session from {} to {}",
-            clash.starts_at.to_rfc3339(),
-            clash.ends_at.to_rfc3339()
-        )));
-    }
+    require_active(&txn, pairing.id).await?;
+    refuse_clashes(&txn, &participants, request.starts_at, ends_at, None).await?;
     let created = mentoring_session::ActiveModel {
         id: Set(super::new_id()),
         pairing_id: Set(pairing.id),
@@ -132,6 +121,7 @@ pub async fn schedule(
         agenda: Set(agenda),
         private_notes: Set(None),
         cancel_reason: Set(None),
+        sequence: Set(0),
         created_by: Set(caller.employee_id),
         created_at: Set(now),
         updated_at: Set(now),
@@ -149,6 +139,196 @@ pub async fn schedule(
     }
     txn.commit().await?;
     Ok(created)
+}
+
+/// The pairing is ACTIVE — read after the participants' rows are locked: a
+/// pause or an end that committed meanwhile locked them too (it cancels
+/// their sessions), so its new status is what this reads.
+async fn require_active<C: ConnectionTrait>(txn: &C, pairing_id: Uuid) -> AppResult<()> {
+    let status: Option<PairingStatus> = pairing::Entity::find_by_id(pairing_id)
+        .select_only()
+        .column(pairing::Column::Status)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    match status {
+        Some(PairingStatus::Active) => Ok(()),
+        Some(other) => Err(AppError::Conflict(format!(
+            "the pairing is {}: only ACTIVE pairings take sessions",
+            other.to_value()
+        ))),
+        None => Err(AppError::NotFound("pairing")),
+    }
+}
+
+/// No participant has another session in `[start, end)` (`moving`: the
+/// session being moved, which does not clash with itself).
+async fn refuse_clashes<C: ConnectionTrait>(
+    txn: &C,
+    participants: &[Uuid],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    moving: Option<Uuid>,
+) -> AppResult<()> {
+    let clashes = booked_of(txn, participants, start, end).await?;
+    match clashes.iter().find(|s| Some(s.id) != moving) {
+        Some(clash) => Err(AppError::Conflict(format!(
+            "a participant already has a session from {} to {}",
+            clash.starts_at.to_rfc3339(),
+            clash.ends_at.to_rfc3339()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What a participant (or their delegate) asks for when moving a session.
+#[derive(Clone, Copy, Debug)]
+pub struct RescheduleRequest {
+    /// The session.
+    pub session_id: Uuid,
+    /// The new start: still to come.
+    pub starts_at: DateTime<Utc>,
+    /// 15 to 240 minutes; the session's own length when not given.
+    pub duration_minutes: Option<i32>,
+}
+
+/// Moves a SCHEDULED session still to come to another time, by the rules of
+/// booking (an ACTIVE pairing, no participant double-booked, 15 to 240
+/// minutes), in one transaction: the old slot is free again only if the new
+/// one is taken. Its iCalendar SEQUENCE grows, so calendars update the same
+/// entry; the participants' availability versions are bumped.
+pub async fn reschedule(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    request: RescheduleRequest,
+) -> AppResult<mentoring_session::Model> {
+    let now = Utc::now();
+    if request.starts_at <= now {
+        return Err(AppError::bad_input(
+            "startsAt",
+            "a session is moved to a time still to come",
+        ));
+    }
+    let txn = super::write_txn(db).await?;
+    let (session, participants) = get_as_participant(&txn, caller, request.session_id).await?;
+    let minutes = match request.duration_minutes {
+        Some(minutes) => minutes,
+        None => i32::try_from((session.ends_at - session.starts_at).num_minutes()).unwrap_or(0),
+    };
+    if !(15..=240).contains(&minutes) {
+        return Err(AppError::bad_input(
+            "durationMinutes",
+            "a session lasts 15 to 240 minutes",
+        ));
+    }
+    let ends_at = request
+        .starts_at
+        .checked_add_signed(Duration::minutes(minutes.into()))
+        .ok_or_else(|| AppError::bad_input("startsAt", "startsAt is too far in the future"))?;
+    employees::bump_availability(&txn, &participants).await?;
+    let current = reread(&txn, session.id).await?;
+    refuse_unless_still_to_come(&current, now, "moved")?;
+    require_active(&txn, current.pairing_id).await?;
+    refuse_clashes(
+        &txn,
+        &participants,
+        request.starts_at,
+        ends_at,
+        Some(current.id),
+    )
+    .await?;
+    let moved = mentoring_session::Entity::update_many()
+        .col_expr(
+            mentoring_session::Column::StartsAt,
+            Expr::value(request.starts_at),
+        )
+        .col_expr(mentoring_session::Column::EndsAt, Expr::value(ends_at))
+        .col_expr(
+            mentoring_session::Column::Sequence,
+            Expr::col(mentoring_session::Column::Sequence).add(1),
+        )
+        .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
+        .filter(mentoring_session::Column::Id.eq(current.id))
+        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the session changed meanwhile; read it again".into(),
+        ));
+    }
+    let updated = reread(&txn, current.id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A session that is SCHEDULED and has not started; CONFLICT naming its state otherwise.
+fn refuse_unless_still_to_come(
+    session: &mentoring_session::Model,
+    now: DateTime<Utc>,
+    verb: &str,
+) -> AppResult<()> {
+    if session.status != SessionStatus::Scheduled {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: only a SCHEDULED session still to come is {verb}",
+            session.status.to_value()
+        )));
+    }
+    if session.starts_at <= now {
+        return Err(AppError::Conflict(format!(
+            "the session started at {}: it can no longer be {verb}",
+            session.starts_at.to_rfc3339()
+        )));
+    }
+    Ok(())
+}
+
+/// The session as it is now.
+async fn reread<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<mentoring_session::Model> {
+    mentoring_session::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("session"))
+}
+
+/// Moves a SCHEDULED session to `to` with a guarded update: of two changes
+/// at once exactly one applies, the other is a CONFLICT naming the state it
+/// found.
+async fn finish_scheduled<C: ConnectionTrait>(
+    txn: &C,
+    id: Uuid,
+    to: SessionStatus,
+    cancel_reason: Option<String>,
+) -> AppResult<mentoring_session::Model> {
+    let mut update = mentoring_session::Entity::update_many()
+        .col_expr(
+            mentoring_session::Column::Status,
+            Expr::value(to.to_value()),
+        )
+        .col_expr(
+            mentoring_session::Column::UpdatedAt,
+            Expr::value(Utc::now()),
+        );
+    if to == SessionStatus::Cancelled {
+        update = update.col_expr(
+            mentoring_session::Column::CancelReason,
+            Expr::value(cancel_reason),
+        );
+    }
+    let moved = update
+        .filter(mentoring_session::Column::Id.eq(id))
+        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+        .exec(txn)
+        .await?;
+    let now = reread(txn, id).await?;
+    if moved.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: it cannot become {}",
+            now.status.to_value(),
+            to.to_value()
+        )));
+    }
+    Ok(now)
 }
 
 /// The SCHEDULED and HELD sessions of any of these people (in any of their
@@ -269,10 +449,32 @@ pub async fn mark_held(
             "the session is SCHEDULED and has not started yet".into(),
         ));
     }
-    let mut change: mentoring_session::ActiveModel = session.into();
-    change.status = Set(SessionStatus::Held);
-    change.updated_at = Set(Utc::now());
-    let updated = change.update(&txn).await?;
+    let updated = finish_scheduled(&txn, session.id, SessionStatus::Held, None).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Marks a session NO_SHOW (a participant, once it has started): it did
+/// not take place, and counts as such in metrics, never as held.
+pub async fn mark_no_show(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<mentoring_session::Model> {
+    let txn = super::write_txn(db).await?;
+    let (session, _) = get_as_participant(&txn, caller, id).await?;
+    if session.status != SessionStatus::Scheduled {
+        return Err(AppError::Conflict(format!(
+            "the session is {}: only a SCHEDULED session is marked NO_SHOW",
+            session.status.to_value()
+        )));
+    }
+    if session.starts_at > Utc::now() {
+        return Err(AppError::Conflict(
+            "the session has not started yet: nobody has missed it".into(),
+        ));
+    }
+    let updated = finish_scheduled(&txn, session.id, SessionStatus::NoShow, None).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -302,13 +504,10 @@ pub async fn cancel(
         )));
     }
     employees::bump_availability(&txn, &participants).await?;
-    let mut change: mentoring_session::ActiveModel = session.into();
-    change.status = Set(SessionStatus::Cancelled);
-    change.cancel_reason = Set(reason
+    let reason = reason
         .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty()));
-    change.updated_at = Set(Utc::now());
-    let updated = change.update(&txn).await?;
+        .filter(|r| !r.is_empty());
+    let updated = finish_scheduled(&txn, session.id, SessionStatus::Cancelled, reason).await?;
     txn.commit().await?;
     Ok(updated)
 }

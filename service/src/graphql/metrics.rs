@@ -128,6 +128,10 @@ impl ProgrammeMetrics {
     async fn sessions_cancelled(&self) -> i32 {
         small(self.summary.sessions_cancelled)
     }
+    /// Sessions marked NO_SHOW: they did not take place, and never count as held.
+    async fn sessions_no_show(&self) -> i32 {
+        small(self.summary.sessions_no_show)
+    }
     /// Share of pairings whose mentor and mentees sit in different departments.
     async fn cross_department_share(&self) -> Option<f64> {
         self.summary.cross_department_share

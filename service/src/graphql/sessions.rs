@@ -15,7 +15,7 @@ use super::loaders::{
 use super::pairings::Pairing;
 use super::people::{Employee, Skill};
 use crate::domain::access::{self, Area};
-use crate::domain::sessions::{self, FeedbackRequest, ScheduleRequest};
+use crate::domain::sessions::{self, FeedbackRequest, RescheduleRequest, ScheduleRequest};
 
 /// Session lifecycle.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +199,43 @@ impl SessionMutation {
     ) -> async_graphql::Result<MentoringSession> {
         Ok(MentoringSession(
             sessions::cancel(ctx.db()?, ctx.caller()?, id, reason)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Moves a SCHEDULED session still to come (a participant): the rules of
+    /// booking, atomically; calendars update the same entry.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn reschedule_session(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        starts_at: DateTime,
+        duration_minutes: Option<i32>,
+    ) -> async_graphql::Result<MentoringSession> {
+        let request = RescheduleRequest {
+            session_id: id,
+            starts_at: starts_at.0,
+            duration_minutes,
+        };
+        Ok(MentoringSession(
+            sessions::reschedule(ctx.db()?, ctx.caller()?, request)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Records that a session did not take place (a participant, once it
+    /// has started); metrics count it apart from held sessions.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn mark_session_no_show(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<MentoringSession> {
+        Ok(MentoringSession(
+            sessions::mark_no_show(ctx.db()?, ctx.caller()?, id)
                 .await
                 .gql()?,
         ))

@@ -336,7 +336,12 @@ pub async fn terminate<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let programmes = lifecycle::programmes_of(db, leavers).await?;
-    let lock = lifecycle::lock_programmes(db, programmes).await?;
+    let lock = lifecycle::lock_programmes(db, programmes.iter().copied()).await?;
+    // Enrolled somewhere new between the read and the lock: run again.
+    let now_in = lifecycle::programmes_of(db, leavers).await?;
+    if now_in.iter().any(|p| !programmes.contains(p)) {
+        return Err(AppError::Retry);
+    }
     lifecycle::end_for_departure(db, &lock, leavers, None, LEAVER_REASON, now).await?;
     employee::Entity::update_many()
         .col_expr(
@@ -356,9 +361,7 @@ pub async fn terminate<C: ConnectionTrait>(
         .col_expr(enrolment::Column::WithdrawnAt, Expr::value(now))
         .col_expr(enrolment::Column::UpdatedAt, Expr::value(now))
         .filter(enrolment::Column::EmployeeId.is_in(leavers.iter().copied()))
-        .filter(
-            enrolment::Column::Status.is_in([EnrolmentStatus::Pending, EnrolmentStatus::Approved]),
-        )
+        .filter(enrolment::Column::Status.is_in(super::enrolments::LIVE))
         .exec(db)
         .await?;
     Ok(())

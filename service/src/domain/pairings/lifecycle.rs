@@ -21,11 +21,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::enums::{
-    EnrolmentStatus, PairingStatus, ParticipantRole, ProgrammeStatus, SessionStatus,
-};
+use entity::enums::{EnrolmentStatus, PairingStatus, ParticipantRole, SessionStatus};
 use entity::{employee, enrolment, mentoring_session, pairing, pairing_mentee, programme};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
@@ -38,6 +36,9 @@ use crate::domain::access::{self, Area};
 use crate::domain::audit::{self, Actor, AuditEntry};
 use crate::domain::{employees, write_txn};
 use crate::error::{AppError, AppResult};
+
+/// Ids per statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHUNK: usize = 10_000;
 
 /// Proof that the transaction holds the row locks of these programmes.
 #[derive(Debug)]
@@ -74,10 +75,12 @@ pub async fn lock_programmes<C: ConnectionTrait>(
             programmes: Vec::new(),
         });
     }
+    // FOR NO KEY UPDATE: serialises the lifecycle's writers without
+    // blocking inserts that merely reference the programme (an enrolment).
     let programmes = programme::Entity::find()
         .filter(programme::Column::Id.is_in(ids))
         .order_by_asc(programme::Column::Id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .all(txn)
         .await?;
     Ok(ProgrammeLock { programmes })
@@ -112,9 +115,10 @@ impl Move<'_> {
         self.from == [PairingStatus::Proposed]
     }
 
-    /// A pairing that ends or pauses loses the sessions still to come.
+    /// A pairing that ends or pauses loses the sessions still to come (a
+    /// proposal has none: deciding one locks nobody's diary).
     fn cancels_future_sessions(&self) -> bool {
-        self.ends() || self.to == PairingStatus::Paused
+        !self.decides() && (self.ends() || self.to == PairingStatus::Paused)
     }
 }
 
@@ -129,19 +133,20 @@ pub async fn move_pairings<C: ConnectionTrait>(
     change: Move<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<Uuid>> {
-    if pairing_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut moving: Vec<Uuid> = Vec::new();
+    for chunk in pairing_ids.chunks(CHUNK) {
+        let found: Vec<Uuid> = pairing::Entity::find()
+            .select_only()
+            .column(pairing::Column::Id)
+            .filter(pairing::Column::Id.is_in(chunk.iter().copied()))
+            .filter(pairing::Column::ProgrammeId.is_in(lock.ids()))
+            .filter(pairing::Column::Status.is_in(change.from.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        moving.extend(found);
     }
-    let moving: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
-        .filter(pairing::Column::ProgrammeId.is_in(lock.ids()))
-        .filter(pairing::Column::Status.is_in(change.from.iter().copied()))
-        .order_by_asc(pairing::Column::Id)
-        .into_tuple()
-        .all(txn)
-        .await?;
+    moving.sort();
     if moving.is_empty() {
         return Ok(moving);
     }
@@ -168,10 +173,13 @@ pub async fn move_pairings<C: ConnectionTrait>(
             pairing::Column::PauseReason,
             Expr::value(change.reason.filter(|_| pausing)),
         );
-    update
-        .filter(pairing::Column::Id.is_in(moving.iter().copied()))
-        .exec(txn)
-        .await?;
+    for chunk in moving.chunks(CHUNK) {
+        update
+            .clone()
+            .filter(pairing::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
     if change.cancels_future_sessions() {
         // A pause's own reason stays with the pairing; its sessions only say why.
         let reason = match change.to {
@@ -193,32 +201,39 @@ async fn cancel_future_sessions<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let mut people: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::MentorId)
-        .filter(pairing::Column::Id.is_in(pairing_ids.iter().copied()))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    people.extend(
-        members::mentees_of(txn, pairing_ids)
-            .await?
-            .into_values()
-            .flatten(),
-    );
+    let mut people: Vec<Uuid> = Vec::new();
+    for chunk in pairing_ids.chunks(CHUNK) {
+        let mentors: Vec<Uuid> = pairing::Entity::find()
+            .select_only()
+            .column(pairing::Column::MentorId)
+            .filter(pairing::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        people.extend(mentors);
+        people.extend(
+            members::mentees_of(txn, chunk)
+                .await?
+                .into_values()
+                .flatten(),
+        );
+    }
+    // One call over everyone: their rows are locked in one sorted order.
     employees::bump_availability(txn, &people).await?;
-    mentoring_session::Entity::update_many()
-        .col_expr(
-            mentoring_session::Column::Status,
-            Expr::value(SessionStatus::Cancelled.to_value()),
-        )
-        .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
-        .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
-        .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()))
-        .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-        .filter(mentoring_session::Column::StartsAt.gt(now))
-        .exec(txn)
-        .await?;
+    for chunk in pairing_ids.chunks(CHUNK) {
+        mentoring_session::Entity::update_many()
+            .col_expr(
+                mentoring_session::Column::Status,
+                Expr::value(SessionStatus::Cancelled.to_value()),
+            )
+            .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
+            .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
+            .filter(mentoring_session::Column::PairingId.is_in(chunk.iter().copied()))
+            .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+            .filter(mentoring_session::Column::StartsAt.gt(now))
+            .exec(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -325,10 +340,7 @@ async fn check_candidate<C: ConnectionTrait>(
     held_by: &[PairingStatus],
 ) -> AppResult<()> {
     let programme = candidate.programme;
-    if !matches!(
-        programme.status,
-        ProgrammeStatus::Matching | ProgrammeStatus::Active
-    ) {
+    if !rules::starts_pairings(programme.status) {
         return Err(AppError::Conflict(format!(
             "the programme is {}: pairings are made while it is MATCHING or ACTIVE",
             programme.status.to_value()
@@ -370,19 +382,32 @@ async fn approved_enrolment<C: ConnectionTrait>(
     employee_id: Uuid,
     role: ParticipantRole,
 ) -> AppResult<enrolment::Model> {
-    enrolment::Entity::find()
+    let found = enrolment::Entity::find()
         .filter(enrolment::Column::ProgrammeId.eq(programme_id))
         .filter(enrolment::Column::EmployeeId.eq(employee_id))
         .filter(enrolment::Column::Role.eq(role))
         .filter(enrolment::Column::Status.eq(EnrolmentStatus::Approved))
         .one(txn)
-        .await?
-        .ok_or_else(|| {
-            AppError::Conflict(format!(
-                "{employee_id} has no approved {} enrolment in this programme",
-                role.to_value()
-            ))
-        })
+        .await?;
+    match found {
+        Some(enrolment) => Ok(enrolment),
+        None => Err(AppError::Conflict(format!(
+            "{} has no approved {} enrolment in this programme",
+            display_name(txn, employee_id).await?,
+            role.to_value()
+        ))),
+    }
+}
+
+/// An employee's display name for a message ("someone" if unknown).
+async fn display_name<C: ConnectionTrait>(txn: &C, id: Uuid) -> AppResult<String> {
+    let name: Option<String> = employee::Entity::find_by_id(id)
+        .select_only()
+        .column(employee::Column::DisplayName)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(name.unwrap_or_else(|| "someone".to_owned()))
 }
 
 /// Reverse mentoring and no close management relation, either way: the
@@ -495,15 +520,9 @@ async fn check_room<C: ConnectionTrait>(
         )));
     }
     if let Some(busy) = candidate.mentee_ids.iter().find(|m| placed.contains(m)) {
-        let name: Option<String> = employee::Entity::find_by_id(*busy)
-            .select_only()
-            .column(employee::Column::DisplayName)
-            .into_tuple()
-            .one(txn)
-            .await?;
         return Err(AppError::Conflict(format!(
             "{} already has a live pairing in this programme",
-            name.unwrap_or_else(|| "a mentee".to_owned())
+            display_name(txn, *busy).await?
         )));
     }
     Ok(())
@@ -650,13 +669,9 @@ async fn move_as_participant_or_admin(
     let current = reread(&txn, id).await?;
     refuse_unless_in(&current, change.from, change.to)?;
     let programme = lock.programme(current.programme_id)?;
-    let pairing_open = matches!(
-        programme.status,
-        ProgrammeStatus::Matching | ProgrammeStatus::Active
-    );
-    if change.to == PairingStatus::Active && !pairing_open {
+    if change.to == PairingStatus::Active && !rules::runs_pairings(programme.status) {
         return Err(AppError::Conflict(format!(
-            "the programme is {}: pairings resume while it is MATCHING or ACTIVE",
+            "the programme is {}: its pairings no longer resume",
             programme.status.to_value()
         )));
     }

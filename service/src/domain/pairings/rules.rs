@@ -4,7 +4,7 @@
 //! the facts, these functions decide.
 
 use entity::enrolment;
-use entity::enums::{PairingStatus, ProgrammeFormat};
+use entity::enums::{PairingStatus, ProgrammeFormat, ProgrammeStatus};
 use uuid::Uuid;
 
 /// States in which a pairing holds its mentor's places and its mentees'
@@ -25,6 +25,19 @@ pub const FINAL: [PairingStatus; 3] = [
     PairingStatus::EndedEarly,
     PairingStatus::Declined,
 ];
+
+/// Whether a programme in this state makes pairings (by hand, by accepting
+/// a proposal): while MATCHING or ACTIVE.
+pub fn starts_pairings(status: ProgrammeStatus) -> bool {
+    matches!(status, ProgrammeStatus::Matching | ProgrammeStatus::Active)
+}
+
+/// Whether a programme in this state lets its pairings run (and resume
+/// from a pause): from the first pairing until it is CLOSED, even while it
+/// takes volunteers again (ENROLLING).
+pub fn runs_pairings(status: ProgrammeStatus) -> bool {
+    !matches!(status, ProgrammeStatus::Draft | ProgrammeStatus::Closed)
+}
 
 /// Rules from configuration that pairings obey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,6 +246,17 @@ mod tests {
         assert!(size_refusal(ProgrammeFormat::Group, 3, 3).is_none());
         assert!(size_refusal(ProgrammeFormat::Group, 3, 4).is_some());
         assert!(size_refusal(ProgrammeFormat::Group, 3, 0).is_some());
+    }
+
+    #[test]
+    fn pairings_start_while_matching_or_active_and_run_until_closed() {
+        use ProgrammeStatus::*;
+        for status in [Draft, Enrolling, Closed] {
+            assert!(!starts_pairings(status), "{status:?}");
+        }
+        assert!(starts_pairings(Matching) && starts_pairings(Active));
+        assert!(runs_pairings(Enrolling) && runs_pairings(Matching) && runs_pairings(Active));
+        assert!(!runs_pairings(Closed) && !runs_pairings(Draft));
     }
 
     #[test]
