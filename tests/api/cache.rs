@@ -24,6 +24,8 @@ const AWAY: &str = "mutation($s: DateTime!, $e: DateTime!) { addUnavailability(s
 const SCHEDULE: &str =
     "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { id } }";
 const CANCEL: &str = "mutation($id: UUID!) { cancelSession(id: $id) { status } }";
+const RESCHEDULE: &str =
+    "mutation($id: UUID!, $at: DateTime!) { rescheduleSession(id: $id, startsAt: $at) { status } }";
 const END: &str = "mutation($id: UUID!) { endPairing(id: $id, reason: \"reorganisation\", completed: false) { status } }";
 
 /// A mentor in Paris and a mentee in New York, paired, with weekly slots
@@ -245,6 +247,18 @@ async fn cached_free_time_follows_every_change(backend: Backend) {
             "a booked session shows at once"
         );
         w.assert_answers_match_the_database("after booking").await;
+
+        let moved = json!({ "id": session, "at": after_away[1].start });
+        w.app.query_ok(&w.max_token, RESCHEDULE, moved).await;
+        let after_move = w.common().await;
+        assert!(
+            after_move.contains(&after_away[0]) && !after_move.contains(&after_away[1]),
+            "a moved session frees its old slot and takes the new one at once"
+        );
+        w.assert_answers_match_the_database("after rescheduling")
+            .await;
+        let back = json!({ "id": session, "at": after_away[0].start });
+        w.app.query_ok(&w.max_token, RESCHEDULE, back).await;
 
         w.app
             .query_ok(&w.max_token, CANCEL, json!({ "id": session }))
