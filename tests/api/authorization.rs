@@ -2,7 +2,7 @@
 //! for every field that exists. Later issues add their rows here.
 
 use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};
-use entity::{programme, session_feedback};
+use entity::{delegation, programme, session_feedback};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -95,6 +95,19 @@ async fn world(app: &TestApp) -> World {
     let proposed = insert_pairing(&app.db, open, mentor, &[pat], PairingStatus::Proposed).await;
     let former = insert_employee(&app.db, Person::new("Fay Former", 6)).await;
     insert_pairing(&app.db, open, mentor, &[former], PairingStatus::Completed).await;
+    // Ada manages the mentee's (an executive's) mentoring agenda.
+    let ada = insert_employee(&app.db, Person::new("Ada Assistant", 3)).await;
+    delegation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        principal_id: Set(mentee),
+        delegate_id: Set(ada),
+        granted_by: Set(None),
+        created_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     World {
         pairing,
         proposed,
@@ -115,6 +128,7 @@ const CALLERS: &[(&str, Option<&str>, &[&str])] = &[
     ("admin", None, &["admin"]),
     ("analyst", None, &["analyst"]),
     ("hris", None, &["hris"]),
+    ("delegate", Some("ada.assistant@corp.example"), &[]),
 ];
 
 fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
@@ -218,12 +232,17 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
             "query($id: UUID!) { hrisSyncRun(id: $id) { state } }".into(),
             json!({ "id": Uuid::nil() }),
         ),
+        (
+            "pairings of the mentee (delegated)",
+            "query($id: UUID!) { pairingsOf(principalId: $id) { id } }".into(),
+            json!({ "id": w.mentee }),
+        ),
     ]
 }
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 25]> {
+fn expected() -> Vec<[Outcome; 26]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
@@ -237,13 +256,14 @@ fn expected() -> Vec<[Outcome; 25]> {
     const ALL_FEEDBACK: Outcome = Count("/pairing/sessions/edges/1/node/feedback", 1);
     const NO_FEEDBACK: Outcome = Count("/pairing/sessions/edges/1/node/feedback", 0);
     const NO_PROPOSALS: Outcome = Count("/myPairings", 0);
+    const DELEGATED: Outcome = Count("/pairingsOf", 1);
     vec![
         // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
         // pairing, private notes, enrolments, mentor's availability,
         // mentees' contact details, mentees' names, feedback, common slots,
         // a proposed pairing, proposals among my pairings, a former partner's
         // availability, metrics of a draft,
-        // createProgramme, syncEmployees, hrisSyncRun
+        // createProgramme, syncEmployees, hrisSyncRun, pairings of the mentee (delegated)
         [
             Ok,
             Ok,
@@ -270,6 +290,7 @@ fn expected() -> Vec<[Outcome; 25]> {
             F,
             F,
             F,
+            N,
         ], // employee (is the stranger)
         [
             Ok,
@@ -297,6 +318,7 @@ fn expected() -> Vec<[Outcome; 25]> {
             F,
             F,
             F,
+            N,
         ], // participant (the mentor: the feedback is the mentee's)
         [
             Ok,
@@ -324,6 +346,7 @@ fn expected() -> Vec<[Outcome; 25]> {
             F,
             F,
             F,
+            N,
         ], // supervisor of the mentor
         [
             NO_ME,
@@ -351,14 +374,43 @@ fn expected() -> Vec<[Outcome; 25]> {
             Ok,
             F,
             NO_RUN,
+            N,
         ], // admin
         [
             NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, N, F, F,
-            F,
+            F, F,
         ], // analyst
         [
-            NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN,
+            NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN, F,
         ], // hris
+        [
+            Ok,
+            Ok,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            Ok,
+            N,
+            Ok,
+            N,
+            N,
+            N,
+            Ok,
+            N,
+            N,
+            N,
+            N,
+            N,
+            N,
+            NO_PROPOSALS,
+            N,
+            F,
+            F,
+            F,
+            F,
+            DELEGATED,
+        ], // delegate of the mentee: the principal's name and ACTIVE pairings, nothing of their content
     ]
 }
 
@@ -434,6 +486,7 @@ async fn employees_list_only_their_scope(backend: Backend) {
             None,
             &["admin"],
             &[
+                "Ada Assistant",
                 "Fay Former",
                 "Max Mentee",
                 "Mia Mentor",

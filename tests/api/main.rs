@@ -16,6 +16,7 @@ mod batching;
 mod cache;
 mod calendar;
 mod constraints;
+mod delegations;
 mod enrolments;
 mod hardening;
 mod health;

@@ -68,15 +68,41 @@ pub enum EmployeeScope {
     /// Admins: every employee.
     All,
     /// These employees only (possibly none).
-    Only(HashSet<Uuid>),
+    Only {
+        /// Seen in full: themself, pairing partners, supervised mentors.
+        people: HashSet<Uuid>,
+        /// Seen as a name and a job only (delegation partners): never
+        /// their skills.
+        names_only: HashSet<Uuid>,
+    },
 }
 
 impl EmployeeScope {
-    /// Whether `id` is in scope.
+    /// Whether `id` is in scope at all.
     pub fn contains(&self, id: Uuid) -> bool {
         match self {
             EmployeeScope::All => true,
-            EmployeeScope::Only(ids) => ids.contains(&id),
+            EmployeeScope::Only { people, names_only } => {
+                people.contains(&id) || names_only.contains(&id)
+            }
+        }
+    }
+
+    /// Whether `id`'s skill profile may be read: seen in full.
+    pub fn reads_profile(&self, id: Uuid) -> bool {
+        match self {
+            EmployeeScope::All => true,
+            EmployeeScope::Only { people, .. } => people.contains(&id),
+        }
+    }
+
+    /// Every id in scope, unless the scope is everyone.
+    pub fn ids(&self) -> Option<Vec<Uuid>> {
+        match self {
+            EmployeeScope::All => None,
+            EmployeeScope::Only { people, names_only } => {
+                Some(people.union(names_only).copied().collect())
+            }
         }
     }
 }
@@ -153,6 +179,18 @@ pub fn reads_pause_reason(caller: &Caller, mentor_id: Uuid, mentee_ids: &[Uuid])
     caller.is_admin() || is_participant(caller, mentor_id, mentee_ids)
 }
 
+/// Whether the caller may read a pairing's goals: admins, its participants
+/// and the supervisor of its mentor — not a participant's delegate, who
+/// manages the agenda, not the mentoring.
+pub fn reads_goals(
+    caller: &Caller,
+    mentor_id: Uuid,
+    mentee_ids: &[Uuid],
+    supervises: bool,
+) -> bool {
+    caller.is_admin() || is_participant(caller, mentor_id, mentee_ids) || supervises
+}
+
 /// Whether the caller may read the common free time of a pairing's
 /// participants: admins, and the participants while the pairing is live.
 /// Supervisors see the pairing, never anyone's free time.
@@ -172,7 +210,10 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
         return Ok(EmployeeScope::All);
     }
     let Some(me) = caller.employee_id else {
-        return Ok(EmployeeScope::Only(HashSet::new()));
+        return Ok(EmployeeScope::Only {
+            people: HashSet::new(),
+            names_only: HashSet::new(),
+        });
     };
     let mut visible = HashSet::from([me]);
     let pairings = pairings_of(db, me, &KNOWN_PAIRING_STATES).await?;
@@ -196,7 +237,35 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
         .all(db)
         .await?;
     visible.extend(supervised);
-    Ok(EmployeeScope::Only(visible))
+    let names_only = super::delegations::partners_of(db, me)
+        .await?
+        .into_iter()
+        .filter(|id| !visible.contains(id))
+        .collect();
+    Ok(EmployeeScope::Only {
+        people: visible,
+        names_only,
+    })
+}
+
+/// The (programme, mentor) pairs of the mentors the caller supervises: one statement.
+pub async fn supervised_mentors(
+    db: &DatabaseConnection,
+    caller: &Caller,
+) -> AppResult<HashSet<(Uuid, Uuid)>> {
+    let Some(me) = caller.employee_id else {
+        return Ok(HashSet::new());
+    };
+    let rows: Vec<(Uuid, Uuid)> = enrolment::Entity::find()
+        .select_only()
+        .column(enrolment::Column::ProgrammeId)
+        .column(enrolment::Column::EmployeeId)
+        .filter(enrolment::Column::SupervisorId.eq(me))
+        .filter(enrolment::Column::Role.eq(ParticipantRole::Mentor))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Whether `me` may read `other`'s free time: they are partners in a live

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use super::audit::{Actor, AuditEntry};
 use super::availability::{self, Interval, WeeklySlot};
 use super::sessions;
 use crate::auth::Caller;
@@ -179,15 +180,46 @@ pub async fn my_weekly(
     weekly_of(db, me(caller)?).await
 }
 
-/// Adds a period the caller cannot meet.
+/// Whose diary a change is for: the caller's own, or — `on_behalf_of` —
+/// a principal who delegated to the caller (NOT_FOUND otherwise).
+async fn diary_owner<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    on_behalf_of: Option<Uuid>,
+) -> AppResult<Uuid> {
+    match on_behalf_of {
+        Some(principal) if Some(principal) != caller.employee_id => {
+            super::delegations::require_principal(db, caller, principal).await
+        }
+        _ => me(caller),
+    }
+}
+
+/// Audits a change a delegate made to a principal's diary.
+async fn audit_if_delegated<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    actor: &Actor<'_>,
+    owner: Uuid,
+    action: &str,
+    id: Uuid,
+) -> AppResult<()> {
+    if actor.caller.employee_id == Some(owner) {
+        return Ok(());
+    }
+    let entry = AuditEntry::new(action, "unavailability", id, serde_json::json!({}));
+    super::delegations::record_delegated(db, actor, owner, entry).await
+}
+
+/// Adds a period the caller (or a principal who delegated to them) cannot meet.
 pub async fn add_unavailability(
     db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor<'_>,
+    on_behalf_of: Option<Uuid>,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     reason: Option<String>,
 ) -> AppResult<unavailability::Model> {
-    let me = me(caller)?;
+    let me = diary_owner(db, actor.caller, on_behalf_of).await?;
     if ends_at <= starts_at {
         return Err(AppError::bad_input(
             "endsAt",
@@ -221,17 +253,19 @@ pub async fn add_unavailability(
     .insert(&txn)
     .await?;
     super::employees::bump_availability(&txn, &[me]).await?;
+    audit_if_delegated(&txn, actor, me, "unavailability.add", created.id).await?;
     txn.commit().await?;
     Ok(created)
 }
 
-/// Removes one of the caller's unavailabilities.
+/// Removes one of the caller's (or their principal's) unavailabilities.
 pub async fn remove_unavailability(
     db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor<'_>,
+    on_behalf_of: Option<Uuid>,
     id: Uuid,
 ) -> AppResult<unavailability::Model> {
-    let me = me(caller)?;
+    let me = diary_owner(db, actor.caller, on_behalf_of).await?;
     let txn = super::write_txn(db).await?;
     let found = unavailability::Entity::find_by_id(id)
         .one(&txn)
@@ -240,6 +274,7 @@ pub async fn remove_unavailability(
         .ok_or(AppError::NotFound("unavailability"))?;
     unavailability::Entity::delete_by_id(id).exec(&txn).await?;
     super::employees::bump_availability(&txn, &[me]).await?;
+    audit_if_delegated(&txn, actor, me, "unavailability.remove", id).await?;
     txn.commit().await?;
     Ok(found)
 }
@@ -439,9 +474,17 @@ pub async fn next_common_slots(
         .await?
         .remove(&pairing.id)
         .unwrap_or_default();
-    if !super::access::reads_common_free_time(caller, pairing, &mentees) {
+    let participants_ids: Vec<Uuid> = std::iter::once(pairing.mentor_id)
+        .chain(mentees.iter().copied())
+        .collect();
+    let allowed = super::access::reads_common_free_time(caller, pairing, &mentees)
+        || (pairing.status == PairingStatus::Active
+            && !super::delegations::principals_among(db, caller, &participants_ids)
+                .await?
+                .is_empty());
+    if !allowed {
         return Err(AppError::forbidden(
-            "only the participants of a live pairing and the programme team see its free time",
+            "only the participants of a live pairing, their delegates and the programme team see its free time",
         ));
     }
     if pairing.status != PairingStatus::Active {

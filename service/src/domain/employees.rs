@@ -91,8 +91,8 @@ pub async fn list(
     search: Option<&SearchText>,
 ) -> AppResult<Page<employee::Model>> {
     let mut query = employee::Entity::find();
-    if let EmployeeScope::Only(ids) = scope {
-        query = query.filter(employee::Column::Id.is_in(ids.iter().copied()));
+    if let Some(ids) = scope.ids() {
+        query = query.filter(employee::Column::Id.is_in(ids));
     }
     if let Some(search) = search {
         let pattern = search.like_pattern();

@@ -13,7 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{employees, pairings};
+use super::audit::{Actor, AuditEntry};
+use super::{delegations, employees, pairings};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
@@ -32,6 +33,8 @@ pub struct ScheduleRequest {
     pub topic_skill_ids: Vec<Uuid>,
     /// What the participants plan to talk about.
     pub agenda: Option<String>,
+    /// Book for this principal, who delegated their agenda to the caller.
+    pub on_behalf_of: Option<Uuid>,
 }
 
 /// Statuses that occupy a participant's time.
@@ -88,13 +91,28 @@ impl ScheduleRequest {
 /// cannot both pass the overlap check.
 pub async fn schedule(
     db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor<'_>,
     request: ScheduleRequest,
 ) -> AppResult<mentoring_session::Model> {
+    let caller = actor.caller;
     let now = Utc::now();
     let (ends_at, topics, agenda) = request.validate(now)?;
     let txn = super::write_txn(db).await?;
-    let pairing = pairings::get_as_participant(&txn, caller, request.pairing_id).await?;
+    let principal = match request.on_behalf_of {
+        Some(principal) if Some(principal) != caller.employee_id => {
+            Some(delegations::require_principal(&txn, caller, principal).await?)
+        }
+        _ => None,
+    };
+    let participant = match principal {
+        Some(principal) => Caller {
+            subject: caller.subject.clone(),
+            employee_id: Some(principal),
+            roles: Default::default(),
+        },
+        None => caller.clone(),
+    };
+    let pairing = pairings::get_as_participant(&txn, &participant, request.pairing_id).await?;
     if !topics.is_empty() {
         let known = skill::Entity::find()
             .filter(skill::Column::Id.is_in(topics.clone()))
@@ -137,8 +155,61 @@ pub async fn schedule(
             .exec_without_returning(&txn)
             .await?;
     }
+    audit_delegated(&txn, actor, principal, "session.schedule", created.id).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// Audits a session change a delegate made for their principal.
+async fn audit_delegated<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor<'_>,
+    principal: Option<Uuid>,
+    action: &str,
+    session_id: Uuid,
+) -> AppResult<()> {
+    let Some(principal) = principal else {
+        return Ok(());
+    };
+    let entry = AuditEntry::new(action, "session", session_id, serde_json::json!({}));
+    delegations::record_delegated(txn, actor, principal, entry).await
+}
+
+/// A session the caller manages: as one of its participants (`None`), or
+/// as the delegate of one of them while the pairing is ACTIVE (`Some`
+/// principal). Those who see it otherwise (admins, supervisors) are
+/// refused; anyone else learns nothing (NOT_FOUND).
+async fn managed<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<(mentoring_session::Model, Vec<Uuid>, Option<Uuid>)> {
+    let session = reread(db, id).await?;
+    let pairing = pairing::Entity::find_by_id(session.pairing_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("session"))?;
+    let participants = pairings::participants(db, &pairing).await?;
+    if caller
+        .employee_id
+        .is_some_and(|me| participants.contains(&me))
+    {
+        return Ok((session, participants, None));
+    }
+    if pairing.status == PairingStatus::Active
+        && let Some(principal) = delegations::principals_among(db, caller, &participants)
+            .await?
+            .first()
+            .copied()
+    {
+        return Ok((session, participants, Some(principal)));
+    }
+    match pairings::get(db, caller, pairing.id).await {
+        Ok(_) => Err(AppError::forbidden(
+            "only the pairing's participants or their delegates do this",
+        )),
+        Err(_) => Err(AppError::NotFound("session")),
+    }
 }
 
 /// The pairing is ACTIVE — read after the participants' rows are locked: a
@@ -199,7 +270,7 @@ pub struct RescheduleRequest {
 /// entry; the participants' availability versions are bumped.
 pub async fn reschedule(
     db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor<'_>,
     request: RescheduleRequest,
 ) -> AppResult<mentoring_session::Model> {
     let now = Utc::now();
@@ -210,7 +281,8 @@ pub async fn reschedule(
         ));
     }
     let txn = super::write_txn(db).await?;
-    let (session, participants) = get_as_participant(&txn, caller, request.session_id).await?;
+    let (session, participants, principal) =
+        managed(&txn, actor.caller, request.session_id).await?;
     let minutes = match request.duration_minutes {
         Some(minutes) => minutes,
         None => i32::try_from((session.ends_at - session.starts_at).num_minutes()).unwrap_or(0),
@@ -258,6 +330,7 @@ pub async fn reschedule(
         ));
     }
     let updated = reread(&txn, current.id).await?;
+    audit_delegated(&txn, actor, principal, "session.reschedule", current.id).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -482,21 +555,18 @@ pub async fn mark_no_show(
 /// Cancels a SCHEDULED session (its participants, or admins).
 pub async fn cancel(
     db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor<'_>,
     id: Uuid,
     reason: Option<String>,
 ) -> AppResult<mentoring_session::Model> {
+    let caller = actor.caller;
     let txn = super::write_txn(db).await?;
-    let (session, pairing) = get(&txn, caller, id).await?;
-    let participants = pairings::participants(&txn, &pairing).await?;
-    let participant = caller
-        .employee_id
-        .is_some_and(|me| participants.contains(&me));
-    if !participant && !caller.is_admin() {
-        return Err(AppError::forbidden(
-            "only the participants or the programme team cancel a session",
-        ));
-    }
+    let (session, participants, principal) = if caller.is_admin() {
+        let (session, pairing) = get(&txn, caller, id).await?;
+        (session, pairings::participants(&txn, &pairing).await?, None)
+    } else {
+        managed(&txn, caller, id).await?
+    };
     if session.status != SessionStatus::Scheduled {
         return Err(AppError::Conflict(format!(
             "the session is {}: only a SCHEDULED session is cancelled",
@@ -508,6 +578,7 @@ pub async fn cancel(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     let updated = finish_scheduled(&txn, session.id, SessionStatus::Cancelled, reason).await?;
+    audit_delegated(&txn, actor, principal, "session.cancel", session.id).await?;
     txn.commit().await?;
     Ok(updated)
 }

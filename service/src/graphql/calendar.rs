@@ -183,7 +183,8 @@ impl CalendarMutation {
         Ok(saved.into_iter().map(WeeklySlot).collect())
     }
 
-    /// Adds a period the caller cannot meet.
+    /// Adds a period the caller cannot meet — or, with `onBehalfOf`, a
+    /// principal who delegated their agenda to the caller.
     #[graphql(guard = "AreaGuard(Area::People)")]
     async fn add_unavailability(
         &self,
@@ -191,23 +192,32 @@ impl CalendarMutation {
         starts_at: DateTime,
         ends_at: DateTime,
         reason: Option<String>,
+        on_behalf_of: Option<Uuid>,
     ) -> async_graphql::Result<Unavailability> {
-        let created =
-            calendar::add_unavailability(ctx.db()?, ctx.caller()?, starts_at.0, ends_at.0, reason)
-                .await
-                .gql()?;
+        let created = calendar::add_unavailability(
+            ctx.db()?,
+            &ctx.actor()?,
+            on_behalf_of,
+            starts_at.0,
+            ends_at.0,
+            reason,
+        )
+        .await
+        .gql()?;
         Ok(Unavailability(created))
     }
 
-    /// Removes one of the caller's unavailabilities.
+    /// Removes one of the caller's unavailabilities (or, with
+    /// `onBehalfOf`, their principal's).
     #[graphql(guard = "AreaGuard(Area::People)")]
     async fn remove_unavailability(
         &self,
         ctx: &Context<'_>,
         id: Uuid,
+        on_behalf_of: Option<Uuid>,
     ) -> async_graphql::Result<Unavailability> {
         Ok(Unavailability(
-            calendar::remove_unavailability(ctx.db()?, ctx.caller()?, id)
+            calendar::remove_unavailability(ctx.db()?, &ctx.actor()?, on_behalf_of, id)
                 .await
                 .gql()?,
         ))

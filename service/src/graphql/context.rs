@@ -3,7 +3,10 @@
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
+use std::collections::HashSet;
+
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 use super::error::to_graphql;
 use super::loaders::Loaders;
@@ -21,6 +24,7 @@ pub struct RequestData {
     /// The HTTP request's id, for the audit log.
     pub request_id: String,
     scope: OnceCell<EmployeeScope>,
+    supervised: OnceCell<HashSet<(Uuid, Uuid)>>,
 }
 
 impl RequestData {
@@ -30,6 +34,7 @@ impl RequestData {
             caller,
             request_id,
             scope: OnceCell::new(),
+            supervised: OnceCell::new(),
         }
     }
 }
@@ -50,6 +55,10 @@ pub trait ContextExt {
     fn loaders(&self) -> async_graphql::Result<&Loaders>;
     /// The employees this caller may see.
     fn employee_scope(&self) -> impl Future<Output = async_graphql::Result<&EmployeeScope>> + Send;
+    /// The (programme, mentor) pairs the caller supervises (once per request).
+    fn supervised_mentors(
+        &self,
+    ) -> impl Future<Output = async_graphql::Result<&HashSet<(Uuid, Uuid)>>> + Send;
 }
 
 fn missing(what: &str) -> async_graphql::Error {
@@ -101,6 +110,17 @@ impl ContextExt for Context<'_> {
         let db = self.db()?;
         data.scope
             .get_or_try_init(|| access::employee_scope(db, &data.caller))
+            .await
+            .map_err(to_graphql)
+    }
+
+    async fn supervised_mentors(&self) -> async_graphql::Result<&HashSet<(Uuid, Uuid)>> {
+        let data = self
+            .data_opt::<RequestData>()
+            .ok_or_else(|| missing("caller"))?;
+        let db = self.db()?;
+        data.supervised
+            .get_or_try_init(|| access::supervised_mentors(db, &data.caller))
             .await
             .map_err(to_graphql)
     }

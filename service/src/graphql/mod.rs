@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod context;
+pub mod delegations;
 pub mod enrolments;
 pub mod error;
 pub mod fair_share;
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     programmes::ProgrammeQuery,
     pairings::PairingQuery,
     calendar::CalendarQuery,
+    delegations::DelegationQuery,
     hris::HrisQuery,
     metrics::MetricsQuery,
 );
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     sessions::SessionMutation,
     people::SkillMutation,
     calendar::CalendarMutation,
+    delegations::DelegationMutation,
     hris::HrisMutation,
 );
 

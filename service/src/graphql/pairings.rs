@@ -185,7 +185,21 @@ impl Pairing {
         .gql()?;
         Ok(slots.into_iter().map(TimeSlot::from).collect())
     }
+    /// The pairing's objectives: its participants', their mentor's
+    /// supervisor's and admins' — not a delegate's (empty for them).
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
+        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        let caller = ctx.caller()?;
+        // The supervision lookup (one statement a request) only for those
+        // who are neither participants nor admins.
+        let supervises = !access::reads_goals(caller, self.0.mentor_id, &mentees, false)
+            && ctx
+                .supervised_mentors()
+                .await?
+                .contains(&(self.0.programme_id, self.0.mentor_id));
+        if !access::reads_goals(caller, self.0.mentor_id, &mentees, supervises) {
+            return Ok(Vec::new());
+        }
         let found = load(ctx, GoalsKey(self.0.id)).await?;
         Ok(found.unwrap_or_default().into_iter().map(Goal).collect())
     }

@@ -204,7 +204,12 @@ impl Employee {
     async fn status(&self) -> EmployeeStatus {
         self.0.status.into()
     }
+    /// What they offer and want: not for someone who sees them only as a
+    /// delegation partner.
     async fn skills(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillProfileEntry>> {
+        if !ctx.employee_scope().await?.reads_profile(self.0.id) {
+            return Ok(Vec::new());
+        }
         let entries = load(ctx, SkillProfileKey(self.0.id)).await?;
         Ok(entries
             .unwrap_or_default()

@@ -150,6 +150,8 @@ pub struct ScheduleSessionInput {
     mode: SessionMode,
     topic_skill_ids: Option<Vec<Uuid>>,
     agenda: Option<String>,
+    /// Book on behalf of this principal (the caller must hold their delegation).
+    on_behalf_of: Option<Uuid>,
 }
 
 /// An evaluation.
@@ -167,7 +169,8 @@ pub struct SessionMutation;
 
 #[Object]
 impl SessionMutation {
-    /// A participant schedules a session; nobody is double-booked.
+    /// A participant (or, with `onBehalfOf`, their delegate) schedules a
+    /// session; nobody is double-booked.
     #[graphql(guard = "AreaGuard(Area::People)")]
     async fn schedule_session(
         &self,
@@ -181,9 +184,10 @@ impl SessionMutation {
             mode: input.mode.into(),
             topic_skill_ids: input.topic_skill_ids.unwrap_or_default(),
             agenda: input.agenda,
+            on_behalf_of: input.on_behalf_of,
         };
         Ok(MentoringSession(
-            sessions::schedule(ctx.db()?, ctx.caller()?, request)
+            sessions::schedule(ctx.db()?, &ctx.actor()?, request)
                 .await
                 .gql()?,
         ))
@@ -198,13 +202,14 @@ impl SessionMutation {
         reason: Option<String>,
     ) -> async_graphql::Result<MentoringSession> {
         Ok(MentoringSession(
-            sessions::cancel(ctx.db()?, ctx.caller()?, id, reason)
+            sessions::cancel(ctx.db()?, &ctx.actor()?, id, reason)
                 .await
                 .gql()?,
         ))
     }
 
-    /// Moves a SCHEDULED session still to come (a participant): the rules of
+    /// Moves a SCHEDULED session still to come (a participant or their
+    /// delegate): the rules of
     /// booking, atomically; calendars update the same entry.
     #[graphql(guard = "AreaGuard(Area::People)")]
     async fn reschedule_session(
@@ -220,7 +225,7 @@ impl SessionMutation {
             duration_minutes,
         };
         Ok(MentoringSession(
-            sessions::reschedule(ctx.db()?, ctx.caller()?, request)
+            sessions::reschedule(ctx.db()?, &ctx.actor()?, request)
                 .await
                 .gql()?,
         ))

@@ -343,6 +343,7 @@ pub async fn terminate<C: ConnectionTrait>(
         return Err(AppError::Retry);
     }
     lifecycle::end_for_departure(db, &lock, leavers, None, LEAVER_REASON, now).await?;
+    super::delegations::revoke_for_leavers(db, leavers).await?;
     employee::Entity::update_many()
         .col_expr(
             employee::Column::Status,

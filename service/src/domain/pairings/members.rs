@@ -157,13 +157,36 @@ pub async fn mine(
     caller: &Caller,
     status: Option<PairingStatus>,
 ) -> AppResult<Vec<pairing::Model>> {
-    let Some(me) = caller.employee_id else {
-        return Ok(Vec::new());
-    };
+    match caller.employee_id {
+        Some(me) => of_employee(db, me, status).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A principal's ACTIVE pairings, for their delegate (who manages the
+/// agenda of live pairings only); NOT_FOUND unless the principal delegated
+/// to the caller.
+pub async fn of_principal(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    principal: Uuid,
+) -> AppResult<Vec<pairing::Model>> {
+    access::require(caller, Area::People)?;
+    let principal = crate::domain::delegations::require_principal(db, caller, principal).await?;
+    of_employee(db, principal, Some(PairingStatus::Active)).await
+}
+
+/// Known pairings (not proposals) where `employee` is mentor or mentee,
+/// newest first.
+async fn of_employee(
+    db: &DatabaseConnection,
+    employee: Uuid,
+    status: Option<PairingStatus>,
+) -> AppResult<Vec<pairing::Model>> {
     let as_mentee = pairing_mentee::Entity::find()
         .select_only()
         .column(pairing_mentee::Column::PairingId)
-        .filter(pairing_mentee::Column::MenteeId.eq(me))
+        .filter(pairing_mentee::Column::MenteeId.eq(employee))
         .into_tuple::<Uuid>()
         .all(db)
         .await?;
@@ -171,7 +194,7 @@ pub async fn mine(
     let mut query = pairing::Entity::find()
         .filter(
             Condition::any()
-                .add(pairing::Column::MentorId.eq(me))
+                .add(pairing::Column::MentorId.eq(employee))
                 .add(pairing::Column::Id.is_in(as_mentee)),
         )
         .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
