@@ -23,6 +23,7 @@ use super::{Mentee, Mentor, Outcome, Person, Problem, Week, Weights, solver};
 use crate::domain::access::{self, Area};
 use crate::domain::audit::{self, Actor, AuditEntry};
 use crate::domain::availability::{self, Interval, WeeklySlot};
+use crate::domain::pairings::members::{self, PlacesHeld};
 use crate::domain::pairings::reasons::{self, MatchReason};
 use crate::domain::pairings::{PairingRules, lifecycle, rules};
 use crate::error::{AppError, AppResult};
@@ -216,27 +217,8 @@ async fn load_problem<C: ConnectionTrait>(
         .order_by_asc(enrolment::Column::EmployeeId)
         .all(db)
         .await?;
-    let live: Vec<pairing::Model> = pairing::Entity::find()
-        .filter(pairing::Column::ProgrammeId.eq(found.id))
-        .filter(pairing::Column::Status.is_in(rules::HOLDING_PLACES))
-        .all(db)
-        .await?;
-    let live_ids: Vec<Uuid> = live.iter().map(|p| p.id).collect();
-    let mentor_of_pairing: HashMap<Uuid, Uuid> = live.iter().map(|p| (p.id, p.mentor_id)).collect();
-    let mut placed: HashSet<Uuid> = HashSet::new();
-    let mut taken: HashMap<Uuid, usize> = HashMap::new();
-    for chunk in live_ids.chunks(10_000) {
-        for member in pairing_mentee::Entity::find()
-            .filter(pairing_mentee::Column::PairingId.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?
-        {
-            placed.insert(member.mentee_id);
-            if let Some(mentor) = mentor_of_pairing.get(&member.pairing_id) {
-                *taken.entry(*mentor).or_default() += 1;
-            }
-        }
-    }
+    let PlacesHeld { taken, placed } =
+        members::places_held(db, found.id, &rules::HOLDING_PLACES, None).await?;
     let mentor_rows: Vec<(Uuid, usize)> = enrolments
         .iter()
         .filter(|e| e.role == ParticipantRole::Mentor)

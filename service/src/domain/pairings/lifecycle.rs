@@ -491,28 +491,10 @@ async fn check_room<C: ConnectionTrait>(
     places: usize,
     held_by: &[PairingStatus],
 ) -> AppResult<()> {
-    let mut others = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::Id)
-        .column(pairing::Column::MentorId)
-        .filter(pairing::Column::ProgrammeId.eq(candidate.programme.id))
-        .filter(pairing::Column::Status.is_in(held_by.iter().copied()));
-    if let Some(own) = candidate.pairing_id {
-        others = others.filter(pairing::Column::Id.ne(own));
-    }
-    let others: Vec<(Uuid, Uuid)> = others.into_tuple().all(txn).await?;
-    let ids: Vec<Uuid> = others.iter().map(|(id, _)| *id).collect();
-    let mentor_of: HashMap<Uuid, Uuid> = others.into_iter().collect();
-    let mut taken = 0usize;
-    let mut placed: HashSet<Uuid> = HashSet::new();
-    for chunk in ids.chunks(10_000) {
-        for (pairing_id, mentees) in members::mentees_of(txn, chunk).await? {
-            if mentor_of.get(&pairing_id) == Some(&candidate.mentor_id) {
-                taken = taken.saturating_add(mentees.len());
-            }
-            placed.extend(mentees);
-        }
-    }
+    let held =
+        members::places_held(txn, candidate.programme.id, held_by, candidate.pairing_id).await?;
+    let taken = held.taken.get(&candidate.mentor_id).copied().unwrap_or(0);
+    let placed = held.placed;
     if !rules::has_room(places, taken, candidate.mentee_ids.len()) {
         return Err(AppError::Conflict(format!(
             "the mentor has no room for {} more: {taken} of their {places} places in this programme are taken",
