@@ -23,6 +23,7 @@ mod health;
 mod hris;
 mod matching;
 mod metrics;
+mod pairing_health;
 mod pairing_races;
 mod pairings;
 mod people;

@@ -65,6 +65,9 @@ pub struct TopicsKey(pub Uuid);
 /// Key of a session's feedback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FeedbackKey(pub Uuid);
+/// Key of a pairing's activity (latest held session, next one, poor ratings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActivityKey(pub Uuid);
 /// Key of a pairing's sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionsKey(pub Uuid);
@@ -195,6 +198,23 @@ impl Loader<SessionsKey> for TableLoader {
             .await
             .map_err(Arc::new)?;
         Ok(rekey(found, SessionsKey))
+    }
+}
+
+impl Loader<ActivityKey> for TableLoader {
+    type Value = pairings::health::Activity;
+    type Error = LoadError;
+
+    #[tracing::instrument(name = "dataloader.pairing_activity", skip_all, fields(keys = keys.len() as i64))]
+    async fn load(
+        &self,
+        keys: &[ActivityKey],
+    ) -> Result<HashMap<ActivityKey, Self::Value>, Self::Error> {
+        let found =
+            pairings::health::activity_of(&self.db, &ids(keys, |k| k.0), chrono::Utc::now())
+                .await
+                .map_err(Arc::new)?;
+        Ok(rekey(found, ActivityKey))
     }
 }
 

@@ -11,8 +11,8 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load, load_in_order,
-    load_required,
+    ActivityKey, EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load,
+    load_in_order, load_required,
 };
 use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
@@ -21,7 +21,7 @@ use super::sessions::MentoringSession;
 use crate::domain::access::{self, Area};
 use crate::domain::matching;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::pairings::{self, reasons};
+use crate::domain::pairings::{self, health, reasons};
 use crate::domain::{calendar, goals};
 use crate::error::AppError;
 
@@ -35,6 +35,20 @@ pub enum PairingStatus {
     Completed,
     EndedEarly,
     Declined,
+}
+
+/// How a pairing is doing against its programme's sessionCadenceDays.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::pairings::health::Health")]
+pub enum PairingHealth {
+    /// ACTIVE for less than one cadence and no session held yet.
+    TooEarly,
+    /// A session held or scheduled within the cadence.
+    OnTrack,
+    /// No session held or scheduled for more than one cadence.
+    NeedsCheckIn,
+    /// More than two cadences without a session, or a participant rated the pairing poorly.
+    AtRisk,
 }
 
 /// Progress of a goal.
@@ -185,6 +199,27 @@ impl Pairing {
         .gql()?;
         Ok(slots.into_iter().map(TimeSlot::from).collect())
     }
+    /// How it is doing against the programme's cadence (the rule the
+    /// nudges follow); a paused or ended pairing is not measured against it.
+    async fn health(&self, ctx: &Context<'_>) -> async_graphql::Result<PairingHealth> {
+        let activity = load(ctx, ActivityKey(self.0.id)).await?.unwrap_or_default();
+        let programme = load_required(ctx, ProgrammeKey(self.0.programme_id)).await?;
+        let facts = activity.facts(&self.0, programme.session_cadence_days);
+        Ok(health::health(&facts, chrono::Utc::now()).into())
+    }
+    /// The start of the latest HELD session.
+    async fn last_session_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime>> {
+        let activity = load(ctx, ActivityKey(self.0.id)).await?.unwrap_or_default();
+        Ok(activity.last_held_at.map(DateTime))
+    }
+    /// The next SCHEDULED session still to come.
+    async fn next_session(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<MentoringSession>> {
+        let activity = load(ctx, ActivityKey(self.0.id)).await?.unwrap_or_default();
+        Ok(activity.next_session.map(MentoringSession))
+    }
     /// The pairing's objectives: its participants', their mentor's
     /// supervisor's and admins' — not a delegate's (empty for them).
     async fn goals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Goal>> {
@@ -265,6 +300,32 @@ impl PairingQuery {
             .await
             .gql()?;
         Ok(rows.into_iter().map(Pairing).collect())
+    }
+
+    /// Admins (and supervisors for their mentors): a programme's running
+    /// pairings whose health is NEEDS_CHECK_IN or AT_RISK.
+    #[graphql(
+        guard = "AreaGuard(Area::People)",
+        complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity"
+    )]
+    async fn pairings_needing_attention(
+        &self,
+        ctx: &Context<'_>,
+        programme_id: Uuid,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Pairing>> {
+        let page = PageRequest::parse(first, after.as_deref()).gql()?;
+        let rows = health::needing_attention(
+            ctx.db()?,
+            ctx.caller()?,
+            programme_id,
+            &page,
+            chrono::Utc::now(),
+        )
+        .await
+        .gql()?;
+        Ok(connection(rows, Pairing))
     }
 
     /// One pairing: its participants, their mentor's supervisor, and admins see it.

@@ -8,8 +8,10 @@
 //!   end, programme close, withdrawal, HRIS leavers) under one concurrency
 //!   guard, the lock of the programme's row;
 //! - [`members`]: who is in a pairing and who may see it (queries);
-//! - [`reasons`]: why the matcher proposed a pairing, one typed value.
+//! - [`reasons`]: why the matcher proposed a pairing, one typed value;
+//! - [`health`]: how a pairing does against its cadence (one rule).
 
+pub mod health;
 pub mod lifecycle;
 pub mod members;
 pub mod reasons;
