@@ -14,6 +14,7 @@ mod m20261123_000003_create_pairings_and_sessions;
 mod m20261123_000004_create_availability;
 mod m20261123_000005_create_hris_and_audit;
 mod m20261201_000006_pauses_and_reschedules;
+mod m20261202_000008_calendar_feeds;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_availability::Migration),
             Box::new(m20261123_000005_create_hris_and_audit::Migration),
             Box::new(m20261201_000006_pauses_and_reschedules::Migration),
+            Box::new(m20261202_000008_calendar_feeds::Migration),
         ]
     }
 }
