@@ -21,7 +21,8 @@ use crate::helpers::{
 
 const ROTATE: &str = "mutation { rotateCalendarFeed }";
 const RESCHEDULE: &str = "mutation($id: UUID!, $at: DateTime!) { rescheduleSession(id: $id, startsAt: $at) { id startsAt } }";
-const CANCEL: &str = "mutation($id: UUID!) { cancelSession(id: $id, reason: \"CANCEL-REASON-SECRET\") { status } }";
+const CANCEL: &str =
+    "mutation($id: UUID!) { cancelSession(id: $id, reason: \"CANCEL-REASON-SECRET\") { status } }";
 const BASE: &str = "https://tandem.example.com";
 
 /// Words that must never reach a feed: what is said in sessions, and the
@@ -146,7 +147,9 @@ async fn rotate(app: &TestApp, token: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    let path = url.strip_prefix(BASE).expect("the URL starts with PUBLIC_BASE_URL");
+    let path = url
+        .strip_prefix(BASE)
+        .expect("the URL starts with PUBLIC_BASE_URL");
     let secret = path
         .strip_prefix("/calendar/")
         .and_then(|rest| rest.strip_suffix(".ics"))
@@ -229,7 +232,11 @@ print(json.dumps({
     assert_eq!(read["version"], "2.0");
     assert_eq!(read["calscale"], "GREGORIAN");
     assert!(read["prodid"].as_str().unwrap().contains("Tandem"));
-    assert_eq!(read["method"], Value::Null, "a published feed has no METHOD");
+    assert_eq!(
+        read["method"],
+        Value::Null,
+        "a published feed has no METHOD"
+    );
     assert_eq!(read["errors"], json!([]), "{body}");
     let instant = |v: &Value| {
         DateTime::parse_from_rfc3339(v.as_str().unwrap())
@@ -305,8 +312,7 @@ async fn the_feed_lists_the_callers_sessions_in_its_window(backend: Backend) {
     assert_eq!(upcoming.sequence, 0);
     assert_eq!(upcoming.status, "CONFIRMED");
     assert_eq!(
-        upcoming.summary,
-        "Digital Leaders; 2027: mentoring session with Mia Mentor and Zoë Ωmega",
+        upcoming.summary, "Digital Leaders; 2027: mentoring session with Mia Mentor and Zoë Ωmega",
         "the programme and the other participants, escaped and read back"
     );
     assert_eq!(events[&uid(w.held)].status, "CONFIRMED");
@@ -343,7 +349,11 @@ async fn a_rescheduled_session_keeps_its_uid_and_the_feed_its_cache_rules(backen
     assert_eq!(unchanged.headers()[CACHE_CONTROL], "private, max-age=300");
     assert!(unchanged.text().await.unwrap().is_empty());
     let (again, same) = feed_ok(&w.app, &path).await;
-    assert_eq!((&again, &same), (&etag, &body), "an unchanged feed reads the same");
+    assert_eq!(
+        (&again, &same),
+        (&etag, &body),
+        "an unchanged feed reads the same"
+    );
 
     let moved_to = w.day(3);
     w.app
@@ -361,7 +371,11 @@ async fn a_rescheduled_session_keeps_its_uid_and_the_feed_its_cache_rules(backen
     assert_eq!(moved.sequence, 1);
     assert_eq!(moved.status, "CONFIRMED");
     let stale = fetch(&w.app, &path, Some(&etag)).await;
-    assert_eq!(stale.status(), StatusCode::OK, "an old ETag gets the new body");
+    assert_eq!(
+        stale.status(),
+        StatusCode::OK,
+        "an old ETag gets the new body"
+    );
 
     w.app
         .query_ok(&w.mia, CANCEL, json!({ "id": w.next_week }))
@@ -440,11 +454,13 @@ async fn a_feed_url_that_opens_nothing_answers_404(backend: Backend) {
     .unwrap();
     let response = fetch(&w.app, &path, None).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(employee::Entity::find_by_id(w.max_id)
-        .one(&w.app.db)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        employee::Entity::find_by_id(w.max_id)
+            .one(&w.app.db)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn only_an_employee_gets_a_feed(backend: Backend) {
