@@ -200,8 +200,7 @@ impl CalendarMutation {
         Ok(Unavailability(created))
     }
 
-    /// A new secret iCalendar feed URL of the caller's sessions; the
-    /// previous one stops working.
+    /// A new secret iCalendar feed URL of the caller's sessions; the previous one stops working.
     #[graphql(guard = "AreaGuard(Area::People)")]
     async fn rotate_calendar_feed(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let token = feeds::rotate(ctx.db()?, &ctx.actor()?).await.gql()?;
