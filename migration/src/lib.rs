@@ -15,6 +15,7 @@ mod m20261123_000004_create_availability;
 mod m20261123_000005_create_hris_and_audit;
 mod m20261201_000006_pauses_and_reschedules;
 mod m20261202_000007_delegations;
+mod m20261202_000008_calendar_feeds;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_hris_and_audit::Migration),
             Box::new(m20261201_000006_pauses_and_reschedules::Migration),
             Box::new(m20261202_000007_delegations::Migration),
+            Box::new(m20261202_000008_calendar_feeds::Migration),
         ]
     }
 }

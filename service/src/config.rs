@@ -155,6 +155,41 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
 }
 
+/// The service's absolute URL as its users reach it (`PUBLIC_BASE_URL`):
+/// an `http://` or `https://` URL, possibly with a path, never a trailing
+/// slash, query or fragment. Links handed out (calendar feeds) start with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    /// The URL, valid by construction.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = raw.trim().trim_end_matches('/');
+        let usage = "expected an http:// or https:// URL without query or fragment, e.g. https://tandem.example.com";
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| usage.to_owned())?;
+        let host = rest.split('/').next().unwrap_or_default();
+        let refused =
+            |c: char| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '\\');
+        if host.is_empty() || host.starts_with(':') || rest.contains(refused) {
+            return Err(usage.to_owned());
+        }
+        Ok(Self(url.to_owned()))
+    }
+
+    /// `http://<addr>`: the default, right for a service reached directly.
+    pub fn of_listener(addr: SocketAddr) -> Self {
+        Self(format!("http://{addr}"))
+    }
+
+    /// The URL, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Everything the service reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -164,6 +199,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Where the HTTP server listens.
     pub bind_addr: SocketAddr,
+    /// The service's URL as users reach it (feed links).
+    pub public_base_url: PublicBaseUrl,
     /// Token verification.
     pub auth: AuthConfig,
     /// What the business rules obey (matching, HRIS, metrics).
@@ -263,6 +300,15 @@ impl Config {
             })?,
             hris_execution_timeout: seconds_or(env, "HRIS_TIMEOUT_SECS", 600)?,
         };
+        let bind_addr = parse_or(
+            env,
+            "BIND_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            |v| {
+                v.parse()
+                    .map_err(|_| "expected host:port, e.g. 0.0.0.0:8080".to_owned())
+            },
+        )?;
         Ok(Self {
             database,
             cache: CacheConfig {
@@ -270,14 +316,12 @@ impl Config {
                 redis_timeout: parse_or(env, "REDIS_TIMEOUT_MS", 100, |v| in_range(v, 5, 5000))
                     .map(Duration::from_millis)?,
             },
-            bind_addr: parse_or(
+            bind_addr,
+            public_base_url: parse_or(
                 env,
-                "BIND_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 8080)),
-                |v| {
-                    v.parse()
-                        .map_err(|_| "expected host:port, e.g. 0.0.0.0:8080".to_owned())
-                },
+                "PUBLIC_BASE_URL",
+                PublicBaseUrl::of_listener(bind_addr),
+                PublicBaseUrl::parse,
             )?,
             auth,
             shutdown_drain: parse_or(env, "SHUTDOWN_DRAIN_SECS", 5, |v| in_range(v, 0, 300))
@@ -655,6 +699,21 @@ mod tests {
     }
 
     #[test]
+    fn the_public_base_url_defaults_to_the_listener_and_loses_its_trailing_slash() {
+        let default = Config::from_source(&env(&[("BIND_ADDR", "127.0.0.1:9000")])).unwrap();
+        assert_eq!(default.public_base_url.as_str(), "http://127.0.0.1:9000");
+        let set = Config::from_source(&env(&[(
+            "PUBLIC_BASE_URL",
+            "https://intranet.example.com/tandem/",
+        )]))
+        .unwrap();
+        assert_eq!(
+            set.public_base_url.as_str(),
+            "https://intranet.example.com/tandem"
+        );
+    }
+
+    #[test]
     fn the_traces_specific_otlp_settings_win() {
         let config = Config::from_source(&env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
@@ -720,6 +779,11 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
+            ("PUBLIC_BASE_URL", "tandem.example.com"),
+            ("PUBLIC_BASE_URL", "ftp://tandem.example.com"),
+            ("PUBLIC_BASE_URL", "https://"),
+            ("PUBLIC_BASE_URL", "https://tandem.example.com/?x=1"),
+            ("PUBLIC_BASE_URL", "https://tandem example.com"),
             ("REDIS_TIMEOUT_MS", "0"),
             ("HRIS_BODY_LIMIT_BYTES", "10"),
             ("MATCH_WEIGHTS", "skills=-1"),

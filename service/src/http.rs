@@ -1,4 +1,6 @@
-//! The HTTP surface: `POST`/`GET /graphql`, GraphiQL (dev mode), `/healthz`, `/readyz`.
+//! The HTTP surface: `POST`/`GET /graphql`, GraphiQL (dev mode), `/healthz`,
+//! `/readyz`; SCIM (`crate::scim`) and calendar feeds (`crate::feed_http`)
+//! beside them.
 //!
 //! The protections the OWASP GraphQL cheat sheet asks for that async-graphql's
 //! actix extractor does not give are enforced here, before any parsing:
@@ -81,7 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .service(web::scope("/scim/v2").configure(crate::scim::routes));
+        .service(web::scope("/scim/v2").configure(crate::scim::routes))
+        .configure(crate::feed_http::routes);
 }
 
 /// A GraphQL-shaped error body with the contract's code.

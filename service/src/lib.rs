@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod feed_http;
 pub mod graphql;
 pub mod http;
 pub mod probe;

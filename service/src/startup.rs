@@ -106,6 +106,7 @@ impl Application {
             db.clone(),
             metrics_db,
             cache.clone(),
+            config.public_base_url.clone(),
         );
         let draining = Arc::new(AtomicBool::new(false));
         let (drain, timeout) = (config.shutdown_drain, config.shutdown_timeout);

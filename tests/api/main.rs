@@ -15,6 +15,7 @@ mod authorization;
 mod batching;
 mod cache;
 mod calendar;
+mod calendar_feed;
 mod constraints;
 mod delegations;
 mod enrolments;

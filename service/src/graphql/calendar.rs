@@ -11,6 +11,7 @@ use super::guards::AreaGuard;
 use crate::domain::access::Area;
 use crate::domain::availability::Interval;
 use crate::domain::calendar::{self, SlotText};
+use crate::domain::feeds;
 
 /// Days of the week.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +206,13 @@ impl CalendarMutation {
         .await
         .gql()?;
         Ok(Unavailability(created))
+    }
+
+    /// A new secret iCalendar feed URL of the caller's sessions; the previous one stops working.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn rotate_calendar_feed(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let token = feeds::rotate(ctx.db()?, &ctx.actor()?).await.gql()?;
+        Ok(token.url(ctx.public_base_url()?))
     }
 
     /// Removes one of the caller's unavailabilities (or, with

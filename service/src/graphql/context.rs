@@ -12,6 +12,7 @@ use super::error::to_graphql;
 use super::loaders::Loaders;
 use crate::auth::Caller;
 use crate::cache::FreeTimeCache;
+use crate::config::PublicBaseUrl;
 use crate::domain::access::{self, EmployeeScope};
 use crate::domain::audit::Actor;
 use crate::domain::settings::RuleSettings;
@@ -51,6 +52,8 @@ pub trait ContextExt {
     fn actor(&self) -> async_graphql::Result<Actor<'_>>;
     /// The business rules' settings in force.
     fn settings(&self) -> async_graphql::Result<&RuleSettings>;
+    /// The service's URL as users reach it (links handed out).
+    fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl>;
     /// The request's DataLoaders.
     fn loaders(&self) -> async_graphql::Result<&Loaders>;
     /// The employees this caller may see.
@@ -81,6 +84,11 @@ impl ContextExt for Context<'_> {
     fn settings(&self) -> async_graphql::Result<&RuleSettings> {
         self.data_opt::<RuleSettings>()
             .ok_or_else(|| missing("rule settings"))
+    }
+
+    fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl> {
+        self.data_opt::<PublicBaseUrl>()
+            .ok_or_else(|| missing("public base URL"))
     }
 
     fn caller(&self) -> async_graphql::Result<&Caller> {

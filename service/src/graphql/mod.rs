@@ -24,7 +24,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
-use crate::config::GraphqlConfig;
+use crate::config::{GraphqlConfig, PublicBaseUrl};
 use crate::domain::settings::RuleSettings;
 
 /// Every query root field, one object per area.
@@ -65,6 +65,7 @@ pub fn build_schema(
     db: DatabaseConnection,
     metrics_db: MetricsDb,
     cache: FreeTimeCache,
+    public_base_url: PublicBaseUrl,
 ) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
@@ -75,6 +76,7 @@ pub fn build_schema(
     .data(rules)
     .data(metrics_db)
     .data(cache)
+    .data(public_base_url)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
@@ -90,15 +92,15 @@ pub fn build_schema(
 /// The SDL of the schema, as `tandem export-schema` prints it and
 /// `schema.graphql` holds it.
 pub fn sdl() -> String {
-    let config =
-        crate::config::Config::from_source(&std::collections::HashMap::new()).map(|c| c.graphql);
+    let config = crate::config::Config::from_source(&std::collections::HashMap::new());
     let schema = match config {
-        Ok(graphql) => build_schema(
-            &graphql,
+        Ok(config) => build_schema(
+            &config.graphql,
             RuleSettings::default(),
             DatabaseConnection::default(),
             MetricsDb(DatabaseConnection::default()),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
+            config.public_base_url,
         ),
         Err(_) => Schema::build(
             QueryRoot::default(),

@@ -377,3 +377,118 @@ fn a_token_header_cannot_forge_a_pretty_log_line() {
         "the line break is escaped: {log}"
     );
 }
+
+/// A dev-mode token from the binary (`dev-token` with `args`).
+fn dev_token(database_url: &str, args: &[&str]) -> String {
+    let output = tandem()
+        .arg("dev-token")
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("AUTH_DEV_MODE", "true")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// `POST /graphql` over a raw connection; answers the JSON body.
+fn graphql(port: u16, token: &str, body: &serde_json::Value) -> serde_json::Value {
+    let body = body.to_string();
+    let response = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let (_, json) = response.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(json).unwrap_or_else(|_| panic!("{response}"))
+}
+
+#[test]
+fn a_calendar_feed_token_never_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let seeded = tandem()
+        .args(["seed-demo", "--employees", "20", "--seed", "5"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let port = free_port();
+    let log_path = dir.path().join("tandem.log");
+    let mut server = tandem()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .env("SHUTDOWN_DRAIN_SECS", "0")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let admin = dev_token(&url, &["--role", "admin"]);
+    let people = graphql(
+        port,
+        &admin,
+        &serde_json::json!({ "query": "{ employees(first: 20) { edges { node { email status } } } }" }),
+    );
+    let email = people["data"]["employees"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["status"] == "ACTIVE")
+        .and_then(|edge| edge["node"]["email"].as_str())
+        .unwrap_or_else(|| panic!("an active employee: {people}"))
+        .to_owned();
+    let me = dev_token(&url, &["--email", &email]);
+    let rotated = graphql(
+        port,
+        &me,
+        &serde_json::json!({ "query": "mutation { rotateCalendarFeed }" }),
+    );
+    let feed_url = rotated["data"]["rotateCalendarFeed"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{rotated}"));
+    let path = feed_url
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("PUBLIC_BASE_URL defaults to BIND_ADDR: {feed_url}"))
+        .to_owned();
+    let token = path
+        .trim_start_matches("/calendar/")
+        .trim_end_matches(".ics")
+        .to_owned();
+    let get = |path: &str| {
+        http(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    let served = get(&path);
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    assert!(served.contains("BEGIN:VCALENDAR"), "{served}");
+    let wrong = format!("/calendar/{}.ics", "Z".repeat(43));
+    assert!(get(&wrong).starts_with("HTTP/1.1 404"));
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(server.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("/calendar/{token}.ics"),
+        "the request spans name the route: {log}"
+    );
+    assert!(!log.contains(&token), "the token is in the log:\n{log}");
+    assert!(
+        !log.contains(&"Z".repeat(43)),
+        "a tried token is in the log"
+    );
+}
