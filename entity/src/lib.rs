@@ -7,8 +7,8 @@
 pub mod enums;
 
 pub mod audit_log;
-pub mod delegation;
 pub mod calendar_feed;
+pub mod delegation;
 pub mod department;
 pub mod dev_signing_key;
 pub mod employee;

@@ -20,7 +20,7 @@ use crate::helpers::{
 const GRANT: &str = "mutation($d: UUID!, $p: UUID) { grantDelegation(delegateId: $d, principalId: $p) { id principal { displayName skills { level } } delegate { displayName } } }";
 const REVOKE: &str = "mutation($id: UUID!) { revokeDelegation(id: $id) }";
 const MINE: &str = "{ myDelegations { id principal { displayName } delegate { displayName } } }";
-const PAIRINGS_OF: &str = "query($p: UUID!) { pairingsOf(principalId: $p) { id status score reasons { kind } menteeNames goals { description } sessions { edges { node { id privateNotes agenda feedback { comment } pairing { goals { description } } } } } nextCommonSlots(durationMinutes: 30) { startsAt } } }";
+const PAIRINGS_OF: &str = "query($p: UUID!) { pairingsOf(principalId: $p) { id status score reasons { kind } mentorName menteeNames goals { description } sessions { edges { node { id privateNotes agenda feedback { comment } pairing { goals { description } } } } } nextCommonSlots(durationMinutes: 30) { startsAt } } }";
 const SCHEDULE: &str = "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { id status pairing { goals { description } } } }";
 const RESCHEDULE: &str = "mutation($id: UUID!, $at: DateTime!) { rescheduleSession(id: $id, startsAt: $at) { status startsAt } }";
 const CANCEL: &str = "mutation($id: UUID!) { cancelSession(id: $id) { status } }";
@@ -158,6 +158,10 @@ async fn a_delegate_manages_the_agenda_and_sees_nothing_said(backend: Backend) {
     let pairing = &pairings[0];
     assert_eq!(pairing["id"], w.pairing.to_string());
     assert_eq!(pairing["menteeNames"], json!(["Eve Executive"]));
+    assert_eq!(
+        pairing["mentorName"], "Mia Mentor",
+        "whom the executive meets"
+    );
     assert_eq!(pairing["score"], Value::Null);
     assert_eq!(pairing["reasons"], json!([]));
     assert_eq!(pairing["goals"], json!([]), "no goals");

@@ -115,6 +115,13 @@ impl Pairing {
             .map(Employee)
             .collect())
     }
+    /// The mentor's display name: what a participant's delegate, who does
+    /// not see the mentor as an employee, needs to book with them.
+    async fn mentor_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(load_required(ctx, EmployeeKey(self.0.mentor_id))
+            .await?
+            .display_name)
+    }
     /// The mentees' display names: all that the mentor's supervisor may
     /// know of them (DESIGN.md, Authorization).
     async fn mentee_names(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
