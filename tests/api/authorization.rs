@@ -392,7 +392,7 @@ fn expected() -> Vec<[Outcome; 26]> {
             Ok,
             Ok,
             N,
-            Ok,
+            N,
             N,
             N,
             N,
@@ -410,7 +410,7 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             F,
             DELEGATED,
-        ], // delegate of the mentee: the principal's name and ACTIVE pairings, nothing of their content
+        ], // delegate of the mentee: the principal's ACTIVE pairings, nothing of their content
     ]
 }
 

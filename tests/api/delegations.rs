@@ -36,6 +36,7 @@ const BACK: &str =
 struct World {
     app: TestApp,
     pairing: Uuid,
+    ended: Uuid,
     eve: Uuid,
     ada: Uuid,
     bob: Uuid,
@@ -104,6 +105,7 @@ async fn world(backend: Backend) -> World {
         ada_token: app.token(Some("ada.assistant@corp.example"), &[]).await,
         app,
         pairing,
+        ended,
         eve,
         ada,
         bob,
@@ -254,6 +256,13 @@ async fn nothing_opens_without_a_live_delegation(backend: Backend) {
     );
     assert_eq!(
         w.app
+            .query_error_code(&w.ada_token, SCHEDULE, booking(w.ended, w.eve, 30))
+            .await,
+        "NOT_FOUND",
+        "the principal's ended pairing is not the delegate's to know"
+    );
+    assert_eq!(
+        w.app
             .query_error_code(&w.ada_token, PAIRINGS_OF, json!({ "p": w.ned }))
             .await,
         "NOT_FOUND"
@@ -356,6 +365,24 @@ async fn delegations_are_granted_to_active_others_only(backend: Backend) {
         again["grantDelegation"]["principal"]["skills"],
         json!([]),
         "Eve sees her own (empty) profile"
+    );
+    // Naming someone one's delegate needs no consent: it opens nothing of theirs.
+    let profile = "mutation($d: UUID!) { grantDelegation(delegateId: $d) { delegate { displayName seniorityLevel generation department { name } skills { level } } } }";
+    let named = w
+        .app
+        .query_ok(&w.eve_token, profile, json!({ "d": w.ned }))
+        .await;
+    assert_eq!(
+        named["grantDelegation"]["delegate"],
+        json!({ "displayName": "Ned Executive", "seniorityLevel": null, "generation": "UNKNOWN", "department": null, "skills": [] })
+    );
+    let lookup = "query($id: UUID!) { employee(id: $id) { id } }";
+    assert_eq!(
+        w.app
+            .query_error_code(&w.eve_token, lookup, json!({ "id": w.ned }))
+            .await,
+        "NOT_FOUND",
+        "a delegate is not in the principal's scope"
     );
 }
 

@@ -170,6 +170,22 @@ async fn health_follows_the_cadence_and_needs_attention_lists_the_quiet(backend:
     for (id, expected) in cases {
         assert_eq!(health_of(id).await["health"], expected, "{id}");
     }
+    let mia_token = app.token(Some("mia.mentor@corp.example"), &[]).await;
+    let as_participant = app
+        .query_ok(&mia_token, HEALTH, json!({ "id": unhappy }))
+        .await;
+    assert_eq!(
+        as_participant["pairing"]["health"], "ON_TRACK",
+        "a rating is feedback: participants see the cadence only"
+    );
+    let sam_token = app.token(Some("sam.supervisor@corp.example"), &[]).await;
+    let as_supervisor = app
+        .query_ok(&sam_token, HEALTH, json!({ "id": unhappy }))
+        .await;
+    assert_eq!(
+        as_supervisor["pairing"]["health"], "AT_RISK",
+        "the supervisor is told"
+    );
     let met_health = health_of(met).await;
     let last: chrono::DateTime<Utc> = met_health["lastSessionAt"]
         .as_str()

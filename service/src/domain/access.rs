@@ -67,42 +67,32 @@ pub fn require(caller: &Caller, area: Area) -> AppResult<()> {
 pub enum EmployeeScope {
     /// Admins: every employee.
     All,
-    /// These employees only (possibly none).
-    Only {
-        /// Seen in full: themself, pairing partners, supervised mentors.
-        people: HashSet<Uuid>,
-        /// Seen as a name and a job only (delegation partners): never
-        /// their skills.
-        names_only: HashSet<Uuid>,
-    },
+    /// These employees only (possibly none): themself, pairing partners,
+    /// supervised mentors.
+    Only(HashSet<Uuid>),
 }
 
 impl EmployeeScope {
-    /// Whether `id` is in scope at all.
+    /// Whether `id` is in scope.
     pub fn contains(&self, id: Uuid) -> bool {
         match self {
             EmployeeScope::All => true,
-            EmployeeScope::Only { people, names_only } => {
-                people.contains(&id) || names_only.contains(&id)
-            }
+            EmployeeScope::Only(ids) => ids.contains(&id),
         }
     }
 
-    /// Whether `id`'s skill profile may be read: seen in full.
+    /// Whether `id`'s profile (skills, seniority, generation, department)
+    /// may be read: only in scope. An employee reached otherwise — a
+    /// delegation's principal or delegate — shows an identity only.
     pub fn reads_profile(&self, id: Uuid) -> bool {
-        match self {
-            EmployeeScope::All => true,
-            EmployeeScope::Only { people, .. } => people.contains(&id),
-        }
+        self.contains(id)
     }
 
     /// Every id in scope, unless the scope is everyone.
     pub fn ids(&self) -> Option<Vec<Uuid>> {
         match self {
             EmployeeScope::All => None,
-            EmployeeScope::Only { people, names_only } => {
-                Some(people.union(names_only).copied().collect())
-            }
+            EmployeeScope::Only(ids) => Some(ids.iter().copied().collect()),
         }
     }
 }
@@ -210,10 +200,7 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
         return Ok(EmployeeScope::All);
     }
     let Some(me) = caller.employee_id else {
-        return Ok(EmployeeScope::Only {
-            people: HashSet::new(),
-            names_only: HashSet::new(),
-        });
+        return Ok(EmployeeScope::Only(HashSet::new()));
     };
     let mut visible = HashSet::from([me]);
     let pairings = pairings_of(db, me, &KNOWN_PAIRING_STATES).await?;
@@ -237,15 +224,10 @@ pub async fn employee_scope(db: &DatabaseConnection, caller: &Caller) -> AppResu
         .all(db)
         .await?;
     visible.extend(supervised);
-    let names_only = super::delegations::partners_of(db, me)
-        .await?
-        .into_iter()
-        .filter(|id| !visible.contains(id))
-        .collect();
-    Ok(EmployeeScope::Only {
-        people: visible,
-        names_only,
-    })
+    // Delegation partners are not in scope: a delegate meets the principal
+    // through `Delegation` and `pairingsOf`, where the principal's profile
+    // fields read as unknown ([`EmployeeScope::reads_profile`]).
+    Ok(EmployeeScope::Only(visible))
 }
 
 /// The (programme, mentor) pairs of the mentors the caller supervises: one statement.

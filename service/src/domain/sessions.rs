@@ -113,6 +113,10 @@ pub async fn schedule(
         None => caller.clone(),
     };
     let pairing = pairings::get_as_participant(&txn, &participant, request.pairing_id).await?;
+    if principal.is_some() && pairing.status != PairingStatus::Active {
+        // A delegate knows the principal's ACTIVE pairings only.
+        return Err(AppError::NotFound("pairing"));
+    }
     if !topics.is_empty() {
         let known = skill::Entity::find()
             .filter(skill::Column::Id.is_in(topics.clone()))

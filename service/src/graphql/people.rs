@@ -171,10 +171,14 @@ impl Employee {
     async fn job_title(&self) -> Option<&str> {
         self.0.job_title.as_deref()
     }
+    /// Null for someone seen only as a delegation partner.
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
         let Some(id) = self.0.department_id else {
             return Ok(None);
         };
+        if !ctx.employee_scope().await?.reads_profile(self.0.id) {
+            return Ok(None);
+        }
         let found = load(ctx, DepartmentKey(id)).await?;
         Ok(found.map(Department))
     }
@@ -190,12 +194,20 @@ impl Employee {
         Ok(found.map(Employee))
     }
     /// Derived from the birth year the HRIS sends; the birth year itself is never stored.
-    async fn generation(&self) -> Generation {
-        self.0.generation.into()
+    /// UNKNOWN for someone seen only as a delegation partner.
+    async fn generation(&self, ctx: &Context<'_>) -> async_graphql::Result<Generation> {
+        if !ctx.employee_scope().await?.reads_profile(self.0.id) {
+            return Ok(Generation::Unknown);
+        }
+        Ok(self.0.generation.into())
     }
     /// HRIS grade: higher means more senior (e.g. 1 intern ... 9 executive committee).
-    async fn seniority_level(&self) -> Option<i32> {
-        self.0.seniority_level
+    /// Null for someone seen only as a delegation partner.
+    async fn seniority_level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        if !ctx.employee_scope().await?.reads_profile(self.0.id) {
+            return Ok(None);
+        }
+        Ok(self.0.seniority_level)
     }
     /// IANA time zone, e.g. Europe/Paris.
     async fn timezone(&self) -> &str {

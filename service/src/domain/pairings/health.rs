@@ -131,7 +131,7 @@ impl Activity {
 /// Ids per statement: under every backend's parameter cap.
 const CHUNK: usize = 10_000;
 
-/// The [`Activity`] of each of these pairings at `now`: three statements
+/// The [`Activity`] of each of these pairings at `now`: four statements
 /// per 10,000 pairings, whatever their number of sessions.
 pub async fn activity_of<C: ConnectionTrait>(
     db: &C,
@@ -154,14 +154,34 @@ pub async fn activity_of<C: ConnectionTrait>(
         for (pairing_id, at) in held {
             found.entry(pairing_id).or_default().last_held_at = at;
         }
-        let upcoming = mentoring_session::Entity::find()
+        // The soonest start per pairing first (grouped), then only those
+        // sessions: however many a pair booked ahead, one row each.
+        let soonest: Vec<(Uuid, Option<DateTime<Utc>>)> = mentoring_session::Entity::find()
+            .select_only()
+            .column(mentoring_session::Column::PairingId)
+            .column_as(mentoring_session::Column::StartsAt.min(), "next_at")
             .filter(mentoring_session::Column::PairingId.is_in(chunk.iter().copied()))
             .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
             .filter(mentoring_session::Column::StartsAt.gt(now))
-            .order_by_asc(mentoring_session::Column::StartsAt)
-            .order_by_asc(mentoring_session::Column::Id)
+            .group_by(mentoring_session::Column::PairingId)
+            .into_tuple()
             .all(db)
             .await?;
+        let starts: Vec<DateTime<Utc>> = soonest.iter().filter_map(|(_, at)| *at).collect();
+        let upcoming = if starts.is_empty() {
+            Vec::new()
+        } else {
+            mentoring_session::Entity::find()
+                .filter(
+                    mentoring_session::Column::PairingId.is_in(soonest.iter().map(|(id, _)| *id)),
+                )
+                .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+                .filter(mentoring_session::Column::StartsAt.is_in(starts))
+                .order_by_asc(mentoring_session::Column::StartsAt)
+                .order_by_asc(mentoring_session::Column::Id)
+                .all(db)
+                .await?
+        };
         for session in upcoming {
             let activity = found.entry(session.pairing_id).or_default();
             if activity.next_session.is_none() {
