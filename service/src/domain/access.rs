@@ -181,6 +181,13 @@ pub fn reads_goals(
     caller.is_admin() || is_participant(caller, mentor_id, mentee_ids) || supervises
 }
 
+/// Whether a poor rating may move a pairing's health for this caller: a
+/// rating is feedback, so admins and the mentor's supervisor (who are told
+/// of a pairing at risk) only — participants and delegates see the cadence.
+pub fn told_of_ratings(caller: &Caller, supervises_mentor: bool) -> bool {
+    caller.is_admin() || supervises_mentor
+}
+
 /// Whether the caller may read the common free time of a pairing's
 /// participants: admins, and the participants while the pairing is live.
 /// Supervisors see the pairing, never anyone's free time.

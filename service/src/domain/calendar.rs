@@ -470,10 +470,7 @@ pub async fn next_common_slots(
             "limit must be between 1 and 50",
         ));
     }
-    let mentees = super::pairings::mentees_of(db, &[pairing.id])
-        .await?
-        .remove(&pairing.id)
-        .unwrap_or_default();
+    let mentees = super::pairings::members::mentees_of_one(db, pairing.id).await?;
     let participants_ids: Vec<Uuid> = std::iter::once(pairing.mentor_id)
         .chain(mentees.iter().copied())
         .collect();

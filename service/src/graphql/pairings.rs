@@ -211,19 +211,15 @@ impl Pairing {
     async fn health(&self, ctx: &Context<'_>) -> async_graphql::Result<PairingHealth> {
         let activity = load(ctx, ActivityKey(self.0.id)).await?.unwrap_or_default();
         let programme = load_required(ctx, ProgrammeKey(self.0.programme_id)).await?;
-        let mut facts = activity.facts(&self.0, programme.session_cadence_days);
-        // A poor rating is feedback: only admins and the mentor's supervisor
-        // (who are told of it) see it move the health; participants and
-        // delegates see the cadence only.
         let caller = ctx.caller()?;
-        let told_of_ratings = caller.is_admin()
-            || ctx
+        let supervises = !caller.is_admin()
+            && ctx
                 .supervised_mentors()
                 .await?
                 .contains(&(self.0.programme_id, self.0.mentor_id));
-        if !told_of_ratings {
-            facts.last_poor_rating_at = None;
-        }
+        let facts = activity
+            .facts(&self.0, programme.session_cadence_days)
+            .as_seen(access::told_of_ratings(caller, supervises));
         Ok(health::health(&facts, chrono::Utc::now()).into())
     }
     /// The start of the latest HELD session.

@@ -355,13 +355,7 @@ fn a_token_header_cannot_forge_a_pretty_log_line() {
         ),
     );
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
-    let terminated = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
-    assert!(server.wait().unwrap().success());
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = stop_and_read_log(&mut server, &log_path);
     assert!(
         log.contains("request refused"),
         "the refusal is logged: {log}"
@@ -475,13 +469,7 @@ fn a_calendar_feed_token_never_reaches_the_log() {
     assert!(served.contains("BEGIN:VCALENDAR"), "{served}");
     let wrong = format!("/calendar/{}.ics", "Z".repeat(43));
     assert!(get(&wrong).starts_with("HTTP/1.1 404"));
-    let terminated = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
-    assert!(server.wait().unwrap().success());
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = stop_and_read_log(&mut server, &log_path);
     assert!(
         log.contains("/calendar/{token}.ics"),
         "the request spans name the route: {log}"
@@ -491,4 +479,15 @@ fn a_calendar_feed_token_never_reaches_the_log() {
         !log.contains(&"Z".repeat(43)),
         "a tried token is in the log"
     );
+}
+
+/// Stops the server with SIGTERM, checks it exits cleanly, and answers its log.
+fn stop_and_read_log(server: &mut std::process::Child, log_path: &std::path::Path) -> String {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(server.wait().unwrap().success());
+    std::fs::read_to_string(log_path).unwrap()
 }

@@ -114,6 +114,17 @@ pub struct Activity {
     pub last_poor_rating_at: Option<DateTime<Utc>>,
 }
 
+impl Facts {
+    /// The facts as someone may weigh them: without the ratings unless
+    /// they are told of them ([`access::told_of_ratings`]).
+    pub fn as_seen(self, told_of_ratings: bool) -> Facts {
+        Facts {
+            last_poor_rating_at: self.last_poor_rating_at.filter(|_| told_of_ratings),
+            ..self
+        }
+    }
+}
+
 impl Activity {
     /// The facts of the rule for `pairing`, in a programme of this cadence.
     pub fn facts(&self, pairing: &pairing::Model, cadence_days: i32) -> Facts {

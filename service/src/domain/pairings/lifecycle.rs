@@ -532,10 +532,7 @@ pub async fn decide(
     };
     refuse_unless_in(&current, &[PairingStatus::Proposed], to)?;
     if accept {
-        let mentees = members::mentees_of(&txn, &[id])
-            .await?
-            .remove(&id)
-            .unwrap_or_default();
+        let mentees = members::mentees_of_one(&txn, id).await?;
         let candidate = Candidate {
             programme: lock.programme(current.programme_id)?,
             mentor_id: current.mentor_id,
@@ -664,10 +661,7 @@ async fn move_as_participant_or_admin(
 
 /// The pairing as it is now, under the lock.
 async fn reread<C: ConnectionTrait>(txn: &C, id: Uuid) -> AppResult<pairing::Model> {
-    pairing::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("pairing"))
+    members::find(txn, id).await
 }
 
 fn refuse_unless_in(

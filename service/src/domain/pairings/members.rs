@@ -23,12 +23,7 @@ pub async fn participants<C: ConnectionTrait>(
     pairing: &pairing::Model,
 ) -> AppResult<Vec<Uuid>> {
     let mut ids = vec![pairing.mentor_id];
-    ids.extend(
-        mentees_of(db, &[pairing.id])
-            .await?
-            .remove(&pairing.id)
-            .unwrap_or_default(),
-    );
+    ids.extend(mentees_of_one(db, pairing.id).await?);
     Ok(ids)
 }
 
@@ -94,10 +89,7 @@ async fn may_see<C: ConnectionTrait>(
     let Some(me) = caller.employee_id else {
         return Ok(false);
     };
-    let mentees = mentees_of(db, &[pairing.id])
-        .await?
-        .remove(&pairing.id)
-        .unwrap_or_default();
+    let mentees = mentees_of_one(db, pairing.id).await?;
     let supervises = !access::is_participant(caller, pairing.mentor_id, &mentees)
         && enrolment::Entity::find()
             .filter(enrolment::Column::ProgrammeId.eq(pairing.programme_id))
@@ -109,16 +101,29 @@ async fn may_see<C: ConnectionTrait>(
     Ok(access::sees_pairing(caller, pairing, &mentees, supervises))
 }
 
+/// The mentee ids of one pairing.
+pub async fn mentees_of_one<C: ConnectionTrait>(db: &C, pairing_id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(mentees_of(db, &[pairing_id])
+        .await?
+        .remove(&pairing_id)
+        .unwrap_or_default())
+}
+
+/// The pairing with this id, whoever asks; NOT_FOUND if there is none.
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<pairing::Model> {
+    pairing::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("pairing"))
+}
+
 /// One pairing the caller may see; NOT_FOUND otherwise.
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
     id: Uuid,
 ) -> AppResult<pairing::Model> {
-    let found = pairing::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("pairing"))?;
+    let found = find(db, id).await?;
     if may_see(db, caller, &found).await? {
         Ok(found)
     } else {
@@ -133,14 +138,8 @@ pub async fn get_as_participant<C: ConnectionTrait>(
     caller: &Caller,
     id: Uuid,
 ) -> AppResult<pairing::Model> {
-    let found = pairing::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("pairing"))?;
-    let mentees = mentees_of(db, &[found.id])
-        .await?
-        .remove(&found.id)
-        .unwrap_or_default();
+    let found = find(db, id).await?;
+    let mentees = mentees_of_one(db, found.id).await?;
     // A proposal is nobody's to act in until it is accepted.
     if access::is_participant(caller, found.mentor_id, &mentees)
         && access::sees_pairing(caller, &found, &mentees, false)
