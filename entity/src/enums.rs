@@ -77,3 +77,65 @@ string_enum!(
     /// State of an HRIS sync run.
     HrisSyncState { Open = "OPEN", Completed = "COMPLETED", Failed = "FAILED" }
 );
+string_enum!(
+    /// How a notification travels: an email to a person (or to the programme
+    /// team's mailbox), or one signed webhook POST per event.
+    NotificationChannel { Email = "EMAIL", Webhook = "WEBHOOK" }
+);
+string_enum!(
+    /// Delivery of one notification: PENDING until SENT, FAILED after the last
+    /// attempt, SUPPRESSED when nothing was to be sent (no channel configured,
+    /// the recipient left, the event no longer holds).
+    DeliveryState { Pending = "PENDING", Sent = "SENT", Failed = "FAILED", Suppressed = "SUPPRESSED" }
+);
+
+/// What a notification tells (its longest value needs more than the 24
+/// characters of the other enumerations).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum NotificationKind {
+    #[sea_orm(string_value = "PAIRING_PROPOSED")]
+    PairingProposed,
+    #[sea_orm(string_value = "PAIRING_STARTED")]
+    PairingStarted,
+    #[sea_orm(string_value = "PAIRING_ENDED")]
+    PairingEnded,
+    #[sea_orm(string_value = "SESSION_SCHEDULED")]
+    SessionScheduled,
+    #[sea_orm(string_value = "SESSION_RESCHEDULED")]
+    SessionRescheduled,
+    #[sea_orm(string_value = "SESSION_CANCELLED")]
+    SessionCancelled,
+    #[sea_orm(string_value = "SESSION_REMINDER")]
+    SessionReminder,
+    #[sea_orm(string_value = "FEEDBACK_REQUESTED")]
+    FeedbackRequested,
+    #[sea_orm(string_value = "CADENCE_OVERDUE")]
+    CadenceOverdue,
+    #[sea_orm(string_value = "PAIRING_AT_RISK")]
+    PairingAtRisk,
+    #[sea_orm(string_value = "ENROLMENT_DECIDED")]
+    EnrolmentDecided,
+    #[sea_orm(string_value = "ENROLMENTS_AWAITING_DECISION")]
+    EnrolmentsAwaitingDecision,
+}
+
+impl NotificationKind {
+    /// Every database value, in declaration order (used by the CHECK constraint).
+    pub const DB_VALUES: &'static [&'static str] = &[
+        "PAIRING_PROPOSED",
+        "PAIRING_STARTED",
+        "PAIRING_ENDED",
+        "SESSION_SCHEDULED",
+        "SESSION_RESCHEDULED",
+        "SESSION_CANCELLED",
+        "SESSION_REMINDER",
+        "FEEDBACK_REQUESTED",
+        "CADENCE_OVERDUE",
+        "PAIRING_AT_RISK",
+        "ENROLMENT_DECIDED",
+        "ENROLMENTS_AWAITING_DECISION",
+    ];
+}

@@ -17,6 +17,8 @@ pub mod goal;
 pub mod hris_row_error;
 pub mod hris_sync_run;
 pub mod mentoring_session;
+pub mod notification;
+pub mod notification_preference;
 pub mod pairing;
 pub mod pairing_mentee;
 pub mod programme;

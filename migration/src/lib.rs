@@ -16,6 +16,7 @@ mod m20261123_000005_create_hris_and_audit;
 mod m20261201_000006_pauses_and_reschedules;
 mod m20261202_000007_delegations;
 mod m20261202_000008_calendar_feeds;
+mod m20261202_000009_notifications;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_pauses_and_reschedules::Migration),
             Box::new(m20261202_000007_delegations::Migration),
             Box::new(m20261202_000008_calendar_feeds::Migration),
+            Box::new(m20261202_000009_notifications::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub mod hris;
 pub mod icalendar;
 pub mod matching;
 pub mod metrics;
+pub mod notifications;
 pub mod pagination;
 pub mod pairings;
 pub mod programmes;

@@ -88,10 +88,7 @@ pub fn health(facts: &Facts, now: DateTime<Utc>) -> Health {
     {
         return Health::OnTrack;
     }
-    let since = facts
-        .last_held_at
-        .map_or(facts.active_since, |held| held.max(facts.active_since));
-    let quiet = now.signed_duration_since(since);
+    let quiet = now.signed_duration_since(quiet_since(facts));
     if facts.last_held_at.is_none() && quiet < cadence {
         Health::TooEarly
     } else if quiet <= cadence {
@@ -101,6 +98,55 @@ pub fn health(facts: &Facts, now: DateTime<Utc>) -> Health {
     } else {
         Health::AtRisk
     }
+}
+
+/// What the notifier tells of a pairing at `now`, each with the instant it
+/// dates from (so one quiet spell or one poor rating is told once, and a
+/// new one is told again).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nudges {
+    /// CADENCE_OVERDUE to the pair: quiet since this instant for more than
+    /// one cadence (the health is NEEDS_CHECK_IN or worse).
+    pub overdue_since: Option<DateTime<Utc>>,
+    /// PAIRING_AT_RISK to the programme team and the supervisor: quiet since
+    /// this instant for more than two cadences, or a poor rating given then.
+    pub at_risk_since: Option<DateTime<Utc>>,
+}
+
+/// The nudges [`health`] calls for at `now`: only an ACTIVE pairing is
+/// nudged (a paused, ended or proposed one never is), and by the same
+/// thresholds that set its health.
+pub fn nudges(facts: &Facts, now: DateTime<Utc>) -> Nudges {
+    if facts.status != PairingStatus::Active {
+        return Nudges::default();
+    }
+    let since = quiet_since(facts);
+    let quiet = match health(
+        &Facts {
+            last_poor_rating_at: None,
+            ..*facts
+        },
+        now,
+    ) {
+        Health::NeedsCheckIn => (Some(since), None),
+        Health::AtRisk => (Some(since), Some(since)),
+        Health::TooEarly | Health::OnTrack => (None, None),
+    };
+    let poor = facts
+        .last_poor_rating_at
+        .filter(|_| health(facts, now) == Health::AtRisk && quiet.1.is_none());
+    Nudges {
+        overdue_since: quiet.0,
+        at_risk_since: quiet.1.or(poor),
+    }
+}
+
+/// Since when the pair has been quiet: its latest held session, or its
+/// start (acceptance, resumption) when that is later or none was held.
+fn quiet_since(facts: &Facts) -> DateTime<Utc> {
+    facts
+        .last_held_at
+        .map_or(facts.active_since, |held| held.max(facts.active_since))
 }
 
 /// The sessions-side facts of one pairing.
@@ -408,5 +454,62 @@ mod tests {
     fn attention_is_for_check_ins_and_risks() {
         assert!(Health::NeedsCheckIn.needs_attention() && Health::AtRisk.needs_attention());
         assert!(!Health::OnTrack.needs_attention() && !Health::TooEarly.needs_attention());
+    }
+
+    #[test]
+    fn a_pair_quiet_for_one_cadence_is_nudged_as_overdue_from_its_start() {
+        assert_eq!(nudges(&facts(), day(13)), Nudges::default());
+        let nudged = nudges(&facts(), day(15));
+        assert_eq!(nudged.overdue_since, Some(day(0)));
+        assert_eq!(nudged.at_risk_since, None);
+    }
+
+    #[test]
+    fn a_pair_quiet_for_two_cadences_is_also_at_risk_from_the_same_instant() {
+        let held = Facts {
+            last_held_at: Some(day(10)),
+            ..facts()
+        };
+        let nudged = nudges(&held, day(39));
+        assert_eq!(nudged.overdue_since, Some(day(10)));
+        assert_eq!(nudged.at_risk_since, Some(day(10)));
+    }
+
+    #[test]
+    fn a_session_booked_within_the_cadence_stops_the_nudges() {
+        let booked = Facts {
+            next_scheduled_at: Some(day(20)),
+            ..facts()
+        };
+        assert_eq!(nudges(&booked, day(15)), Nudges::default());
+    }
+
+    #[test]
+    fn a_poor_rating_puts_an_on_track_pair_at_risk_from_the_rating() {
+        let rated = Facts {
+            last_held_at: Some(day(10)),
+            last_poor_rating_at: Some(day(11)),
+            ..facts()
+        };
+        let nudged = nudges(&rated, day(12));
+        assert_eq!(nudged.overdue_since, None);
+        assert_eq!(nudged.at_risk_since, Some(day(11)));
+    }
+
+    #[test]
+    fn a_paused_or_ended_pair_is_never_nudged() {
+        for status in [
+            PairingStatus::Paused,
+            PairingStatus::Completed,
+            PairingStatus::EndedEarly,
+            PairingStatus::Proposed,
+        ] {
+            let quiet = Facts {
+                status,
+                last_poor_rating_at: Some(day(40)),
+                ..facts()
+            };
+            assert_eq!(nudges(&quiet, day(41)), Nudges::default(), "{status:?}");
+        }
     }
 }
