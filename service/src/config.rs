@@ -190,6 +190,54 @@ impl PublicBaseUrl {
     }
 }
 
+/// A value that must never reach a log: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where signed webhooks go.
+#[derive(Clone, Debug)]
+pub struct WebhookTarget {
+    /// `WEBHOOK_URL`.
+    pub url: String,
+    /// The signing key: the base64-decoded part of `WEBHOOK_SECRET` (`whsec_…`).
+    pub key: Secret<Vec<u8>>,
+}
+
+/// The notifier's settings (`NOTIFY*`, `SMTP_URL`, `WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// Whether `serve` runs the notifier loop (`NOTIFY=off` in a replica
+    /// that should not, or when a CronJob runs `tandem notify --once`).
+    pub enabled: bool,
+    /// Seconds between two passes of the loop.
+    pub interval: Duration,
+    /// The relay (`smtp://…`, `smtps://…`); None: emails are SUPPRESSED.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender (`NOTIFY_FROM`), also the invitations' organiser.
+    pub from: lettre::message::Mailbox,
+    /// The programme team's mailbox(es) (`NOTIFY_ADMIN_EMAILS`).
+    pub admin_emails: Vec<String>,
+    /// Signed webhooks; None: webhook rows are SUPPRESSED.
+    pub webhook: Option<WebhookTarget>,
+    /// Longest an SMTP command or a webhook POST may take.
+    pub send_timeout: Duration,
+    /// The rules (language, digest wait, attempts).
+    pub settings: crate::domain::notifications::NotifySettings,
+}
+
 /// Everything the service reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -205,6 +253,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What the business rules obey (matching, HRIS, metrics).
     pub rules: RuleSettings,
+    /// Notifications.
+    pub notify: NotifyConfig,
     /// How long the service keeps serving, unready, after SIGTERM (so the
     /// load balancer stops routing to it before it stops accepting).
     pub shutdown_drain: Duration,
@@ -328,6 +378,7 @@ impl Config {
                 .map(Duration::from_secs)?,
             shutdown_timeout: seconds_or(env, "SHUTDOWN_TIMEOUT_SECS", 30)?,
             rules: rule_settings(env)?,
+            notify: notify_config(env)?,
             graphql,
             otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
                 .or(url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?),
@@ -507,6 +558,97 @@ fn parse_or<T>(
 
 fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+/// The notifier's settings; see README "Notifications".
+fn notify_config(env: &dyn Source) -> Result<NotifyConfig, ConfigError> {
+    use crate::domain::notifications::{Language, NotifySettings};
+    let defaults = NotifySettings::default();
+    let smtp_url = match env.get("SMTP_URL") {
+        Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => Some(Secret(url)),
+        Some(_) => {
+            return Err(ConfigError::new(
+                "SMTP_URL",
+                "expected smtp://host:port or smtps://user:password@host:465",
+            ));
+        }
+        None => None,
+    };
+    let from = parse_or(
+        env,
+        "NOTIFY_FROM",
+        lettre::message::Mailbox::new(
+            Some("Tandem".to_owned()),
+            lettre::Address::new("tandem", "localhost")
+                .map_err(|_| ConfigError::new("NOTIFY_FROM", "no default sender"))?,
+        ),
+        |v| {
+            v.parse()
+                .map_err(|_| "expected an address, e.g. Tandem <tandem@example.com>".to_owned())
+        },
+    )?;
+    let admin_emails = comma_list(env, "NOTIFY_ADMIN_EMAILS");
+    if admin_emails
+        .iter()
+        .any(|a| a.parse::<lettre::Address>().is_err())
+    {
+        return Err(ConfigError::new(
+            "NOTIFY_ADMIN_EMAILS",
+            "expected comma-separated addresses, e.g. mentoring@example.com",
+        ));
+    }
+    let webhook_url = url_value(env, "WEBHOOK_URL", &["http", "https"])?;
+    let webhook = match (webhook_url, env.get("WEBHOOK_SECRET")) {
+        (Some(url), Some(secret)) => {
+            let key = crate::notify::webhook::key_of(&secret).ok_or_else(|| {
+                ConfigError::new(
+                    "WEBHOOK_SECRET",
+                    "expected whsec_ followed by 16 to 128 bytes in base64 (Standard Webhooks)",
+                )
+            })?;
+            Some(WebhookTarget {
+                url,
+                key: Secret(key),
+            })
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "WEBHOOK_SECRET",
+                "required when WEBHOOK_URL is set: webhooks are always signed",
+            ));
+        }
+        (None, _) => None,
+    };
+    Ok(NotifyConfig {
+        enabled: parse_or(env, "NOTIFY", true, |v| match v {
+            "on" | "true" => Ok(true),
+            "off" | "false" => Ok(false),
+            _ => Err("expected on or off".to_owned()),
+        })?,
+        interval: seconds_or(env, "NOTIFY_INTERVAL_SECS", 60)?,
+        smtp_url,
+        from,
+        admin_emails,
+        webhook,
+        send_timeout: seconds_or(env, "NOTIFY_SEND_TIMEOUT_SECS", 10)?,
+        settings: NotifySettings {
+            default_language: parse_or(
+                env,
+                "NOTIFY_DEFAULT_LANGUAGE",
+                defaults.default_language,
+                |v| Language::parse(v).ok_or_else(|| "expected fr or en".to_owned()),
+            )?,
+            enrolment_wait_days: parse_or(
+                env,
+                "NOTIFY_ENROLMENT_WAIT_DAYS",
+                defaults.enrolment_wait_days,
+                |v| in_range(v, 1, 90),
+            )?,
+            max_attempts: parse_or(env, "NOTIFY_MAX_ATTEMPTS", defaults.max_attempts, |v| {
+                in_range(v, 1, 50)
+            })?,
+        },
+    })
 }
 
 /// The business rules' settings; unset variables keep [`RuleSettings`]'s defaults.

@@ -2,7 +2,8 @@
 //!
 //! Request flow: actix-web ([`http`]) → bearer token → [`auth::Caller`] →
 //! async-graphql ([`graphql`], limits and mapping only) → business rules in
-//! [`domain`] → sea-orm entities (SQLite or PostgreSQL).
+//! [`domain`] → sea-orm entities (SQLite or PostgreSQL). The [`notify`]
+//! loop delivers what the domain wrote to the outbox, off the request path.
 
 pub mod auth;
 pub mod cache;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod feed_http;
 pub mod graphql;
 pub mod http;
+pub mod notify;
 pub mod probe;
 pub mod scim;
 pub mod startup;

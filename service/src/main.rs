@@ -1,4 +1,4 @@
-//! The `tandem` command line: serve, migrate, seed-demo, export-schema, dev-token.
+//! The `tandem` command line: serve, migrate, seed-demo, notify, export-schema, dev-token.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use tandem::auth::dev::{self, DevKey, DevTokenRequest};
 use tandem::config::Config;
 use tandem::domain::seed::{self, SeedOptions};
 use tandem::error::AppError;
+use tandem::notify::Notifier;
 use tandem::startup::{self, Application};
 
 #[derive(Parser)]
@@ -43,6 +44,16 @@ enum Command {
         /// Day the calendars are placed around (default: today, UTC).
         #[arg(long)]
         anchor: Option<NaiveDate>,
+    },
+    /// Run the notifier: raise what is due and deliver it (a loop, or one
+    /// pass with --once, e.g. from a Kubernetes CronJob).
+    Notify {
+        /// Run exactly one pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// The pass's clock (RFC 3339), instead of the current time; needs --once.
+        #[arg(long, requires = "once")]
+        now: Option<chrono::DateTime<chrono::FixedOffset>>,
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
@@ -154,6 +165,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 ttl_secs: ttl_hours.max(1) * 3600,
             };
             println!("{}", dev::issue(&key, &request)?);
+        }
+        Command::Notify { once, now } => {
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            let notifier = Notifier::new(db, &config.notify, &config.public_base_url)?;
+            if !once {
+                tracing::info!(interval = ?config.notify.interval, "notifier running");
+                notifier.run(config.notify.interval).await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let now = now.map_or_else(Utc::now, |at| at.with_timezone(&Utc));
+            let report = notifier.pass(now).await.map_err(describe)?;
+            tracing::info!(?report, %now, "notifier pass");
+            println!(
+                "raised {} reminders, {} feedback requests, {} nudges, {} digests; sent {}, suppressed {}, retrying {}, failed {}",
+                report.raised.reminders,
+                report.raised.feedback_requests,
+                report.raised.nudges,
+                report.raised.digests,
+                report.sent,
+                report.suppressed,
+                report.retrying,
+                report.failed
+            );
         }
         Command::ExportSchema => print!("{}", tandem::graphql::sdl()),
         Command::Healthcheck => return Ok(healthcheck(&config)),

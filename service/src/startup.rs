@@ -20,6 +20,7 @@ use crate::domain::skills;
 use crate::graphql::build_schema;
 use crate::graphql::metrics::MetricsDb;
 use crate::http::{AppState, RequestId, routes};
+use crate::notify::Notifier;
 
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
@@ -78,6 +79,22 @@ pub struct Application {
     server: Server,
     draining: Arc<AtomicBool>,
     drain: std::time::Duration,
+    /// The notifier loop, stopped with the server.
+    notifier: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the notifier loop beside the server unless `NOTIFY=off`.
+fn spawn_notifier(
+    config: &Config,
+    db: &DatabaseConnection,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !config.notify.enabled {
+        tracing::info!("notifier off (NOTIFY=off)");
+        return Ok(None);
+    }
+    let notifier = Notifier::new(db.clone(), &config.notify, &config.public_base_url)?;
+    let interval = config.notify.interval;
+    Ok(Some(tokio::spawn(notifier.run(interval))))
 }
 
 impl Application {
@@ -108,6 +125,7 @@ impl Application {
             cache.clone(),
             config.public_base_url.clone(),
         );
+        let notifier = spawn_notifier(&config, &db)?;
         let draining = Arc::new(AtomicBool::new(false));
         let (drain, timeout) = (config.shutdown_drain, config.shutdown_timeout);
         let state = web::Data::new(AppState {
@@ -173,6 +191,7 @@ impl Application {
             server,
             draining,
             drain,
+            notifier,
         })
     }
 
@@ -184,7 +203,11 @@ impl Application {
     /// Serves until the process ends, without handling signals (tests and
     /// benchmarks, where Ctrl-C must still stop the whole process).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(notifier) = self.notifier {
+            notifier.abort();
+        }
+        served
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down without dropping a
@@ -195,6 +218,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let (draining, drain) = (self.draining, self.drain);
+        let notifier = self.notifier;
         tokio::spawn(async move {
             if let Err(error) = wait_for_stop_signal().await {
                 tracing::error!(%error, "cannot listen for SIGTERM: stop by other means");
@@ -208,7 +232,12 @@ impl Application {
             tokio::time::sleep(drain).await;
             handle.stop(true).await;
         });
-        self.server.await
+        let served = self.server.await;
+        if let Some(notifier) = notifier {
+            // A delivery cut short keeps its lease and is sent by a later pass.
+            notifier.abort();
+        }
+        served
     }
 }
 

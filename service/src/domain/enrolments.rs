@@ -16,6 +16,7 @@ use super::audit::{self, Actor, AuditEntry};
 use super::pagination::{Cursor, Page, PageRequest, after_condition};
 use super::pairings::lifecycle;
 use crate::auth::Caller;
+use crate::domain::notifications::outbox::{self, Change};
 use crate::error::{AppError, AppResult};
 
 /// What a volunteer sends to enrol.
@@ -255,6 +256,7 @@ pub async fn decide(
         AuditEntry::new("enrolment.decide", "enrolment", id, details),
     )
     .await?;
+    outbox::record(&txn, Change::EnrolmentDecided(id), now).await?;
     let updated = reread(&txn, current.id).await?;
     txn.commit().await?;
     Ok(updated)

@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditEntry};
+use super::notifications::outbox::{self, Change};
 use super::{delegations, employees, pairings};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -160,6 +161,7 @@ pub async fn schedule(
             .await?;
     }
     audit_delegated(&txn, actor, principal, "session.schedule", created.id).await?;
+    outbox::record(&txn, Change::SessionScheduled(created.id), now).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -335,6 +337,7 @@ pub async fn reschedule(
     }
     let updated = reread(&txn, current.id).await?;
     audit_delegated(&txn, actor, principal, "session.reschedule", current.id).await?;
+    outbox::record(&txn, Change::SessionRescheduled(current.id), now).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -583,6 +586,7 @@ pub async fn cancel(
         .filter(|r| !r.is_empty());
     let updated = finish_scheduled(&txn, session.id, SessionStatus::Cancelled, reason).await?;
     audit_delegated(&txn, actor, principal, "session.cancel", session.id).await?;
+    outbox::record(&txn, Change::SessionsCancelled(&[session.id]), Utc::now()).await?;
     txn.commit().await?;
     Ok(updated)
 }

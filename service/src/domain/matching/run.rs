@@ -23,6 +23,7 @@ use super::{Mentee, Mentor, Outcome, Person, Problem, Week, Weights, solver};
 use crate::domain::access::{self, Area};
 use crate::domain::audit::{self, Actor, AuditEntry};
 use crate::domain::availability::{self, Interval, WeeklySlot};
+use crate::domain::notifications::outbox::{self, Change};
 use crate::domain::pairings::members::{self, PlacesHeld};
 use crate::domain::pairings::reasons::{self, MatchReason};
 use crate::domain::pairings::{PairingRules, lifecycle, rules};
@@ -200,6 +201,8 @@ async fn store<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
+    let ids: Vec<uuid::Uuid> = pairings.iter().map(|p| p.id).collect();
+    outbox::record(db, Change::PairingsProposed(programme_id, &ids), now).await?;
     Ok(pairings)
 }
 

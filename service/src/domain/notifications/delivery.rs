@@ -393,6 +393,7 @@ impl Batch {
                 .map(party)
                 .collect(),
             approved,
+            proposals: row.payload.get("proposals").and_then(Value::as_i64),
             waiting,
             link: reach.link.clone(),
             now,

@@ -146,8 +146,9 @@ fn rows_of(event: &Outgoing, now: DateTime<Utc>) -> Vec<notification::ActiveMode
 /// A change someone must hear about, recorded in its own transaction.
 #[derive(Clone, Copy, Debug)]
 pub enum Change<'a> {
-    /// The matcher proposed these pairings: the programme team decides.
-    PairingsProposed(&'a [Uuid]),
+    /// The matcher proposed these pairings in this programme: one message
+    /// to the programme team for the whole run (not one per pairing).
+    PairingsProposed(Uuid, &'a [Uuid]),
     /// These pairings started: the participants and the mentor's supervisor.
     PairingsStarted(&'a [Uuid]),
     /// These pairings ended: the same people.
@@ -169,9 +170,7 @@ pub async fn record<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let events = match change {
-        Change::PairingsProposed(ids) => {
-            pairing_events(txn, ids, NotificationKind::PairingProposed).await?
-        }
+        Change::PairingsProposed(programme_id, ids) => proposals_event(programme_id, ids),
         Change::PairingsStarted(ids) => {
             pairing_events(txn, ids, NotificationKind::PairingStarted).await?
         }
@@ -272,15 +271,8 @@ async fn pairing_events<C: ConnectionTrait>(
     kind: NotificationKind,
 ) -> AppResult<Vec<Outgoing>> {
     let pairings = pairings_by_ids(db, ids).await?;
-    let proposed = kind == NotificationKind::PairingProposed;
-    let (mut people, supervisors) = if proposed {
-        (HashMap::new(), HashMap::new())
-    } else {
-        (
-            participants_of(db, &pairings).await?,
-            supervisors_of(db, &pairings).await?,
-        )
-    };
+    let mut people = participants_of(db, &pairings).await?;
+    let supervisors = supervisors_of(db, &pairings).await?;
     Ok(pairings
         .iter()
         .map(|p| {
@@ -294,10 +286,28 @@ async fn pairing_events<C: ConnectionTrait>(
                 session_id: None,
                 payload: json!({ "pairingStatus": p.status }),
                 people: told,
-                team: proposed,
+                team: false,
             }
         })
         .collect())
+}
+
+/// One PAIRING_PROPOSED for a matcher run: how many proposals wait.
+fn proposals_event(programme_id: Uuid, ids: &[Uuid]) -> Vec<Outgoing> {
+    let Some(first) = ids.iter().min() else {
+        return Vec::new();
+    };
+    let kind = NotificationKind::PairingProposed;
+    vec![Outgoing {
+        kind,
+        key: format!("{}:{programme_id}:{first}", kind_name(kind)),
+        programme_id: Some(programme_id),
+        pairing_id: None,
+        session_id: None,
+        payload: json!({ "proposals": ids.len(), "pairingIds": ids }),
+        people: Vec::new(),
+        team: true,
+    }]
 }
 
 async fn session_events<C: ConnectionTrait>(

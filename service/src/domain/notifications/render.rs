@@ -51,6 +51,8 @@ pub struct Facts {
     pub attendees: Vec<Party>,
     /// ENROLMENT_DECIDED: whether it was approved.
     pub approved: Option<bool>,
+    /// PAIRING_PROPOSED: how many proposals the matcher made.
+    pub proposals: Option<i64>,
     /// ENROLMENTS_AWAITING_DECISION: (programme, how many wait).
     pub waiting: Vec<(String, i64)>,
     /// Where to act (the service's public URL).
@@ -147,18 +149,19 @@ fn words(facts: &Facts) -> (String, Vec<String>) {
     let programme = facts.programme.clone().unwrap_or_else(|| "Tandem".into());
     let whom = with_whom(facts);
     let when = when(facts);
+    let proposals = facts.proposals.unwrap_or(0);
     let one = |s: String| vec![s];
     match (facts.kind, facts.language) {
         (K::PairingProposed, Fr) => (
-            format!("{programme} : un binôme proposé attend votre décision"),
+            format!("{programme} : {proposals} binôme(s) proposé(s) attendent votre décision"),
             one(format!(
-                "Le matching a proposé un binôme ({whom}). Acceptez-le ou refusez-le dans Tandem."
+                "Le matching a proposé {proposals} binôme(s). Acceptez-les ou refusez-les dans Tandem."
             )),
         ),
         (K::PairingProposed, En) => (
-            format!("{programme}: a proposed pairing awaits your decision"),
+            format!("{programme}: {proposals} proposed pairing(s) await your decision"),
             one(format!(
-                "The matcher proposed a pairing ({whom}). Accept or decline it in Tandem."
+                "The matcher proposed {proposals} pairing(s). Accept or decline them in Tandem."
             )),
         ),
         (K::PairingStarted, Fr) => (
@@ -393,6 +396,7 @@ mod tests {
                 name: Some("Ada".into()),
             }],
             approved: Some(true),
+            proposals: Some(3),
             waiting: vec![("Digital 2027".into(), 4)],
             link: "https://tandem.example.com/".into(),
             now: start,

@@ -34,6 +34,7 @@ use super::members;
 use super::rules::{self, HOLDING_PLACES, PairingRules, RUNNING, Refusal, Side};
 use crate::domain::access::{self, Area};
 use crate::domain::audit::{self, Actor, AuditEntry};
+use crate::domain::notifications::outbox::{self, Change};
 use crate::domain::{employees, write_txn};
 use crate::error::{AppError, AppResult};
 
@@ -186,7 +187,14 @@ pub async fn move_pairings<C: ConnectionTrait>(
             PairingStatus::Paused => "pairing paused",
             _ => change.reason.unwrap_or("pairing ended"),
         };
-        cancel_future_sessions(txn, &moving, reason, now).await?;
+        let cancelled = cancel_future_sessions(txn, &moving, reason, now).await?;
+        outbox::record(txn, Change::SessionsCancelled(&cancelled), now).await?;
+    }
+    if change.decides() && change.to == PairingStatus::Active {
+        outbox::record(txn, Change::PairingsStarted(&moving), now).await?;
+    }
+    if change.ends() {
+        outbox::record(txn, Change::PairingsEnded(&moving), now).await?;
     }
     Ok(moving)
 }
@@ -194,13 +202,13 @@ pub async fn move_pairings<C: ConnectionTrait>(
 /// Cancels the SCHEDULED sessions of these pairings that start after `now`
 /// (a pairing that ends keeps its history and loses its future), and bumps
 /// the participants' availability versions so their cached free time is
-/// rebuilt.
+/// rebuilt. Answers the sessions cancelled.
 async fn cancel_future_sessions<C: ConnectionTrait>(
     txn: &C,
     pairing_ids: &[Uuid],
     reason: &str,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<Vec<Uuid>> {
     let mut people: Vec<Uuid> = Vec::new();
     for chunk in pairing_ids.chunks(CHUNK) {
         let mentors: Vec<Uuid> = pairing::Entity::find()
@@ -220,7 +228,20 @@ async fn cancel_future_sessions<C: ConnectionTrait>(
     }
     // One call over everyone: their rows are locked in one sorted order.
     employees::bump_availability(txn, &people).await?;
+    let mut cancelled: Vec<Uuid> = Vec::new();
     for chunk in pairing_ids.chunks(CHUNK) {
+        let ids: Vec<Uuid> = mentoring_session::Entity::find()
+            .select_only()
+            .column(mentoring_session::Column::Id)
+            .filter(mentoring_session::Column::PairingId.is_in(chunk.iter().copied()))
+            .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+            .filter(mentoring_session::Column::StartsAt.gt(now))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        cancelled.extend(ids);
+    }
+    for chunk in cancelled.chunks(CHUNK) {
         mentoring_session::Entity::update_many()
             .col_expr(
                 mentoring_session::Column::Status,
@@ -228,13 +249,12 @@ async fn cancel_future_sessions<C: ConnectionTrait>(
             )
             .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
             .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
-            .filter(mentoring_session::Column::PairingId.is_in(chunk.iter().copied()))
+            .filter(mentoring_session::Column::Id.is_in(chunk.iter().copied()))
             .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-            .filter(mentoring_session::Column::StartsAt.gt(now))
             .exec(txn)
             .await?;
     }
-    Ok(())
+    Ok(cancelled)
 }
 
 /// An admin pairs a mentor with mentees by hand: every rule is checked
@@ -316,6 +336,7 @@ pub async fn create(
         AuditEntry::new("pairing.create", "pairing", created.id, details),
     )
     .await?;
+    outbox::record(&txn, Change::PairingsStarted(&[created.id]), now).await?;
     txn.commit().await?;
     Ok(created)
 }
