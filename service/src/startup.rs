@@ -124,6 +124,7 @@ impl Application {
             metrics_db,
             cache.clone(),
             config.public_base_url.clone(),
+            config.notify.settings,
         );
         let notifier = spawn_notifier(&config, &db)?;
         let draining = Arc::new(AtomicBool::new(false));

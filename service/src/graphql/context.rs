@@ -15,6 +15,7 @@ use crate::cache::FreeTimeCache;
 use crate::config::PublicBaseUrl;
 use crate::domain::access::{self, EmployeeScope};
 use crate::domain::audit::Actor;
+use crate::domain::notifications::NotifySettings;
 use crate::domain::settings::RuleSettings;
 use crate::error::AppError;
 
@@ -52,6 +53,8 @@ pub trait ContextExt {
     fn actor(&self) -> async_graphql::Result<Actor<'_>>;
     /// The business rules' settings in force.
     fn settings(&self) -> async_graphql::Result<&RuleSettings>;
+    /// The notification rules in force.
+    fn notify_settings(&self) -> async_graphql::Result<&NotifySettings>;
     /// The service's URL as users reach it (links handed out).
     fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl>;
     /// The request's DataLoaders.
@@ -84,6 +87,11 @@ impl ContextExt for Context<'_> {
     fn settings(&self) -> async_graphql::Result<&RuleSettings> {
         self.data_opt::<RuleSettings>()
             .ok_or_else(|| missing("rule settings"))
+    }
+
+    fn notify_settings(&self) -> async_graphql::Result<&NotifySettings> {
+        self.data_opt::<NotifySettings>()
+            .ok_or_else(|| missing("notification settings"))
     }
 
     fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl> {

@@ -12,6 +12,7 @@ pub mod hris;
 pub mod limits;
 pub mod loaders;
 pub mod metrics;
+pub mod notifications;
 pub mod observability;
 pub mod pairings;
 pub mod people;
@@ -25,6 +26,7 @@ use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
 use crate::config::{GraphqlConfig, PublicBaseUrl};
+use crate::domain::notifications::NotifySettings;
 use crate::domain::settings::RuleSettings;
 
 /// Every query root field, one object per area.
@@ -36,6 +38,7 @@ pub struct QueryRoot(
     pairings::PairingQuery,
     calendar::CalendarQuery,
     delegations::DelegationQuery,
+    notifications::NotificationQuery,
     hris::HrisQuery,
     metrics::MetricsQuery,
 );
@@ -51,6 +54,7 @@ pub struct MutationRoot(
     people::SkillMutation,
     calendar::CalendarMutation,
     delegations::DelegationMutation,
+    notifications::NotificationMutation,
     hris::HrisMutation,
 );
 
@@ -66,6 +70,7 @@ pub fn build_schema(
     metrics_db: MetricsDb,
     cache: FreeTimeCache,
     public_base_url: PublicBaseUrl,
+    notify: NotifySettings,
 ) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
@@ -77,6 +82,7 @@ pub fn build_schema(
     .data(metrics_db)
     .data(cache)
     .data(public_base_url)
+    .data(notify)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
@@ -101,6 +107,7 @@ pub fn sdl() -> String {
             MetricsDb(DatabaseConnection::default()),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
             config.public_base_url,
+            NotifySettings::default(),
         ),
         Err(_) => Schema::build(
             QueryRoot::default(),
