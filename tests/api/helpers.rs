@@ -145,6 +145,8 @@ pub struct TestApp {
     pub key: TestKey,
     dev_mode: bool,
     statements: Arc<AtomicU64>,
+    /// The configuration the service runs with (the notifier's settings).
+    pub config: Config,
     client: reqwest::Client,
     _database: TestDatabase,
 }
@@ -182,6 +184,9 @@ impl TestApp {
             ("DATABASE_URL".into(), url),
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
+            // Tests that need the notifier loop turn it on; the others count
+            // statements and must not share the database with it.
+            ("NOTIFY".into(), "off".into()),
         ]);
         if dev_mode {
             env.insert("AUTH_DEV_MODE".into(), "true".into());
@@ -201,6 +206,7 @@ impl TestApp {
         });
         startup::migrate(&db).await.expect("migrate");
         let listener = std::net::TcpListener::bind(config.bind_addr).expect("bind port 0");
+        let notifier_config = config.clone();
         let app = Application::with_listener(config, db.clone(), listener)
             .await
             .expect("build app");
@@ -213,6 +219,7 @@ impl TestApp {
             key,
             dev_mode,
             statements,
+            config: notifier_config,
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(20))
                 .build()
@@ -240,6 +247,18 @@ impl TestApp {
             ttl_secs,
         };
         dev::issue(&key, &request).expect("issue token")
+    }
+
+    /// One notifier pass at `now` over the app's database, as
+    /// `tandem notify --once --now` runs it.
+    pub async fn notify_pass(&self, now: chrono::DateTime<Utc>) -> tandem::notify::PassReport {
+        let notifier = tandem::notify::Notifier::new(
+            self.db.clone(),
+            &self.config.notify,
+            &self.config.public_base_url,
+        )
+        .expect("notifier");
+        notifier.pass(now).await.expect("notifier pass")
     }
 
     /// How many SQL statements the service (and this test's `db`) ran so far.

@@ -8,6 +8,7 @@
 
 mod helpers;
 mod idp;
+mod notify_peers;
 mod redis_server;
 
 mod auth;
@@ -24,6 +25,7 @@ mod health;
 mod hris;
 mod matching;
 mod metrics;
+mod notifications;
 mod pairing_health;
 mod pairing_races;
 mod pairings;
