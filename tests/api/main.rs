@@ -26,6 +26,7 @@ mod hris;
 mod matching;
 mod metrics;
 mod notifications;
+mod notify_replicas;
 mod pairing_health;
 mod pairing_races;
 mod pairings;

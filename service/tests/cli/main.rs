@@ -491,3 +491,144 @@ fn stop_and_read_log(server: &mut std::process::Child, log_path: &std::path::Pat
     assert!(server.wait().unwrap().success());
     std::fs::read_to_string(log_path).unwrap()
 }
+
+/// An SMTP server on a thread: accepts every message, answers how many.
+fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let received = mails.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let received = received.clone();
+            std::thread::spawn(move || {
+                let mut write = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let _ = write.write_all(b"220 sink ESMTP\r\n");
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n");
+                            return;
+                        }
+                        "DATA" => {
+                            let _ = write.write_all(b"354 go ahead\r\n");
+                            let mut raw = String::new();
+                            loop {
+                                line.clear();
+                                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                                raw.push_str(&line);
+                            }
+                            received.lock().unwrap().push(raw);
+                            b"250 queued\r\n"
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    if write.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+/// `tandem notify --once --now …` over the demo company: the passes of
+/// six weeks, day by day, send its reminders and nudges; the same passes
+/// again send nothing (each thing once); the log names no address.
+#[test]
+fn notify_once_at_chosen_instants_sends_each_thing_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let seeded = tandem()
+        .args([
+            "seed-demo",
+            "--employees",
+            "40",
+            "--seed",
+            "7",
+            "--anchor",
+            "2026-11-23",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let (port, mails) = smtp_sink();
+    let pass = |day: i64| {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            + chrono::Duration::days(day);
+        let output = tandem()
+            .args(["notify", "--once", "--now", &now.to_rfc3339()])
+            .env("DATABASE_URL", &url)
+            .env("SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+            .env("NOTIFY_ADMIN_EMAILS", "mentoring@corp.example")
+            .env("LOG_FORMAT", "json")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let logs = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            !logs.contains("@corp.example"),
+            "no address in the log: {logs}"
+        );
+        stdout
+    };
+    let mut reminders = 0;
+    for day in 0..42 {
+        let report = pass(day);
+        let raised: u64 = report
+            .strip_prefix("raised ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{report}"));
+        reminders += raised;
+    }
+    let sent = mails.lock().unwrap().len();
+    assert!(sent > 0, "six weeks of the demo programme send something");
+    assert!(reminders > 0, "including session reminders");
+    for day in [0, 13, 41] {
+        let report = pass(day);
+        assert!(report.contains("sent 0,"), "{report}");
+    }
+    assert_eq!(mails.lock().unwrap().len(), sent, "nothing twice");
+    let refused = tandem()
+        .args(["notify", "--now", "2026-11-23T12:00:00Z"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "--now needs --once");
+    let garbage = tandem()
+        .args(["notify", "--once", "--now", "yesterday"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(garbage.status.code(), Some(2));
+}
