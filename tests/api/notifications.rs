@@ -186,6 +186,8 @@ async fn a_session_keeps_one_calendar_entry_from_booking_to_cancellation(backend
     assert!(hooks[0].signature_valid, "signed as Standard Webhooks say");
     assert_eq!(hooks[0].body["type"], "SESSION_SCHEDULED");
     assert_eq!(hooks[0].body["data"]["sessionId"], session.to_string());
+    assert_eq!(hooks[0].body["data"]["mode"], "VIDEO");
+    assert_eq!(hooks[0].body["data"]["sequence"], 0);
     let externals: Vec<&str> = hooks[0].body["data"]["recipients"]
         .as_array()
         .unwrap()
@@ -746,3 +748,148 @@ both!(
     preferences_are_checked_field_by_field_and_kept,
     a_hanging_webhook_holds_no_request_back,
 );
+
+async fn the_team_hears_of_proposals_and_waiting_volunteers_and_people_of_decisions(
+    backend: Backend,
+) {
+    use entity::enums::{EnrolmentStatus, SkillDirection};
+    use entity::{enrolment, programme, skill, skill_profile};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let (app, sink, _hook) = with_peers(backend, &[]).await;
+    let db = &app.db;
+    let sam = insert_employee(db, Person::new("Sam Supervisor", 5)).await;
+    let ann = insert_employee(db, Person::new("Ann Junior", 2)).await;
+    let claire = insert_employee(db, Person::new("Claire Senior", 10)).await;
+    let dora = insert_employee(db, Person::new("Dora Volunteer", 9)).await;
+    let matching = insert_programme(db, "Digital tandems", ProgrammeStatus::Matching).await;
+    insert_approved(db, matching, ann, ParticipantRole::Mentor, 1, Some(sam)).await;
+    insert_approved(db, matching, claire, ParticipantRole::Mentee, 1, None).await;
+    let seo = skill::Entity::find()
+        .filter(skill::Column::Slug.eq("seo"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    for (who, direction) in [
+        (ann, SkillDirection::Offers),
+        (claire, SkillDirection::Wants),
+    ] {
+        skill_profile::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            employee_id: Set(who),
+            skill_id: Set(seo.id),
+            direction: Set(direction),
+            level: Set(3),
+            updated_at: Set(Utc::now()),
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    }
+    let enrolling = insert_programme(db, "Second wave", ProgrammeStatus::Enrolling).await;
+    let waited = Utc::now() - Duration::days(4);
+    let dora_enrolment = Uuid::now_v7();
+    enrolment::ActiveModel {
+        id: Set(dora_enrolment),
+        programme_id: Set(enrolling),
+        employee_id: Set(dora),
+        role: Set(ParticipantRole::Mentee),
+        status: Set(EnrolmentStatus::Pending),
+        consented_at: Set(waited),
+        motivation: Set(Some("I want to understand LinkedIn".into())),
+        training_completed_at: Set(None),
+        supervisor_id: Set(None),
+        capacity: Set(1),
+        decided_at: Set(None),
+        decision_reason: Set(None),
+        withdrawn_at: Set(None),
+        created_at: Set(waited),
+        updated_at: Set(waited),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let admin = app.token(None, &["admin"]).await;
+
+    // A day of waiting volunteers: one digest a day.
+    let morning = Utc::now().duration_trunc(Duration::days(1)).unwrap() + Duration::hours(9);
+    let digest = "Tandem: 1 enrolment(s) await a decision";
+    app.notify_pass(morning).await;
+    app.notify_pass(morning + Duration::hours(3)).await;
+    assert_eq!(subjects_to(&sink, TEAM, digest), 1, "once a day");
+    app.notify_pass(morning + Duration::days(1)).await;
+    assert_eq!(
+        subjects_to(&sink, TEAM, digest),
+        2,
+        "and again the next day"
+    );
+    let read = mails_to(&sink.mails(), TEAM)
+        .into_iter()
+        .find(|m| m["subject"] == digest)
+        .unwrap();
+    assert!(read["text"].as_str().unwrap().contains("Second wave: 1"));
+    assert!(
+        !read["text"].as_str().unwrap().contains("LinkedIn"),
+        "no motivation text"
+    );
+
+    // The volunteer hears of the decision, the digest stops.
+    app.query_ok(
+        &admin,
+        "mutation($id: UUID!) { decideEnrolment(id: $id, approve: true) { status } }",
+        json!({ "id": dora_enrolment }),
+    )
+    .await;
+    sink.clear();
+    app.notify_pass(morning + Duration::days(2)).await;
+    assert_eq!(
+        subjects_to(
+            &sink,
+            "dora.volunteer@corp.example",
+            "Second wave: your enrolment is approved"
+        ),
+        1
+    );
+    assert_eq!(subjects_to(&sink, TEAM, "Tandem:"), 0);
+
+    // A matcher run: one message to the team; accepting it tells the pair and the supervisor.
+    let proposals = app
+        .query_ok(
+            &admin,
+            "mutation($p: UUID!) { proposeMatches(programmeId: $p) { id } }",
+            json!({ "p": matching }),
+        )
+        .await;
+    let proposal = proposals["proposeMatches"][0]["id"].clone();
+    sink.clear();
+    app.notify_pass(Utc::now()).await;
+    assert_eq!(
+        subjects_to(
+            &sink,
+            TEAM,
+            "Digital tandems: 1 proposed pairing(s) await your decision"
+        ),
+        1
+    );
+    assert_eq!(sink.mails().len(), 1, "nobody else hears of a proposal");
+    app.query_ok(
+        &admin,
+        "mutation($id: UUID!) { decidePairing(id: $id, accept: true) { status } }",
+        json!({ "id": proposal }),
+    )
+    .await;
+    programme::Entity::find_by_id(matching)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    sink.clear();
+    app.notify_pass(Utc::now()).await;
+    let started = "Digital tandems: your pairing starts";
+    for address in ["ann.junior@corp.example", "claire.senior@corp.example", SAM] {
+        assert_eq!(subjects_to(&sink, address, started), 1, "{address}");
+    }
+    assert_eq!(sink.mails().len(), 3);
+}
+
+both!(the_team_hears_of_proposals_and_waiting_volunteers_and_people_of_decisions);

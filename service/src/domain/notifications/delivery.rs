@@ -172,7 +172,8 @@ struct SessionSnapshot {
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     sequence: i32,
-    mode: SessionMode,
+    /// The database value (`VIDEO`, `IN_PERSON`).
+    mode: String,
 }
 
 /// Everything a batch of claimed rows needs to be planned, read in a few
@@ -361,7 +362,7 @@ impl Batch {
                 starts_at: snap.starts_at,
                 ends_at: snap.ends_at,
                 sequence: u32::try_from(snap.sequence).unwrap_or(0),
-                video: snap.mode == SessionMode::Video,
+                video: snap.mode == SessionMode::Video.to_value(),
             })
         });
         let approved = row

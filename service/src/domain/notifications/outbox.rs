@@ -11,7 +11,9 @@ use entity::enums::{
     DeliveryState, EnrolmentStatus, NotificationChannel, NotificationKind, ParticipantRole,
 };
 use entity::{enrolment, mentoring_session, notification, pairing};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveEnum as _, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -284,7 +286,7 @@ async fn pairing_events<C: ConnectionTrait>(
                 programme_id: Some(p.programme_id),
                 pairing_id: Some(p.id),
                 session_id: None,
-                payload: json!({ "pairingStatus": p.status }),
+                payload: json!({ "pairingStatus": p.status.to_value() }),
                 people: told,
                 team: false,
             }
@@ -363,7 +365,7 @@ pub fn session_payload(session: &mentoring_session::Model) -> Value {
         "startsAt": session.starts_at,
         "endsAt": session.ends_at,
         "sequence": session.sequence,
-        "mode": session.mode,
+        "mode": session.mode.to_value(),
     })
 }
 
@@ -378,7 +380,7 @@ async fn enrolment_events<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<Vec
         programme_id: Some(row.programme_id),
         pairing_id: None,
         session_id: None,
-        payload: json!({ "decision": row.status, "role": row.role }),
+        payload: json!({ "decision": row.status.to_value(), "role": row.role.to_value() }),
         people: vec![row.employee_id],
         team: false,
     }])
