@@ -1,7 +1,8 @@
 //! Notifications: the outbox (one row per event, recipient and channel,
 //! unique on its dedup key so nothing is raised twice) and each employee's
 //! preferences. The partial index on due rows keeps an idle notifier pass
-//! to one index probe however long the history grows.
+//! to one index probe however long the history grows; two indexes let the
+//! scheduler read sessions and ratings around the present only.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{boolean, integer, json, string_len, text_null};
@@ -90,6 +91,11 @@ impl MigrationTrait for Migration {
                 due,
                 index("notifications", &["recipient_id", "created_at"]),
                 index("notifications", &["programme_id", "created_at"]),
+                // A pairing's latest held and next booked session, one index
+                // seek each (health, nudges, the attention list).
+                index("mentoring_sessions", &["pairing_id", "status", "starts_at"]),
+                // Poor ratings given lately (at-risk alerts).
+                index("session_feedback", &["submitted_at"]),
             ],
         )
         .await?;
@@ -125,6 +131,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, name) in [
+            (
+                "mentoring_sessions",
+                "ix-mentoring_sessions-pairing_id-status-starts_at",
+            ),
+            ("session_feedback", "ix-session_feedback-submitted_at"),
+        ] {
+            manager
+                .drop_index(Index::drop().table(table).name(name).to_owned())
+                .await?;
+        }
         drop_tables(manager, &["notification_preferences", "notifications"]).await
     }
 }

@@ -10,8 +10,8 @@ use entity::enums::{EnrolmentStatus, NotificationKind, PairingStatus, SessionSta
 use entity::{
     enrolment, mentoring_session, notification_preference, pairing, programme, session_feedback,
 };
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -109,7 +109,7 @@ async fn reminders_due(
         .one(db)
         .await?
         .flatten();
-    let lead = longest.unwrap_or(0).max(DEFAULT_LEAD_MINUTES);
+    let lead = Ord::max(longest.unwrap_or(0), DEFAULT_LEAD_MINUTES);
     let horizon = now
         .checked_add_signed(Duration::minutes(i64::from(lead)))
         .unwrap_or(now);
@@ -175,9 +175,17 @@ async fn feedback_requests_due(
         return Ok(Vec::new());
     };
     let sessions = mentoring_session::Entity::find()
+        // By start, through the (status, start) index: a session lasts at
+        // most four hours; the exact window on its end is checked below.
         .filter(mentoring_session::Column::Status.eq(SessionStatus::Held))
-        .filter(mentoring_session::Column::EndsAt.gte(earliest))
-        .filter(mentoring_session::Column::EndsAt.lte(latest))
+        .filter(
+            mentoring_session::Column::StartsAt.gte(
+                earliest
+                    .checked_sub_signed(Duration::hours(4))
+                    .unwrap_or(earliest),
+            ),
+        )
+        .filter(mentoring_session::Column::StartsAt.lte(latest))
         .filter(mentoring_session::Column::PairingId.in_subquery(active_pairings()))
         .all(db)
         .await?;
@@ -236,24 +244,10 @@ async fn nudges_due(
     settings: &NotifySettings,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<Outgoing>> {
-    let active = pairing::Entity::find()
-        .filter(pairing::Column::Status.eq(PairingStatus::Active))
-        .all(db)
-        .await?;
+    let (active, cadences) = nudge_candidates(db, now).await?;
     if active.is_empty() {
         return Ok(Vec::new());
     }
-    let programme_ids: BTreeSet<Uuid> = active.iter().map(|p| p.programme_id).collect();
-    let cadences: HashMap<Uuid, i32> = programme::Entity::find()
-        .select_only()
-        .column(programme::Column::Id)
-        .column(programme::Column::SessionCadenceDays)
-        .filter(programme::Column::Id.is_in(programme_ids))
-        .into_tuple::<(Uuid, i32)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
     let ids: Vec<Uuid> = active.iter().map(|p| p.id).collect();
     let activity = health::activity_of(db, &ids, now).await?;
     let nudged: Vec<(pairing::Model, health::Nudges)> = active
@@ -308,6 +302,119 @@ async fn nudges_due(
         }
     }
     Ok(events)
+}
+
+/// The ACTIVE pairings a nudge may be due for at `now`, with their
+/// programmes' cadences. Per programme: those started more than a cadence
+/// ago with no session held within the cadence before `now` nor booked
+/// within the cadence after it, and those rated 1–2 within two cadences.
+/// A superset (the bounds are inclusive): [`health::nudges`] decides on each.
+/// Sessions are read through their (status, start) index around `now` only,
+/// so an idle pass costs the same however long the history grows.
+async fn nudge_candidates(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<pairing::Model>, HashMap<Uuid, i32>)> {
+    let running = Query::select()
+        .column(pairing::Column::ProgrammeId)
+        .from(pairing::Entity)
+        .and_where(pairing::Column::Status.eq(PairingStatus::Active))
+        .to_owned();
+    let cadences: HashMap<Uuid, i32> = programme::Entity::find()
+        .select_only()
+        .column(programme::Column::Id)
+        .column(programme::Column::SessionCadenceDays)
+        .filter(programme::Column::Id.in_subquery(running))
+        .into_tuple::<(Uuid, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut candidates = Vec::new();
+    for (programme_id, cadence_days) in &cadences {
+        let cadence = Duration::days(i64::from(Ord::max(*cadence_days, 1)));
+        let (Some(since), Some(until), Some(rated_since)) = (
+            now.checked_sub_signed(cadence),
+            now.checked_add_signed(cadence),
+            now.checked_sub_signed(cadence + cadence),
+        ) else {
+            continue;
+        };
+        let of_programme = Query::select()
+            .column(pairing::Column::Id)
+            .from(pairing::Entity)
+            .and_where(pairing::Column::ProgrammeId.eq(*programme_id))
+            .and_where(pairing::Column::Status.eq(PairingStatus::Active))
+            .to_owned();
+        let session = mentoring_session::Column::StartsAt;
+        let busy = Query::select()
+            .column(mentoring_session::Column::PairingId)
+            .from(mentoring_session::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(mentoring_session::Column::Status.eq(SessionStatus::Held))
+                            .add(session.gt(since))
+                            .add(session.lte(now)),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
+                            .add(session.gt(now))
+                            .add(session.lt(until)),
+                    ),
+            )
+            .and_where(mentoring_session::Column::PairingId.in_subquery(of_programme.clone()))
+            .to_owned();
+        let rated = Query::select()
+            .column((
+                mentoring_session::Entity,
+                mentoring_session::Column::PairingId,
+            ))
+            .from(session_feedback::Entity)
+            .inner_join(
+                mentoring_session::Entity,
+                Expr::col((mentoring_session::Entity, mentoring_session::Column::Id)).equals((
+                    session_feedback::Entity,
+                    session_feedback::Column::SessionId,
+                )),
+            )
+            .and_where(
+                Expr::col((session_feedback::Entity, session_feedback::Column::Rating)).lte(2),
+            )
+            .and_where(
+                Expr::col((
+                    session_feedback::Entity,
+                    session_feedback::Column::SubmittedAt,
+                ))
+                .gte(rated_since),
+            )
+            .and_where(
+                Expr::col((
+                    mentoring_session::Entity,
+                    mentoring_session::Column::PairingId,
+                ))
+                .in_subquery(of_programme),
+            )
+            .to_owned();
+        let found = pairing::Entity::find()
+            .filter(pairing::Column::ProgrammeId.eq(*programme_id))
+            .filter(pairing::Column::Status.eq(PairingStatus::Active))
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(pairing::Column::UpdatedAt.lte(since))
+                            .add(pairing::Column::Id.not_in_subquery(busy)),
+                    )
+                    .add(pairing::Column::Id.in_subquery(rated)),
+            )
+            .all(db)
+            .await?;
+        candidates.extend(found);
+    }
+    Ok((candidates, cadences))
 }
 
 fn pairing_nudge(
