@@ -237,12 +237,22 @@ fn operations(w: &World) -> Vec<(&'static str, String, Value)> {
             "query($id: UUID!) { pairingsOf(principalId: $id) { id } }".into(),
             json!({ "id": w.mentee }),
         ),
+        (
+            "my notifications",
+            "{ myNotifications { edges { node { id } } } }".into(),
+            json!({}),
+        ),
+        (
+            "a programme's deliveries",
+            "query($id: UUID!) { programmeNotifications(programmeId: $id) { edges { node { id } } } programmeDeliverySummary(programmeId: $id) { sent } }".into(),
+            json!({ "id": w.open }),
+        ),
     ]
 }
 
 /// The expected outcome of each operation (columns in `operations` order)
 /// for each caller (rows in `CALLERS` order).
-fn expected() -> Vec<[Outcome; 26]> {
+fn expected() -> Vec<[Outcome; 28]> {
     const F: Outcome = Code("FORBIDDEN");
     const N: Outcome = Code("NOT_FOUND");
     const NO_ME: Outcome = Null("/me");
@@ -257,13 +267,15 @@ fn expected() -> Vec<[Outcome; 26]> {
     const NO_FEEDBACK: Outcome = Count("/pairing/sessions/edges/1/node/feedback", 0);
     const NO_PROPOSALS: Outcome = Count("/myPairings", 0);
     const DELEGATED: Outcome = Count("/pairingsOf", 1);
+    const MINE: Outcome = Count("/myNotifications/edges", 0);
     vec![
         // me, skills, programmes, open, draft, sponsor, employees, mentor, mentee, stranger,
         // pairing, private notes, enrolments, mentor's availability,
         // mentees' contact details, mentees' names, feedback, common slots,
         // a proposed pairing, proposals among my pairings, a former partner's
         // availability, metrics of a draft,
-        // createProgramme, syncEmployees, hrisSyncRun, pairings of the mentee (delegated)
+        // createProgramme, syncEmployees, hrisSyncRun, pairings of the mentee (delegated),
+        // my notifications, a programme's deliveries
         [
             Ok,
             Ok,
@@ -291,6 +303,8 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             F,
             N,
+            MINE,
+            F,
         ], // employee (is the stranger)
         [
             Ok,
@@ -319,6 +333,8 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             F,
             N,
+            MINE,
+            F,
         ], // participant (the mentor: the feedback is the mentee's)
         [
             Ok,
@@ -347,6 +363,8 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             F,
             N,
+            MINE,
+            F,
         ], // supervisor of the mentor
         [
             NO_ME,
@@ -375,13 +393,16 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             NO_RUN,
             N,
+            MINE,
+            Ok,
         ], // admin
         [
             NO_ME, Ok, Ok, Ok, N, NO_SPONSOR, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, N, F, F,
-            F, F,
+            F, F, F, F,
         ], // analyst
         [
             NO_ME, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, F, Ok, NO_RUN, F,
+            F, F,
         ], // hris
         [
             Ok,
@@ -410,6 +431,8 @@ fn expected() -> Vec<[Outcome; 26]> {
             F,
             F,
             DELEGATED,
+            MINE,
+            F,
         ], // delegate of the mentee: the principal's ACTIVE pairings, nothing of their content
     ]
 }

@@ -80,7 +80,10 @@ async fn main() -> anyhow::Result<()> {
     let (mut idle, mut baseline) = (Vec::new(), Vec::new());
     for round in 0..rounds + WARM_UP {
         let started = Instant::now();
-        let report = notifier.pass(now).await?;
+        let report = notifier
+            .pass(now)
+            .await
+            .map_err(|err| anyhow::anyhow!("idle pass: {err:?}"))?;
         let took = started.elapsed();
         anyhow::ensure!(
             report == Default::default(),
@@ -108,7 +111,10 @@ async fn main() -> anyhow::Result<()> {
     // of an hour has not begun.
     let due_at = next_start - chrono::Duration::hours(16);
     let started = Instant::now();
-    let report = notifier.pass(due_at).await?;
+    let report = notifier
+        .pass(due_at)
+        .await
+        .map_err(|err| anyhow::anyhow!("due pass: {err:?}"))?;
     let took = started.elapsed();
     let sent = report.sent;
     anyhow::ensure!(

@@ -10,8 +10,8 @@ use entity::enums::{EnrolmentStatus, NotificationKind, PairingStatus, SessionSta
 use entity::{
     enrolment, mentoring_session, notification_preference, pairing, programme, session_feedback,
 };
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -305,12 +305,8 @@ async fn nudges_due(
 }
 
 /// The ACTIVE pairings a nudge may be due for at `now`, with their
-/// programmes' cadences. Per programme: those started more than a cadence
-/// ago with no session held within the cadence before `now` nor booked
-/// within the cadence after it, and those rated 1–2 within two cadences.
-/// A superset (the bounds are inclusive): [`health::nudges`] decides on each.
-/// Sessions are read through their (status, start) index around `now` only,
-/// so an idle pass costs the same however long the history grows.
+/// programmes' cadences: per programme, [`health::attention_candidates`]
+/// (a superset; [`health::nudges`] decides on each).
 async fn nudge_candidates(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -332,87 +328,10 @@ async fn nudge_candidates(
         .collect();
     let mut candidates = Vec::new();
     for (programme_id, cadence_days) in &cadences {
-        let cadence = Duration::days(i64::from(Ord::max(*cadence_days, 1)));
-        let (Some(since), Some(until), Some(rated_since)) = (
-            now.checked_sub_signed(cadence),
-            now.checked_add_signed(cadence),
-            now.checked_sub_signed(cadence + cadence),
-        ) else {
-            continue;
-        };
-        let of_programme = Query::select()
-            .column(pairing::Column::Id)
-            .from(pairing::Entity)
-            .and_where(pairing::Column::ProgrammeId.eq(*programme_id))
-            .and_where(pairing::Column::Status.eq(PairingStatus::Active))
-            .to_owned();
-        let session = mentoring_session::Column::StartsAt;
-        let busy = Query::select()
-            .column(mentoring_session::Column::PairingId)
-            .from(mentoring_session::Entity)
-            .cond_where(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(mentoring_session::Column::Status.eq(SessionStatus::Held))
-                            .add(session.gt(since))
-                            .add(session.lte(now)),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
-                            .add(session.gt(now))
-                            .add(session.lt(until)),
-                    ),
-            )
-            .and_where(mentoring_session::Column::PairingId.in_subquery(of_programme.clone()))
-            .to_owned();
-        let rated = Query::select()
-            .column((
-                mentoring_session::Entity,
-                mentoring_session::Column::PairingId,
-            ))
-            .from(session_feedback::Entity)
-            .inner_join(
-                mentoring_session::Entity,
-                Expr::col((mentoring_session::Entity, mentoring_session::Column::Id)).equals((
-                    session_feedback::Entity,
-                    session_feedback::Column::SessionId,
-                )),
-            )
-            .and_where(
-                Expr::col((session_feedback::Entity, session_feedback::Column::Rating)).lte(2),
-            )
-            .and_where(
-                Expr::col((
-                    session_feedback::Entity,
-                    session_feedback::Column::SubmittedAt,
-                ))
-                .gte(rated_since),
-            )
-            .and_where(
-                Expr::col((
-                    mentoring_session::Entity,
-                    mentoring_session::Column::PairingId,
-                ))
-                .in_subquery(of_programme),
-            )
-            .to_owned();
-        let found = pairing::Entity::find()
+        let active = pairing::Entity::find()
             .filter(pairing::Column::ProgrammeId.eq(*programme_id))
-            .filter(pairing::Column::Status.eq(PairingStatus::Active))
-            .filter(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(pairing::Column::UpdatedAt.lte(since))
-                            .add(pairing::Column::Id.not_in_subquery(busy)),
-                    )
-                    .add(pairing::Column::Id.in_subquery(rated)),
-            )
-            .all(db)
-            .await?;
-        candidates.extend(found);
+            .filter(pairing::Column::Status.eq(PairingStatus::Active));
+        candidates.extend(health::attention_candidates(db, active, *cadence_days, now).await?);
     }
     Ok((candidates, cadences))
 }

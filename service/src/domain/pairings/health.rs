@@ -296,10 +296,100 @@ async fn poor_ratings<C: ConnectionTrait>(
     Ok(rows)
 }
 
+/// Those of `pairings` (a query over one programme's pairings, of this
+/// cadence) whose health may call for attention at `now`: ACTIVE ones
+/// started more than a cadence ago with no session held within the cadence
+/// before `now` nor booked within it after, and those rated 1–2 within two
+/// cadences. A superset (its bounds are inclusive): [`health`] decides on
+/// each. Sessions are read through their (pairing, status, start) index
+/// around `now` only, so the cost does not grow with the history.
+pub async fn attention_candidates(
+    db: &DatabaseConnection,
+    pairings: sea_orm::Select<pairing::Entity>,
+    cadence_days: i32,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<pairing::Model>> {
+    use sea_orm::sea_query::ExprTrait as _;
+    use sea_orm::{ActiveEnum as _, Condition};
+    let cadence = Duration::days(i64::from(Ord::max(cadence_days, 1)));
+    let (Some(since), Some(until), Some(rated_since)) = (
+        now.checked_sub_signed(cadence),
+        now.checked_add_signed(cadence),
+        now.checked_sub_signed(cadence + cadence),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let sessions = |column| (mentoring_session::Entity, column);
+    let starts = || Expr::col(sessions(mentoring_session::Column::StartsAt));
+    let status = || Expr::col(sessions(mentoring_session::Column::Status));
+    let busy = Query::select()
+        .expr(Expr::val(1))
+        .from(mentoring_session::Entity)
+        .and_where(
+            Expr::col(sessions(mentoring_session::Column::PairingId))
+                .equals((pairing::Entity, pairing::Column::Id)),
+        )
+        .cond_where(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(status().eq(SessionStatus::Held.to_value()))
+                        .add(starts().gt(since))
+                        .add(starts().lte(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(status().eq(SessionStatus::Scheduled.to_value()))
+                        .add(starts().gt(now))
+                        .add(starts().lt(until)),
+                ),
+        )
+        .to_owned();
+    let rated = rated_poorly_since(db, rated_since).await?;
+    Ok(pairings
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(pairing::Column::Status.eq(PairingStatus::Active))
+                        .add(pairing::Column::UpdatedAt.lte(since))
+                        .add(Expr::exists(busy).not()),
+                )
+                .add(pairing::Column::Id.is_in(rated)),
+        )
+        .all(db)
+        .await?)
+}
+
+/// The pairings with a session rated 1 or 2 since `since`: the ratings
+/// first, through their time's index (few, whatever the history).
+async fn rated_poorly_since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+) -> AppResult<Vec<Uuid>> {
+    let rated_sessions = Query::select()
+        .column(session_feedback::Column::SessionId)
+        .from(session_feedback::Entity)
+        .and_where(session_feedback::Column::Rating.lte(2))
+        .and_where(session_feedback::Column::SubmittedAt.gte(since))
+        .to_owned();
+    let mut ids: Vec<Uuid> = mentoring_session::Entity::find()
+        .select_only()
+        .column(mentoring_session::Column::PairingId)
+        .filter(mentoring_session::Column::Id.in_subquery(rated_sessions))
+        .into_tuple()
+        .all(db)
+        .await?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// A page of a programme's running pairings whose health calls for a look
 /// (NEEDS_CHECK_IN or AT_RISK), by id: admins see all, a supervisor their
-/// mentors' only, anyone else none. Three statements for the activity of
-/// the whole programme, then the rule in memory.
+/// mentors' only, anyone else none. The candidates by
+/// [`attention_candidates`], their activity in four statements, then the
+/// rule in memory.
 pub async fn needing_attention(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -322,7 +412,8 @@ pub async fn needing_attention(
             .into_query();
         query = query.filter(pairing::Column::MentorId.in_subquery(supervised));
     }
-    let running = query.order_by_asc(pairing::Column::Id).all(db).await?;
+    let query = query.order_by_asc(pairing::Column::Id);
+    let running = attention_candidates(db, query, programme.session_cadence_days, now).await?;
     let ids: Vec<Uuid> = running.iter().map(|p| p.id).collect();
     let activity = activity_of(db, &ids, now).await?;
     let flagged: Vec<pairing::Model> = running
