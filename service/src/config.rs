@@ -630,7 +630,8 @@ fn notify_config(env: &dyn Source) -> Result<NotifyConfig, ConfigError> {
         from,
         admin_emails,
         webhook,
-        send_timeout: seconds_or(env, "NOTIFY_SEND_TIMEOUT_SECS", 10)?,
+        send_timeout: parse_or(env, "NOTIFY_SEND_TIMEOUT_SECS", 10, |v| in_range(v, 1, 60))
+            .map(Duration::from_secs)?,
         settings: NotifySettings {
             default_language: parse_or(
                 env,

@@ -231,7 +231,7 @@ async fn a_session_keeps_one_calendar_entry_from_booking_to_cancellation(backend
         assert_eq!(calendar["contentMethod"], "CANCEL");
         assert_eq!(calendar["uid"], uid.as_str());
         assert_eq!(calendar["status"], "CANCELLED");
-        assert_eq!(calendar["sequence"], 1);
+        assert_eq!(calendar["sequence"], 2, "a cancellation is a newer version");
     }
     let again = app.notify_pass(Utc::now()).await;
     assert_eq!(
@@ -488,8 +488,13 @@ async fn quiet_pairs_are_nudged_once_and_the_team_hears_of_those_at_risk(backend
         1
     );
     assert_eq!(
-        subjects_to(&sink, SAM, "Digital 2027: your pairing has ended"),
+        subjects_to(&sink, MAX, "Digital 2027: your pairing has ended"),
         1
+    );
+    assert_eq!(
+        subjects_to(&sink, SAM, "Digital 2027: a pairing you follow has ended"),
+        1,
+        "the supervisor follows it"
     );
 }
 
@@ -886,10 +891,57 @@ async fn the_team_hears_of_proposals_and_waiting_volunteers_and_people_of_decisi
     sink.clear();
     app.notify_pass(Utc::now()).await;
     let started = "Digital tandems: your pairing starts";
-    for address in ["ann.junior@corp.example", "claire.senior@corp.example", SAM] {
+    for address in ["ann.junior@corp.example", "claire.senior@corp.example"] {
         assert_eq!(subjects_to(&sink, address, started), 1, "{address}");
     }
+    assert_eq!(
+        subjects_to(&sink, SAM, "Digital tandems: a pairing you follow starts"),
+        1
+    );
     assert_eq!(sink.mails().len(), 3);
+
+    // A declined proposal tells nobody anything.
+    let declined = insert_pairing(db, matching, ann, &[dora], PairingStatus::Proposed).await;
+    app.query_ok(
+        &admin,
+        "mutation($id: UUID!) { decidePairing(id: $id, accept: false) { status } }",
+        json!({ "id": declined }),
+    )
+    .await;
+    sink.clear();
+    let report = app.notify_pass(Utc::now()).await;
+    assert_eq!((report.sent, sink.mails().len()), (0, 0), "{report:?}");
 }
 
-both!(the_team_hears_of_proposals_and_waiting_volunteers_and_people_of_decisions);
+async fn an_invitation_overtaken_by_its_cancellation_is_never_sent(backend: Backend) {
+    let (app, sink, _hook) = with_peers(backend, &[]).await;
+    let pair = Pair::arrange(&app).await;
+    sink.refuse_all(true);
+    let session = pair.book(&app, in_days(3)).await;
+    let now = Utc::now();
+    assert_eq!(app.notify_pass(now).await.retrying, 2, "the relay is down");
+    app.query_ok(&pair.mia_token, CANCEL, json!({ "id": session }))
+        .await;
+    sink.refuse_all(false);
+    let report = app.notify_pass(now + Duration::minutes(5)).await;
+    let mails = sink.mails();
+    let methods: Vec<Value> = mails
+        .iter()
+        .map(|m| notify_peers::read(m)["calendar"]["method"].clone())
+        .collect();
+    assert_eq!(methods, ["CANCEL", "CANCEL"], "{report:?}");
+    let mine = app.query_ok(&pair.max_token, MINE, json!({})).await;
+    let scheduled = mine["myNotifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["kind"] == "SESSION_SCHEDULED")
+        .unwrap();
+    assert_eq!(scheduled["node"]["state"], "SUPPRESSED");
+    assert_eq!(scheduled["node"]["lastError"], "the session changed since");
+}
+
+both!(
+    the_team_hears_of_proposals_and_waiting_volunteers_and_people_of_decisions,
+    an_invitation_overtaken_by_its_cancellation_is_never_sent,
+);

@@ -390,10 +390,17 @@ async fn finish_scheduled<C: ConnectionTrait>(
             Expr::value(Utc::now()),
         );
     if to == SessionStatus::Cancelled {
-        update = update.col_expr(
-            mentoring_session::Column::CancelReason,
-            Expr::value(cancel_reason),
-        );
+        // A cancellation is a new version of the calendar entry: one more
+        // SEQUENCE, so no earlier invitation can bring the entry back.
+        update = update
+            .col_expr(
+                mentoring_session::Column::CancelReason,
+                Expr::value(cancel_reason),
+            )
+            .col_expr(
+                mentoring_session::Column::Sequence,
+                Expr::col(mentoring_session::Column::Sequence).add(1),
+            );
     }
     let moved = update
         .filter(mentoring_session::Column::Id.eq(id))

@@ -24,13 +24,15 @@ use crate::domain::notifications::outbox::kind_name;
 use crate::domain::notifications::scheduler::{self, Raised};
 use crate::error::AppResult;
 
-/// Rows claimed at a time.
-const BATCH: u64 = 500;
-/// Batches per pass at most: a pass ends even while a backlog remains (the
-/// next pass goes on with it).
-const MAX_BATCHES: usize = 40;
 /// Deliveries under way at once in a pass.
 const CONCURRENCY: usize = 16;
+/// Rows claimed at a time: four waves of [`CONCURRENCY`], so that a batch
+/// whose every attempt runs into its time limit still ends well within the
+/// lease ([`delivery::LEASE`]): nothing claimed is sent by two passes.
+const BATCH: u64 = (CONCURRENCY * 4) as u64;
+/// A pass stops claiming after this long (wall clock); the next pass goes
+/// on with the backlog, so a dead relay never holds a pass for hours.
+const PASS_BUDGET: Duration = Duration::from_secs(120);
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +56,7 @@ pub struct Notifier {
     reach: Reach,
     mailer: Option<smtp::Mailer>,
     hook: Option<webhook::Hook>,
+    send_limit: Duration,
 }
 
 impl Notifier {
@@ -90,6 +93,7 @@ impl Notifier {
             settings: config.settings,
             mailer,
             hook,
+            send_limit: config.send_timeout.saturating_mul(2),
         })
     }
 
@@ -110,13 +114,17 @@ impl Notifier {
         }
     }
 
-    /// One pass at `now`: raise what is due, then deliver what is due.
+    /// One pass at `now`: raise what is due, then deliver what is due. A
+    /// failure to raise is logged and delivery goes on (what the requests
+    /// wrote is never held back by the scheduler).
     pub async fn pass(&self, now: DateTime<Utc>) -> AppResult<PassReport> {
-        let mut report = PassReport {
-            raised: scheduler::raise_due(&self.db, &self.settings, now).await?,
-            ..PassReport::default()
-        };
-        for _ in 0..MAX_BATCHES {
+        let mut report = PassReport::default();
+        match scheduler::raise_due(&self.db, &self.settings, now).await {
+            Ok(raised) => report.raised = raised,
+            Err(error) => tracing::warn!(error = ?error, "raising time-based notifications failed"),
+        }
+        let started = std::time::Instant::now();
+        while started.elapsed() < PASS_BUDGET {
             let rows = delivery::claim(&self.db, now, BATCH).await?;
             if rows.is_empty() {
                 break;
@@ -131,11 +139,13 @@ impl Notifier {
                 .collect()
                 .await;
             for state in states {
-                match state? {
-                    DeliveryState::Sent => report.sent += 1,
-                    DeliveryState::Suppressed => report.suppressed += 1,
-                    DeliveryState::Pending => report.retrying += 1,
-                    DeliveryState::Failed => report.failed += 1,
+                match state {
+                    Ok(DeliveryState::Sent) => report.sent += 1,
+                    Ok(DeliveryState::Suppressed) => report.suppressed += 1,
+                    Ok(DeliveryState::Pending) => report.retrying += 1,
+                    Ok(DeliveryState::Failed) => report.failed += 1,
+                    // The row keeps its lease and is tried again after it.
+                    Err(error) => tracing::warn!(error = ?error, "recording a delivery failed"),
                 }
             }
         }
@@ -164,14 +174,14 @@ impl Notifier {
                 Plan::Suppress(why) => (None, Outcome::Suppressed(why)),
                 Plan::Email { to, message } => {
                     let sent = match &self.mailer {
-                        Some(mailer) => mailer.send(row.id, &to, &message).await,
+                        Some(mailer) => self.within_limit(mailer.send(row.id, &to, &message)).await,
                         None => Err("no SMTP relay is configured".to_owned()),
                     };
                     (Some(message.subject), outcome_of(sent))
                 }
                 Plan::Webhook { body, subject } => {
                     let sent = match &self.hook {
-                        Some(hook) => hook.post(row.id, &body).await,
+                        Some(hook) => self.within_limit(hook.post(row.id, &body)).await,
                         None => Err("no webhook endpoint is configured".to_owned()),
                     };
                     (Some(subject), outcome_of(sent))
@@ -198,6 +208,20 @@ impl Notifier {
         }
         .instrument(span)
         .await
+    }
+}
+
+impl Notifier {
+    /// `attempt`, cut off after twice the send time-out: the transports'
+    /// own time-outs bound each step (connect, each SMTP command), this
+    /// bounds the whole attempt.
+    async fn within_limit(
+        &self,
+        attempt: impl std::future::Future<Output = Result<(), String>>,
+    ) -> Result<(), String> {
+        tokio::time::timeout(self.send_limit, attempt)
+            .await
+            .unwrap_or_else(|_| Err("the attempt took too long".to_owned()))
     }
 }
 

@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use uuid::Uuid;
 
 use crate::domain::icalendar::{Method, Party};
-use crate::domain::notifications::render::Message;
+use crate::domain::notifications::render::{self, Message};
 
 /// The relay and the sender.
 pub struct Mailer {
@@ -51,7 +51,8 @@ impl Mailer {
                 .email
                 .parse()
                 .map_err(|_| "the recipient's address is not valid".to_owned())?;
-            builder = builder.to(Mailbox::new(party.name.clone(), address));
+            let name = party.name.as_deref().map(render::one_line);
+            builder = builder.to(Mailbox::new(name, address));
         }
         let mut body = MultiPart::alternative()
             .singlepart(SinglePart::plain(message.text.clone()))

@@ -30,10 +30,11 @@ use crate::domain::icalendar::Party;
 use crate::error::{AppError, AppResult};
 
 /// How long a claimed row stays with the pass that claimed it: longer than
-/// any delivery attempt may take (SMTP and webhook time-outs are shorter),
-/// so a row is delivered by one pass at a time; a pass that dies leaves its
-/// rows to be taken again once the lease ends (at least once).
-pub const LEASE: Duration = Duration::minutes(5);
+/// a batch of attempts may take (each is cut off at twice
+/// `NOTIFY_SEND_TIMEOUT_SECS`, at most 2 minutes, four waves a batch), so a
+/// row is delivered by one pass at a time; a pass that dies leaves its rows
+/// to be taken again once the lease ends (at least once).
+pub const LEASE: Duration = Duration::minutes(15);
 
 /// Claims up to `limit` due rows at `now`: their attempt count grows and
 /// their next attempt moves to the end of the lease, in one transaction.
@@ -58,7 +59,11 @@ pub async fn claim(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let lease_end = now.checked_add_signed(LEASE).unwrap_or(now);
+    // From the later of the pass's clock and the wall clock: a pass driven
+    // at an instant in the past still holds its rows against live replicas.
+    let lease_end = Ord::max(now, Utc::now())
+        .checked_add_signed(LEASE)
+        .unwrap_or(now);
     notification::Entity::update_many()
         .col_expr(
             notification::Column::Attempts,
@@ -253,6 +258,16 @@ impl Batch {
             (NotificationChannel::Webhook, _) if !reach.webhook => {
                 Plan::Suppress("no webhook endpoint is configured")
             }
+            (NotificationChannel::Webhook, _)
+                if self.reachable(row).is_empty()
+                    && !row
+                        .payload
+                        .get("team")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false) =>
+            {
+                Plan::Suppress("nobody the event tells can still be reached")
+            }
             (NotificationChannel::Webhook, _) => Plan::Webhook {
                 body: self.webhook_body(row),
                 subject: self.message(row, None, settings, reach, now).subject,
@@ -307,6 +322,20 @@ impl Batch {
             return Some("the pairing is no longer active");
         }
         match row.kind {
+            K::SessionScheduled | K::SessionRescheduled => {
+                // An invitation overtaken by a move or a cancellation: the
+                // later message carries the entry, this one would undo it.
+                let snapshot = snapshot_of(row);
+                let current = session.is_some_and(|s| {
+                    s.status == SessionStatus::Scheduled
+                        && snapshot
+                            .as_ref()
+                            .is_some_and(|snap| snap.sequence == s.sequence)
+                });
+                if !current {
+                    return Some("the session changed since");
+                }
+            }
             K::SessionReminder => {
                 let snapshot = snapshot_of(row);
                 let current = session.is_some_and(|s| {
@@ -381,6 +410,7 @@ impl Batch {
             kind: row.kind,
             language,
             recipient_name: recipient.map(|r| r.display_name.clone()),
+            participant: recipient.is_some_and(|r| participants.contains(&r.id)),
             zone,
             programme: row
                 .programme_id
@@ -404,9 +434,9 @@ impl Batch {
     /// The Standard Webhooks payload of `row`: ids and facts, never an
     /// address, a note or a feedback text.
     fn webhook_body(&self, row: &notification::Model) -> Value {
-        let recipients: Vec<Value> = recipients_of(row)
+        let recipients: Vec<Value> = self
+            .reachable(row)
             .into_iter()
-            .filter_map(|id| self.employees.get(&id))
             .map(|e| json!({ "employeeId": e.id, "externalId": e.external_id }))
             .collect();
         let mut data = row.payload.clone();
@@ -435,6 +465,27 @@ fn party(e: &employee::Model) -> Party {
 
 fn snapshot_of(row: &notification::Model) -> Option<SessionSnapshot> {
     serde_json::from_value(row.payload.clone()).ok()
+}
+
+impl Batch {
+    /// The people an event still tells, as its webhook names them: not
+    /// those who left, nor those who since turned this kind of message off.
+    fn reachable(&self, row: &notification::Model) -> Vec<&employee::Model> {
+        use NotificationKind as K;
+        recipients_of(row)
+            .into_iter()
+            .filter_map(|id| self.employees.get(&id))
+            .filter(|e| e.status != EmployeeStatus::Terminated)
+            .filter(|e| {
+                let prefs = self.preferences.get(&e.id);
+                match row.kind {
+                    K::SessionReminder => prefs.is_none_or(|p| p.session_reminders),
+                    K::FeedbackRequested | K::CadenceOverdue => prefs.is_none_or(|p| p.nudges),
+                    _ => true,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The people an event told (kept in its payload for the webhook row).

@@ -75,7 +75,7 @@ pub async fn write<C: ConnectionTrait>(
             .await?;
         existing.extend(found);
     }
-    let fresh: Vec<notification::ActiveModel> = rows
+    let mut fresh: Vec<notification::ActiveModel> = rows
         .into_iter()
         .filter(|row| {
             row.dedup_key
@@ -84,6 +84,9 @@ pub async fn write<C: ConnectionTrait>(
                 .is_some_and(|key| !existing.contains(&key))
         })
         .collect();
+    // In key order: two writers raising the same events lock the same
+    // index entries in the same order, so they queue instead of deadlocking.
+    fresh.sort_by_key(|row| row.dedup_key.clone().take());
     let mut written = 0;
     // 16 columns a row: well under PostgreSQL's 65,535 parameters.
     for chunk in fresh.chunks(2_000) {

@@ -35,6 +35,9 @@ pub struct Facts {
     pub language: Language,
     /// The recipient's name; None for the programme team.
     pub recipient_name: Option<String>,
+    /// Whether the recipient takes part in the pairing (a supervisor or the
+    /// programme team follows it).
+    pub participant: bool,
     /// The recipient's time zone, for the times in the text.
     pub zone: Tz,
     /// The programme's name.
@@ -102,7 +105,7 @@ pub fn render(facts: &Facts) -> Message {
             .collect::<String>()
     );
     Message {
-        subject,
+        subject: one_line(&subject),
         text,
         html,
         calendar: calendar_part(facts),
@@ -164,6 +167,9 @@ fn words(facts: &Facts) -> (String, Vec<String>) {
                 "The matcher proposed {proposals} pairing(s). Accept or decline them in Tandem."
             )),
         ),
+        (K::PairingStarted | K::PairingEnded, lang) if !facts.participant => {
+            followed(facts.kind, &programme, &whom, lang)
+        }
         (K::PairingStarted, Fr) => (
             format!("{programme} : votre binôme commence"),
             one(format!(
@@ -269,6 +275,35 @@ fn words(facts: &Facts) -> (String, Vec<String>) {
     }
 }
 
+/// A pairing's start or end, told to someone who follows it (its mentor's
+/// supervisor) rather than takes part in it.
+fn followed(
+    kind: NotificationKind,
+    programme: &str,
+    pair: &str,
+    language: Language,
+) -> (String, Vec<String>) {
+    let started = kind == NotificationKind::PairingStarted;
+    match (started, language) {
+        (true, Language::Fr) => (
+            format!("{programme} : un binôme que vous suivez commence"),
+            vec![format!("Le binôme {pair} est actif.")],
+        ),
+        (false, Language::Fr) => (
+            format!("{programme} : un binôme que vous suivez est terminé"),
+            vec![format!("Le binôme {pair} est terminé.")],
+        ),
+        (true, Language::En) => (
+            format!("{programme}: a pairing you follow starts"),
+            vec![format!("The pairing {pair} is active.")],
+        ),
+        (false, Language::En) => (
+            format!("{programme}: a pairing you follow has ended"),
+            vec![format!("The pairing {pair} has ended.")],
+        ),
+    }
+}
+
 fn decision(programme: &str, approved: bool, language: Language) -> (String, Vec<String>) {
     match (approved, language) {
         (true, Language::Fr) => (
@@ -350,6 +385,15 @@ fn calendar_part(facts: &Facts) -> Option<(Method, String)> {
     Some((method, calendar.render()))
 }
 
+/// `text` with every control character (CR, LF, tab …) turned into a
+/// space: what a header (a subject, a display name) may hold, so no name
+/// from the HRIS can start another header.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// `<`, `>`, `&`, `"` and `'` as entities.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -377,6 +421,7 @@ mod tests {
             kind,
             language,
             recipient_name: Some("Ada <Admin>".into()),
+            participant: true,
             zone: chrono_tz::Europe::Paris,
             programme: Some("Digital 2027".into()),
             others: vec!["Bo".into(), "Cy".into()],
@@ -456,6 +501,15 @@ mod tests {
             );
             assert_eq!(has, expected, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_name_with_line_breaks_cannot_add_a_header() {
+        let mut injected = facts(NotificationKind::SessionReminder, Language::En);
+        injected.others = vec!["Bo\r\nBcc: attacker@example.com".into()];
+        let message = render(&injected);
+        assert!(!message.subject.contains('\r') && !message.subject.contains('\n'));
+        assert!(message.subject.contains("Bo  Bcc"));
     }
 
     #[test]

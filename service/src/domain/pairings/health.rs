@@ -345,7 +345,6 @@ pub async fn attention_candidates(
                 ),
         )
         .to_owned();
-    let rated = rated_poorly_since(db, rated_since).await?;
     Ok(pairings
         .filter(
             Condition::any()
@@ -355,34 +354,27 @@ pub async fn attention_candidates(
                         .add(pairing::Column::UpdatedAt.lte(since))
                         .add(Expr::exists(busy).not()),
                 )
-                .add(pairing::Column::Id.is_in(rated)),
+                .add(pairing::Column::Id.in_subquery(rated_poorly_since(rated_since))),
         )
         .all(db)
         .await?)
 }
 
-/// The pairings with a session rated 1 or 2 since `since`: the ratings
-/// first, through their time's index (few, whatever the history).
-async fn rated_poorly_since<C: ConnectionTrait>(
-    db: &C,
-    since: DateTime<Utc>,
-) -> AppResult<Vec<Uuid>> {
+/// The pairings with a session rated 1 or 2 since `since`, as a
+/// sub-query: the ratings first, through their time's index (few, whatever
+/// the history).
+fn rated_poorly_since(since: DateTime<Utc>) -> sea_orm::sea_query::SelectStatement {
     let rated_sessions = Query::select()
         .column(session_feedback::Column::SessionId)
         .from(session_feedback::Entity)
         .and_where(session_feedback::Column::Rating.lte(2))
         .and_where(session_feedback::Column::SubmittedAt.gte(since))
         .to_owned();
-    let mut ids: Vec<Uuid> = mentoring_session::Entity::find()
-        .select_only()
+    Query::select()
         .column(mentoring_session::Column::PairingId)
-        .filter(mentoring_session::Column::Id.in_subquery(rated_sessions))
-        .into_tuple()
-        .all(db)
-        .await?;
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+        .from(mentoring_session::Entity)
+        .and_where(mentoring_session::Column::Id.in_subquery(rated_sessions))
+        .to_owned()
 }
 
 /// A page of a programme's running pairings whose health calls for a look

@@ -193,7 +193,8 @@ pub async fn move_pairings<C: ConnectionTrait>(
     if change.decides() && change.to == PairingStatus::Active {
         outbox::record(txn, Change::PairingsStarted(&moving), now).await?;
     }
-    if change.ends() {
+    // A declined proposal ends nothing anyone was told of.
+    if change.ends() && !change.decides() {
         outbox::record(txn, Change::PairingsEnded(&moving), now).await?;
     }
     Ok(moving)
@@ -248,6 +249,13 @@ async fn cancel_future_sessions<C: ConnectionTrait>(
                 Expr::value(SessionStatus::Cancelled.to_value()),
             )
             .col_expr(mentoring_session::Column::CancelReason, Expr::value(reason))
+            .col_expr(
+                mentoring_session::Column::Sequence,
+                sea_orm::sea_query::ExprTrait::add(
+                    Expr::col(mentoring_session::Column::Sequence),
+                    1,
+                ),
+            )
             .col_expr(mentoring_session::Column::UpdatedAt, Expr::value(now))
             .filter(mentoring_session::Column::Id.is_in(chunk.iter().copied()))
             .filter(mentoring_session::Column::Status.eq(SessionStatus::Scheduled))
