@@ -254,7 +254,8 @@ pub async fn supervisors_of<C: ConnectionTrait>(
         .collect())
 }
 
-async fn pairings_by_ids<C: ConnectionTrait>(
+/// The pairings of these ids, chunked under the parameter caps.
+pub async fn pairings_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> AppResult<Vec<pairing::Model>> {

@@ -62,22 +62,58 @@ fn active_pairings() -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-async fn pairings_of_sessions(
-    db: &DatabaseConnection,
-    sessions: &[mentoring_session::Model],
-) -> AppResult<Vec<pairing::Model>> {
-    let ids: BTreeSet<Uuid> = sessions.iter().map(|s| s.pairing_id).collect();
-    let ids: Vec<Uuid> = ids.into_iter().collect();
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(5_000) {
-        found.extend(
-            pairing::Entity::find()
-                .filter(pairing::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
+/// Who a batch of sessions concerns: each pairing's programme and
+/// participants, and their preferences.
+struct Audience {
+    programme_of: HashMap<Uuid, Uuid>,
+    participants: HashMap<Uuid, Vec<Uuid>>,
+    wants: HashMap<Uuid, Preferences>,
+}
+
+impl Audience {
+    /// Reads it for `sessions` in a few statements.
+    async fn of(
+        db: &DatabaseConnection,
+        sessions: &[mentoring_session::Model],
+        settings: &NotifySettings,
+    ) -> AppResult<Self> {
+        let ids: BTreeSet<Uuid> = sessions.iter().map(|s| s.pairing_id).collect();
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let pairings = outbox::pairings_by_ids(db, &ids).await?;
+        let participants = outbox::participants_of(db, &pairings).await?;
+        Ok(Self {
+            programme_of: pairings.iter().map(|p| (p.id, p.programme_id)).collect(),
+            wants: preferences_of(db, &participants, settings).await?,
+            participants,
+        })
     }
-    Ok(found)
+
+    /// The participants of `session`'s pairing.
+    fn of_session(&self, session: &mentoring_session::Model) -> &[Uuid] {
+        self.participants
+            .get(&session.pairing_id)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// An event about `session` told to `person` alone.
+    fn tell(
+        &self,
+        kind: NotificationKind,
+        key: String,
+        session: &mentoring_session::Model,
+        person: Uuid,
+    ) -> Outgoing {
+        Outgoing {
+            kind,
+            key,
+            programme_id: self.programme_of.get(&session.pairing_id).copied(),
+            pairing_id: Some(session.pairing_id),
+            session_id: Some(session.id),
+            payload: outbox::session_payload(session),
+            people: vec![person],
+            team: false,
+        }
+    }
 }
 
 /// Everyone's preferences among these pairings' participants.
@@ -123,16 +159,12 @@ async fn reminders_due(
     if sessions.is_empty() {
         return Ok(Vec::new());
     }
-    let pairings = pairings_of_sessions(db, &sessions).await?;
-    let programme_of: HashMap<Uuid, Uuid> =
-        pairings.iter().map(|p| (p.id, p.programme_id)).collect();
-    let participants = outbox::participants_of(db, &pairings).await?;
-    let wants = preferences_of(db, &participants, settings).await?;
+    let audience = Audience::of(db, &sessions, settings).await?;
     let kind = NotificationKind::SessionReminder;
     let mut events = Vec::new();
     for session in &sessions {
-        for person in participants.get(&session.pairing_id).into_iter().flatten() {
-            let Some(prefs) = wants.get(person) else {
+        for person in audience.of_session(session) {
+            let Some(prefs) = audience.wants.get(person) else {
                 continue;
             };
             if !prefs.session_reminders
@@ -140,21 +172,13 @@ async fn reminders_due(
             {
                 continue;
             }
-            events.push(Outgoing {
-                kind,
-                key: format!(
-                    "{}:{}:{}:{person}",
-                    kind_name(kind),
-                    session.id,
-                    session.sequence
-                ),
-                programme_id: programme_of.get(&session.pairing_id).copied(),
-                pairing_id: Some(session.pairing_id),
-                session_id: Some(session.id),
-                payload: outbox::session_payload(session),
-                people: vec![*person],
-                team: false,
-            });
+            let key = format!(
+                "{}:{}:{}:{person}",
+                kind_name(kind),
+                session.id,
+                session.sequence
+            );
+            events.push(audience.tell(kind, key, session, *person));
         }
     }
     Ok(events)
@@ -204,33 +228,21 @@ async fn feedback_requests_due(
             .await?;
         given.extend(rows);
     }
-    let pairings = pairings_of_sessions(db, &sessions).await?;
-    let programme_of: HashMap<Uuid, Uuid> =
-        pairings.iter().map(|p| (p.id, p.programme_id)).collect();
-    let participants = outbox::participants_of(db, &pairings).await?;
-    let wants = preferences_of(db, &participants, settings).await?;
+    let audience = Audience::of(db, &sessions, settings).await?;
     let kind = NotificationKind::FeedbackRequested;
     let mut events = Vec::new();
     for session in &sessions {
         if !due::feedback_request_due(session.ends_at, now) {
             continue;
         }
-        for person in participants.get(&session.pairing_id).into_iter().flatten() {
+        for person in audience.of_session(session) {
             if given.contains(&(session.id, *person))
-                || !wants.get(person).is_some_and(|p| p.nudges)
+                || !audience.wants.get(person).is_some_and(|p| p.nudges)
             {
                 continue;
             }
-            events.push(Outgoing {
-                kind,
-                key: format!("{}:{}:{person}", kind_name(kind), session.id),
-                programme_id: programme_of.get(&session.pairing_id).copied(),
-                pairing_id: Some(session.pairing_id),
-                session_id: Some(session.id),
-                payload: outbox::session_payload(session),
-                people: vec![*person],
-                team: false,
-            });
+            let key = format!("{}:{}:{person}", kind_name(kind), session.id);
+            events.push(audience.tell(kind, key, session, *person));
         }
     }
     Ok(events)
