@@ -121,21 +121,3 @@ pub enum NotificationKind {
     #[sea_orm(string_value = "ENROLMENTS_AWAITING_DECISION")]
     EnrolmentsAwaitingDecision,
 }
-
-impl NotificationKind {
-    /// Every database value, in declaration order (used by the CHECK constraint).
-    pub const DB_VALUES: &'static [&'static str] = &[
-        "PAIRING_PROPOSED",
-        "PAIRING_STARTED",
-        "PAIRING_ENDED",
-        "SESSION_SCHEDULED",
-        "SESSION_RESCHEDULED",
-        "SESSION_CANCELLED",
-        "SESSION_REMINDER",
-        "FEEDBACK_REQUESTED",
-        "CADENCE_OVERDUE",
-        "PAIRING_AT_RISK",
-        "ENROLMENT_DECIDED",
-        "ENROLMENTS_AWAITING_DECISION",
-    ];
-}

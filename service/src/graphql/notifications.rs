@@ -218,7 +218,7 @@ impl NotificationQuery {
         programme_id: Uuid,
     ) -> async_graphql::Result<DeliverySummary> {
         use entity::enums::DeliveryState as State;
-        let counts = delivery::counts_of_programme(ctx.db()?, programme_id)
+        let counts = delivery::counts_of_programme(ctx.db()?, ctx.caller()?, programme_id)
             .await
             .gql()?;
         let count = |state| counts.get(&state).copied().unwrap_or(0);

@@ -14,13 +14,12 @@ use chrono::{DateTime, Utc};
 use entity::enums::DeliveryState;
 use entity::notification;
 use futures_util::StreamExt as _;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ActiveEnum as _, DatabaseConnection};
 use tracing::Instrument as _;
 
 use crate::config::{NotifyConfig, PublicBaseUrl};
 use crate::domain::notifications::NotifySettings;
 use crate::domain::notifications::delivery::{self, Batch, Outcome, Plan, Reach};
-use crate::domain::notifications::outbox::kind_name;
 use crate::domain::notifications::scheduler::{self, Raised};
 use crate::error::AppResult;
 
@@ -164,7 +163,7 @@ impl Notifier {
         let span = tracing::info_span!(
             "notification.deliver",
             notification.id = %row.id,
-            notification.kind = kind_name(row.kind),
+            notification.kind = %row.kind.to_value(),
             notification.channel = ?row.channel,
             notification.attempt = row.attempts,
             recipient.id = ?row.recipient_id,

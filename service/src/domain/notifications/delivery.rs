@@ -22,12 +22,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::outbox::{self, kind_name};
+use super::outbox;
 use super::preferences::{self, Preferences};
 use super::render::{self, Facts, Message, SessionFacts};
 use super::{NotifySettings, due};
+use crate::auth::Caller;
+use crate::domain::access::{self, Area};
 use crate::domain::icalendar::Party;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// How long a claimed row stays with the pass that claimed it: longer than
 /// a batch of attempts may take (each is cut off at twice
@@ -348,14 +350,11 @@ impl Batch {
                 if !current {
                     return Some("the session was moved or called off");
                 }
-                if prefs.is_some_and(|p| !p.session_reminders) {
-                    return Some("the recipient turned reminders off");
-                }
-            }
-            K::FeedbackRequested | K::CadenceOverdue if prefs.is_some_and(|p| !p.nudges) => {
-                return Some("the recipient turned nudges off");
             }
             _ => {}
+        }
+        if prefs.is_some_and(|p| !p.wants(row.kind)) {
+            return Some("the recipient turned these messages off");
         }
         None
     }
@@ -442,14 +441,14 @@ impl Batch {
         let mut data = row.payload.clone();
         if let Value::Object(map) = &mut data {
             map.insert("notificationId".into(), json!(row.id));
-            map.insert("kind".into(), json!(kind_name(row.kind)));
+            map.insert("kind".into(), json!(row.kind.to_value()));
             map.insert("programmeId".into(), json!(row.programme_id));
             map.insert("pairingId".into(), json!(row.pairing_id));
             map.insert("sessionId".into(), json!(row.session_id));
             map.insert("recipients".into(), json!(recipients));
         }
         json!({
-            "type": kind_name(row.kind),
+            "type": row.kind.to_value(),
             "timestamp": row.created_at,
             "data": data,
         })
@@ -471,18 +470,14 @@ impl Batch {
     /// The people an event still tells, as its webhook names them: not
     /// those who left, nor those who since turned this kind of message off.
     fn reachable(&self, row: &notification::Model) -> Vec<&employee::Model> {
-        use NotificationKind as K;
         recipients_of(row)
             .into_iter()
             .filter_map(|id| self.employees.get(&id))
             .filter(|e| e.status != EmployeeStatus::Terminated)
             .filter(|e| {
-                let prefs = self.preferences.get(&e.id);
-                match row.kind {
-                    K::SessionReminder => prefs.is_none_or(|p| p.session_reminders),
-                    K::FeedbackRequested | K::CadenceOverdue => prefs.is_none_or(|p| p.nudges),
-                    _ => true,
-                }
+                self.preferences
+                    .get(&e.id)
+                    .is_none_or(|p| p.wants(row.kind))
             })
             .collect()
     }
@@ -516,8 +511,10 @@ fn waiting_of(row: &notification::Model) -> Vec<(Uuid, i64)> {
 /// Counts of rows per delivery state, for the admins' view of a programme.
 pub async fn counts_of_programme<C: ConnectionTrait>(
     db: &C,
+    caller: &Caller,
     programme_id: Uuid,
 ) -> AppResult<HashMap<DeliveryState, i64>> {
+    access::require(caller, Area::Administration)?;
     let rows: Vec<(DeliveryState, i64)> = notification::Entity::find()
         .select_only()
         .column(notification::Column::State)
@@ -526,7 +523,6 @@ pub async fn counts_of_programme<C: ConnectionTrait>(
         .group_by(notification::Column::State)
         .into_tuple()
         .all(db)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     Ok(rows.into_iter().collect())
 }

@@ -286,7 +286,7 @@ async fn pairing_events<C: ConnectionTrait>(
             told.extend(supervisors.get(&p.id));
             Outgoing {
                 kind,
-                key: format!("{}:{}", kind_name(kind), p.id),
+                key: format!("{}:{}", kind.to_value(), p.id),
                 programme_id: Some(p.programme_id),
                 pairing_id: Some(p.id),
                 session_id: None,
@@ -306,7 +306,7 @@ fn proposals_event(programme_id: Uuid, ids: &[Uuid]) -> Vec<Outgoing> {
     let kind = NotificationKind::PairingProposed;
     vec![Outgoing {
         kind,
-        key: format!("{}:{programme_id}:{first}", kind_name(kind)),
+        key: format!("{}:{programme_id}:{first}", kind.to_value()),
         programme_id: Some(programme_id),
         pairing_id: None,
         session_id: None,
@@ -345,9 +345,9 @@ async fn session_events<C: ConnectionTrait>(
         .map(|s| {
             let key = match kind {
                 NotificationKind::SessionRescheduled => {
-                    format!("{}:{}:{}", kind_name(kind), s.id, s.sequence)
+                    format!("{}:{}:{}", kind.to_value(), s.id, s.sequence)
                 }
-                _ => format!("{}:{}", kind_name(kind), s.id),
+                _ => format!("{}:{}", kind.to_value(), s.id),
             };
             Outgoing {
                 kind,
@@ -380,7 +380,7 @@ async fn enrolment_events<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<Vec
     let kind = NotificationKind::EnrolmentDecided;
     Ok(vec![Outgoing {
         kind,
-        key: format!("{}:{}", kind_name(kind), row.id),
+        key: format!("{}:{}", kind.to_value(), row.id),
         programme_id: Some(row.programme_id),
         pairing_id: None,
         session_id: None,
@@ -388,23 +388,4 @@ async fn enrolment_events<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<Vec
         people: vec![row.employee_id],
         team: false,
     }])
-}
-
-/// The contract's name of a kind (`SESSION_REMINDER` …).
-pub fn kind_name(kind: NotificationKind) -> &'static str {
-    use NotificationKind as K;
-    match kind {
-        K::PairingProposed => "PAIRING_PROPOSED",
-        K::PairingStarted => "PAIRING_STARTED",
-        K::PairingEnded => "PAIRING_ENDED",
-        K::SessionScheduled => "SESSION_SCHEDULED",
-        K::SessionRescheduled => "SESSION_RESCHEDULED",
-        K::SessionCancelled => "SESSION_CANCELLED",
-        K::SessionReminder => "SESSION_REMINDER",
-        K::FeedbackRequested => "FEEDBACK_REQUESTED",
-        K::CadenceOverdue => "CADENCE_OVERDUE",
-        K::PairingAtRisk => "PAIRING_AT_RISK",
-        K::EnrolmentDecided => "ENROLMENT_DECIDED",
-        K::EnrolmentsAwaitingDecision => "ENROLMENTS_AWAITING_DECISION",
-    }
 }

@@ -2,6 +2,7 @@
 //! nudges, and the language of their messages.
 
 use chrono::Utc;
+use entity::enums::NotificationKind;
 use entity::notification_preference;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
@@ -69,6 +70,17 @@ impl Preferences {
             reminder_lead_minutes: DEFAULT_LEAD_MINUTES,
             nudges: true,
             language,
+        }
+    }
+
+    /// Whether this person wants messages of `kind`: reminders follow
+    /// `session_reminders`; feedback requests and cadence nudges follow
+    /// `nudges`; everything else (invitations, decisions, alerts) is sent.
+    pub fn wants(&self, kind: NotificationKind) -> bool {
+        match kind {
+            NotificationKind::SessionReminder => self.session_reminders,
+            NotificationKind::FeedbackRequested | NotificationKind::CadenceOverdue => self.nudges,
+            _ => true,
         }
     }
 
@@ -262,6 +274,32 @@ mod tests {
                 other => panic!("{tag:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn reminders_and_nudges_each_follow_their_own_switch_and_nothing_else_is_optional() {
+        use sea_orm::Iterable as _;
+        let quiet = Preferences {
+            session_reminders: false,
+            nudges: false,
+            ..defaults()
+        };
+        for kind in NotificationKind::iter() {
+            let optional = matches!(
+                kind,
+                NotificationKind::SessionReminder
+                    | NotificationKind::FeedbackRequested
+                    | NotificationKind::CadenceOverdue
+            );
+            assert_eq!(quiet.wants(kind), !optional, "{kind:?}");
+            assert!(defaults().wants(kind), "{kind:?}");
+        }
+        let reminders_only = Preferences {
+            nudges: false,
+            ..defaults()
+        };
+        assert!(reminders_only.wants(NotificationKind::SessionReminder));
+        assert!(!reminders_only.wants(NotificationKind::CadenceOverdue));
     }
 
     #[test]

@@ -11,11 +11,13 @@ use entity::{
     enrolment, mentoring_session, notification_preference, pairing, programme, session_feedback,
 };
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveEnum as _, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::outbox::{self, Outgoing, kind_name};
+use super::outbox::{self, Outgoing};
 use super::preferences::{self, DEFAULT_LEAD_MINUTES, Preferences};
 use super::{NotifySettings, due};
 use crate::domain::pairings::health;
@@ -167,14 +169,14 @@ async fn reminders_due(
             let Some(prefs) = audience.wants.get(person) else {
                 continue;
             };
-            if !prefs.session_reminders
+            if !prefs.wants(kind)
                 || !due::reminder_due(session.starts_at, prefs.reminder_lead_minutes, now)
             {
                 continue;
             }
             let key = format!(
                 "{}:{}:{}:{person}",
-                kind_name(kind),
+                kind.to_value(),
                 session.id,
                 session.sequence
             );
@@ -237,11 +239,11 @@ async fn feedback_requests_due(
         }
         for person in audience.of_session(session) {
             if given.contains(&(session.id, *person))
-                || !audience.wants.get(person).is_some_and(|p| p.nudges)
+                || !audience.wants.get(person).is_some_and(|p| p.wants(kind))
             {
                 continue;
             }
-            let key = format!("{}:{}:{person}", kind_name(kind), session.id);
+            let key = format!("{}:{}:{person}", kind.to_value(), session.id);
             events.push(audience.tell(kind, key, session, *person));
         }
     }
@@ -289,7 +291,11 @@ async fn nudges_due(
                 .get(&p.id)
                 .into_iter()
                 .flatten()
-                .filter(|person| wants.get(person).is_some_and(|w| w.nudges))
+                .filter(|person| {
+                    wants
+                        .get(person)
+                        .is_some_and(|w| w.wants(NotificationKind::CadenceOverdue))
+                })
                 .copied()
                 .collect();
             if !people.is_empty() {
@@ -357,7 +363,7 @@ fn pairing_nudge(
 ) -> Outgoing {
     Outgoing {
         kind,
-        key: format!("{}:{}:{}", kind_name(kind), pairing.id, since.timestamp()),
+        key: format!("{}:{}:{}", kind.to_value(), pairing.id, since.timestamp()),
         programme_id: Some(pairing.programme_id),
         pairing_id: Some(pairing.id),
         session_id: None,
@@ -397,7 +403,7 @@ async fn digest_due(
         .collect();
     Ok(vec![Outgoing {
         kind,
-        key: format!("{}:{}", kind_name(kind), now.date_naive()),
+        key: format!("{}:{}", kind.to_value(), now.date_naive()),
         programme_id: None,
         pairing_id: None,
         session_id: None,
