@@ -174,6 +174,18 @@ async fn a_session_keeps_one_calendar_entry_from_booking_to_cancellation(backend
         assert_eq!(calendar["uid"], uid.as_str());
         assert_eq!(calendar["sequence"], 0);
         assert_eq!(calendar["start"], first.to_rfc3339());
+        assert_eq!(
+            calendar["tzid"], "Europe/Paris",
+            "in the zone of Mia, who booked"
+        );
+        assert_eq!(
+            (&calendar["startByVtimezone"], &calendar["endByVtimezone"]),
+            (
+                &json!(first.to_rfc3339()),
+                &json!((first + Duration::hours(1)).to_rfc3339())
+            ),
+            "the calendar's own VTIMEZONE places it at the same instant"
+        );
         assert_eq!(calendar["organizer"], "mailto:tandem@corp.example");
         assert_eq!(
             calendar["attendees"],
@@ -216,6 +228,7 @@ async fn a_session_keeps_one_calendar_entry_from_booking_to_cancellation(backend
             "a higher SEQUENCE replaces the first"
         );
         assert_eq!(calendar["start"], moved.to_rfc3339());
+        assert_eq!(calendar["startByVtimezone"], moved.to_rfc3339());
     }
     assert_eq!(mails.len(), 2);
 

@@ -306,10 +306,26 @@ impl WebhookReceiver {
 
 const READER: &str = r#"
 import email, email.policy, json, sys
+from datetime import timezone
 try:
     import icalendar
 except ImportError:
     sys.exit("the notification tests need Python's icalendar: python3 -m pip install icalendar")
+def in_utc(prop):
+    return prop.dt.astimezone(timezone.utc).isoformat()
+def by_vtimezone(prop, cal):
+    # The instant as a client without a tz database reads it: from the
+    # calendar's own VTIMEZONE, not from the zone's name.
+    tzid = prop.params.get("TZID")
+    if not tzid:
+        return None
+    for vtz in cal.walk("VTIMEZONE"):
+        if str(vtz["TZID"]) == tzid:
+            tz = vtz.to_tz(lookup_tzid=False)
+            naive = prop.dt.replace(tzinfo=None)
+            local = tz.localize(naive) if hasattr(tz, "localize") else naive.replace(tzinfo=tz)
+            return local.astimezone(timezone.utc).isoformat()
+    return "no VTIMEZONE for " + tzid
 message = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
 out = {
     "subject": str(message["Subject"]),
@@ -336,8 +352,11 @@ for part in message.walk():
             "uid": str(event["UID"]),
             "sequence": int(event.get("SEQUENCE", -1)),
             "status": str(event.get("STATUS", "")),
-            "start": event.decoded("DTSTART").isoformat(),
-            "end": event.decoded("DTEND").isoformat(),
+            "start": in_utc(event["DTSTART"]),
+            "end": in_utc(event["DTEND"]),
+            "tzid": event["DTSTART"].params.get("TZID"),
+            "startByVtimezone": by_vtimezone(event["DTSTART"], cal),
+            "endByVtimezone": by_vtimezone(event["DTEND"], cal),
             "organizer": str(event.get("ORGANIZER", "")),
             "attendees": sorted(str(a) for a in (event.get("ATTENDEE") if isinstance(event.get("ATTENDEE"), list) else [event.get("ATTENDEE")]) if a),
         }

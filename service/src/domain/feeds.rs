@@ -388,6 +388,7 @@ fn event_of(session: &FeedSession, summary: &str) -> Event {
         last_modified: session.updated_at,
         organizer: None,
         attendees: Vec::new(),
+        zone: None,
     }
 }
 

@@ -9,16 +9,19 @@
 //! will carry it.
 //!
 //! Times are written in UTC (`19980119T070000Z`, RFC 5545 §3.3.5 form 2),
-//! which every client reads the same way. Local times in the attendee's zone
-//! would add a `VTIMEZONE` component (one more writer over [`Lines::begin`]
-//! and [`Lines::property`]) and a `TZID` parameter on DTSTART/DTEND: nothing
-//! here needs to change for it.
+//! which every client reads the same way, unless an event names a zone
+//! ([`Event::zone`]): then DTSTART and DTEND are local times with a `TZID`
+//! parameter (form 3) and the calendar carries a `VTIMEZONE` for that zone,
+//! its observances taken from the tz database over the events' span
+//! ([`observances`]), so a client without that database still places the
+//! event at the same instant, and shows it in the organiser's zone.
 //!
 //! Values are written as given; the service's own bounds (years 1900–2200,
 //! [`super::time`]) keep every instant within the four-digit years the
 //! format allows.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
 /// Longest content line, in octets, before it is folded (RFC 5545 §3.1).
 const MAX_LINE_OCTETS: usize = 75;
@@ -80,6 +83,9 @@ pub struct Event {
     pub start: DateTime<Utc>,
     /// DTEND (after `start`).
     pub end: DateTime<Utc>,
+    /// The zone DTSTART and DTEND are written in (the organiser's); None
+    /// or UTC: in UTC (as the feed writes them).
+    pub zone: Option<Tz>,
     /// SEQUENCE: one more at each significant change (a new time).
     pub sequence: u32,
     /// STATUS.
@@ -130,6 +136,9 @@ impl Calendar {
             lines.property("REFRESH-INTERVAL", &[("VALUE", "DURATION")], &duration);
             lines.property("X-PUBLISHED-TTL", &[], &duration);
         }
+        for (zone, (from, to)) in self.zone_spans() {
+            write_zone(&mut lines, zone, from, to);
+        }
         for event in &self.events {
             write_event(&mut lines, event);
         }
@@ -138,12 +147,57 @@ impl Calendar {
     }
 }
 
+/// From the earliest start to the latest end of some events.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+impl Calendar {
+    /// Each zone the events are written in, with the earliest start and the
+    /// latest end among its events: what its VTIMEZONE must cover.
+    fn zone_spans(&self) -> Vec<(Tz, Span)> {
+        let mut spans: Vec<(Tz, Span)> = Vec::new();
+        for event in &self.events {
+            let Some(zone) = local_zone(event) else {
+                continue;
+            };
+            match spans.iter_mut().find(|(z, _)| *z == zone) {
+                Some((_, (from, to))) => {
+                    *from = (*from).min(event.start);
+                    *to = (*to).max(event.end);
+                }
+                None => spans.push((zone, (event.start, event.end))),
+            }
+        }
+        spans
+    }
+}
+
+/// The zone `event` is written in, if not UTC.
+fn local_zone(event: &Event) -> Option<Tz> {
+    event
+        .zone
+        .filter(|zone| !matches!(zone, Tz::UTC | Tz::Etc__UTC))
+}
+
 fn write_event(lines: &mut Lines, event: &Event) {
     lines.begin("VEVENT");
     lines.text("UID", &event.uid);
     lines.utc("DTSTAMP", event.stamp);
-    lines.utc("DTSTART", event.start);
-    lines.utc("DTEND", event.end);
+    match local_zone(event) {
+        Some(zone) => {
+            let local = |instant: DateTime<Utc>| {
+                instant
+                    .with_timezone(&zone)
+                    .format("%Y%m%dT%H%M%S")
+                    .to_string()
+            };
+            lines.property("DTSTART", &[("TZID", zone.name())], &local(event.start));
+            lines.property("DTEND", &[("TZID", zone.name())], &local(event.end));
+        }
+        None => {
+            lines.utc("DTSTART", event.start);
+            lines.utc("DTEND", event.end);
+        }
+    }
     lines.property("SEQUENCE", &[], &event.sequence.to_string());
     lines.property("STATUS", &[], event.status.as_str());
     lines.text("SUMMARY", &event.summary);
@@ -155,6 +209,130 @@ fn write_event(lines: &mut Lines, event: &Event) {
         lines.party("ATTENDEE", attendee);
     }
     lines.end("VEVENT");
+}
+
+/// One observance of a VTIMEZONE: from its onset, local time is UTC plus
+/// `offset_to` seconds (until the next observance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observance {
+    /// DAYLIGHT (summer time) rather than STANDARD.
+    pub daylight: bool,
+    /// DTSTART: the onset, in the local time that was in force before it.
+    pub onset: NaiveDateTime,
+    /// TZOFFSETFROM, in seconds.
+    pub offset_from: i32,
+    /// TZOFFSETTO, in seconds.
+    pub offset_to: i32,
+    /// TZNAME, e.g. `CEST`.
+    pub name: String,
+}
+
+/// Longest look back for the observance in force at the start of a span;
+/// a zone without a change in that time keeps one observance since 1970.
+const LOOK_BACK_DAYS: i64 = 400;
+
+/// The observances of `zone` that cover `from`..`to`: the one in force at
+/// `from` and each change up to `to`. Changes are found by probing the tz
+/// database day by day (no zone changes twice in a day), then narrowed to
+/// the second.
+pub fn observances(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Observance> {
+    let day = Duration::days(1);
+    let mut probe = from - Duration::days(LOOK_BACK_DAYS);
+    let mut changes = Vec::new();
+    while probe < to {
+        let next = (probe + day).min(to);
+        if offset_at(zone, probe) != offset_at(zone, next) {
+            changes.push(change_between(zone, probe, next));
+        }
+        probe = next;
+    }
+    // The last change at or before `from` begins the observance in force
+    // then; without one, that observance is dated from 1970.
+    let first_kept = changes.iter().rposition(|at| *at <= from);
+    let mut kept: Vec<Observance> = Vec::with_capacity(changes.len() + 1);
+    if first_kept.is_none() {
+        let mut since_epoch = observance_at(zone, from);
+        since_epoch.offset_from = since_epoch.offset_to;
+        since_epoch.onset = DateTime::UNIX_EPOCH.naive_utc();
+        kept.push(since_epoch);
+    }
+    kept.extend(
+        changes
+            .iter()
+            .skip(first_kept.unwrap_or(0))
+            .map(|at| observance_at(zone, *at)),
+    );
+    kept
+}
+
+/// Seconds east of UTC in `zone` at `instant`.
+fn offset_at(zone: Tz, instant: DateTime<Utc>) -> i32 {
+    zone.offset_from_utc_datetime(&instant.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// The first second after `before` at which the offset is that of `after`
+/// (the two differ).
+fn change_between(zone: Tz, mut before: DateTime<Utc>, mut after: DateTime<Utc>) -> DateTime<Utc> {
+    let target = offset_at(zone, after);
+    while after - before > Duration::seconds(1) {
+        let middle = before + (after - before) / 2;
+        if offset_at(zone, middle) == target {
+            after = middle;
+        } else {
+            before = middle;
+        }
+    }
+    after
+}
+
+/// The observance that begins at `onset` (a change of offset).
+fn observance_at(zone: Tz, onset: DateTime<Utc>) -> Observance {
+    let offset = zone.offset_from_utc_datetime(&onset.naive_utc());
+    let offset_to = offset.fix().local_minus_utc();
+    let offset_from = offset_at(zone, onset - Duration::seconds(1));
+    Observance {
+        daylight: !offset.dst_offset().is_zero(),
+        onset: onset.naive_utc() + Duration::seconds(i64::from(offset_from)),
+        offset_from,
+        offset_to,
+        name: offset
+            .abbreviation()
+            .map_or_else(|| offset_text(offset_to), str::to_owned),
+    }
+}
+
+/// `+0100` (a UTC offset value, RFC 5545 §3.3.14).
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    let text = format!("{sign}{:02}{:02}", minutes / 60, minutes % 60);
+    match seconds.unsigned_abs() % 60 {
+        0 => text,
+        rest => format!("{text}{rest:02}"),
+    }
+}
+
+/// A VTIMEZONE for `zone` covering `from`..`to`.
+fn write_zone(lines: &mut Lines, zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) {
+    lines.begin("VTIMEZONE");
+    lines.text("TZID", zone.name());
+    for observance in observances(zone, from, to) {
+        let component = if observance.daylight {
+            "DAYLIGHT"
+        } else {
+            "STANDARD"
+        };
+        lines.begin(component);
+        let onset = observance.onset.format("%Y%m%dT%H%M%S").to_string();
+        lines.property("DTSTART", &[], &onset);
+        lines.property("TZOFFSETFROM", &[], &offset_text(observance.offset_from));
+        lines.property("TZOFFSETTO", &[], &offset_text(observance.offset_to));
+        lines.text("TZNAME", &observance.name);
+        lines.end(component);
+    }
+    lines.end("VTIMEZONE");
 }
 
 /// Content lines being written: each ends with CRLF and is folded at
@@ -306,7 +484,6 @@ fn fold_into(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone as _;
     use proptest::prelude::*;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -325,7 +502,79 @@ mod tests {
             last_modified: at(8, 0),
             organizer: None,
             attendees: Vec::new(),
+            zone: None,
         }
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_event_in_a_zone_is_written_in_local_time_with_its_tzid() {
+        let mut winter = event("Mentoring");
+        winter.zone = Some(chrono_tz::Europe::Paris);
+        let text = calendar(Some(Method::Request), vec![winter]).render();
+        let lines = unfold(&text);
+        assert!(lines.contains(&"DTSTART;TZID=Europe/Paris:20261204T100000".to_owned()));
+        assert!(lines.contains(&"DTEND;TZID=Europe/Paris:20261204T110000".to_owned()));
+        assert!(lines.contains(&"BEGIN:VTIMEZONE".to_owned()));
+        assert!(lines.contains(&"TZID:Europe/Paris".to_owned()));
+    }
+
+    #[test]
+    fn a_utc_zone_keeps_utc_times_and_adds_no_vtimezone() {
+        let mut plain = event("Mentoring");
+        plain.zone = Some(Tz::UTC);
+        let text = calendar(None, vec![plain]).render();
+        assert!(text.contains("DTSTART:20261204T090000Z"));
+        assert!(!text.contains("VTIMEZONE"));
+    }
+
+    #[test]
+    fn the_observance_in_force_and_each_change_in_the_span_are_given() {
+        // Paris, December to April: winter time since late October, summer
+        // time from 29 March 2026 at 01:00 UTC (02:00 local becomes 03:00).
+        let found = observances(
+            chrono_tz::Europe::Paris,
+            utc("2025-12-04T09:00:00Z"),
+            utc("2026-04-10T09:00:00Z"),
+        );
+        let onsets: Vec<String> = found
+            .iter()
+            .map(|o| o.onset.format("%Y%m%dT%H%M%S").to_string())
+            .collect();
+        assert_eq!(onsets, ["20251026T030000", "20260329T020000"]);
+        assert!(!found[0].daylight && found[1].daylight);
+        assert_eq!((found[0].offset_from, found[0].offset_to), (7200, 3600));
+        assert_eq!((found[1].offset_from, found[1].offset_to), (3600, 7200));
+        assert_eq!(
+            (found[0].name.as_str(), found[1].name.as_str()),
+            ("CET", "CEST")
+        );
+    }
+
+    #[test]
+    fn a_zone_that_never_changes_has_one_observance_since_1970() {
+        let found = observances(
+            chrono_tz::Asia::Kolkata,
+            utc("2026-12-04T09:00:00Z"),
+            utc("2026-12-04T10:00:00Z"),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].offset_to, 19800);
+        assert_eq!(found[0].offset_from, 19800);
+        assert_eq!(found[0].onset.format("%Y").to_string(), "1970");
+    }
+
+    #[test]
+    fn offsets_are_written_with_sign_hours_and_minutes() {
+        assert_eq!(offset_text(3600), "+0100");
+        assert_eq!(offset_text(-12600), "-0330");
+        assert_eq!(offset_text(0), "+0000");
+        assert_eq!(offset_text(-37), "-000037");
     }
 
     fn calendar(method: Option<Method>, events: Vec<Event>) -> Calendar {

@@ -422,12 +422,26 @@ impl Batch {
                 .filter_map(|id| self.employees.get(id))
                 .map(party)
                 .collect(),
+            organizer_zone: self.organizer_zone(row, participants),
             approved,
             proposals: row.payload.get("proposals").and_then(Value::as_i64),
             waiting,
             link: reach.link.clone(),
             now,
         })
+    }
+
+    /// The zone of the session's organiser: the participant who booked it,
+    /// or, when an assistant or an admin did, the first mentee (the senior
+    /// participant whose diary it is), else the mentor.
+    fn organizer_zone(&self, row: &notification::Model, participants: &[Uuid]) -> Option<Tz> {
+        let booker = row
+            .session_id
+            .and_then(|id| self.sessions.get(&id))
+            .and_then(|s| s.created_by)
+            .filter(|id| participants.contains(id));
+        let organizer = booker.or_else(|| participants.get(1).or(participants.first()).copied())?;
+        self.employees.get(&organizer)?.timezone.parse().ok()
     }
 
     /// The Standard Webhooks payload of `row`: ids and facts, never an

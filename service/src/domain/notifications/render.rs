@@ -52,6 +52,10 @@ pub struct Facts {
     pub organizer: Option<Party>,
     /// The invitation's attendees.
     pub attendees: Vec<Party>,
+    /// The organiser's time zone, which the invitation's times name (the
+    /// participant who booked; for a booking by an assistant or an admin,
+    /// the senior participant whose diary it is).
+    pub organizer_zone: Option<Tz>,
     /// ENROLMENT_DECIDED: whether it was approved.
     pub approved: Option<bool>,
     /// PAIRING_PROPOSED: how many proposals the matcher made.
@@ -380,6 +384,7 @@ fn calendar_part(facts: &Facts) -> Option<(Method, String)> {
             last_modified: facts.now,
             organizer: facts.organizer.clone(),
             attendees: facts.attendees.clone(),
+            zone: facts.organizer_zone,
         }],
     };
     Some((method, calendar.render()))
@@ -440,6 +445,7 @@ mod tests {
                 email: "ada@example.com".into(),
                 name: Some("Ada".into()),
             }],
+            organizer_zone: Some(chrono_tz::Europe::Paris),
             approved: Some(true),
             proposals: Some(3),
             waiting: vec![("Digital 2027".into(), 4)],
