@@ -139,12 +139,44 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, Htt
 }
 
 /// Whether the request declares a JSON body (`application/json`, any parameters).
-fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
+/// Largest multipart body (an upload, per the GraphQL multipart request
+/// specification): room for a calendar past its 1 MiB limit to be refused
+/// with a field-named error rather than cut off; anything larger is 413.
+const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Bytes of a batch's operations besides their files: query texts and
+/// variables as JSON.
+fn operations_size(batch: &BatchRequest) -> usize {
+    let size = |request: &Request| {
+        request.query.len() + serde_json::to_vec(&request.variables).map_or(usize::MAX, |v| v.len())
+    };
+    match batch {
+        BatchRequest::Single(request) => size(request),
+        BatchRequest::Batch(requests) => requests.iter().map(size).fold(0, usize::saturating_add),
+    }
+}
+
+/// What a POST body holds.
+enum BodyKind {
+    /// `application/json`: one operation or a batch.
+    Json,
+    /// `multipart/form-data` with its full Content-Type (the boundary).
+    Multipart(String),
+}
+
+fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
+    let content_type = req
+        .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .and_then(|v| v.to_str().ok())?;
+    let essence = content_type.split(';').next()?.trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Some(BodyKind::Json)
+    } else if essence.eq_ignore_ascii_case("multipart/form-data") {
+        Some(BodyKind::Multipart(content_type.to_owned()))
+    } else {
+        None
+    }
 }
 
 /// Body encodings we decode ourselves (so the cap applies to the decoded size).
@@ -229,13 +261,13 @@ async fn graphql_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if !is_json(&req) {
+    let Some(kind) = body_kind(&req) else {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code::BAD_USER_INPUT,
-            "Content-Type must be application/json",
+            "Content-Type must be application/json (or multipart/form-data for an upload)",
         );
-    }
+    };
     let Some(encoding) = encoding(&req) else {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -255,6 +287,11 @@ async fn graphql_post(
     } else {
         state.config.graphql.body_limit
     };
+    let operations_limit = limit;
+    let limit = match kind {
+        BodyKind::Json => limit,
+        BodyKind::Multipart(_) => limit.max(UPLOAD_BODY_LIMIT),
+    };
     let raw = match read_body(&req, payload, limit).await {
         Ok(raw) => raw,
         Err(err) => return body_error(err),
@@ -267,14 +304,36 @@ async fn graphql_post(
             Err(err) => return body_error(err),
         },
     };
-    let batch: BatchRequest = match serde_json::from_slice(&decoded) {
-        Ok(batch) => batch,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
-                "body is not a GraphQL JSON request",
-            );
+    let batch: BatchRequest = match kind {
+        BodyKind::Json => match serde_json::from_slice(&decoded) {
+            Ok(batch) => batch,
+            Err(_) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    code::BAD_USER_INPUT,
+                    "body is not a GraphQL JSON request",
+                );
+            }
+        },
+        BodyKind::Multipart(content_type) => {
+            let body = futures_util::io::Cursor::new(decoded.into_owned());
+            let options = async_graphql::http::MultipartOptions::default()
+                .max_num_files(1)
+                .max_file_size(UPLOAD_BODY_LIMIT);
+            match async_graphql::http::receive_batch_body(Some(content_type), body, options).await {
+                // The file may be larger than a JSON body, the operations not.
+                Ok(batch) if operations_size(&batch) > operations_limit => {
+                    return body_error(BodyError::TooLarge);
+                }
+                Ok(batch) => batch,
+                Err(_) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        code::BAD_USER_INPUT,
+                        "body is not a GraphQL multipart request (operations, map, one file)",
+                    );
+                }
+            }
         }
     };
     if let BatchRequest::Batch(requests) = &batch {

@@ -285,6 +285,49 @@ impl TestApp {
         (status, response.json().await.expect("JSON body"))
     }
 
+    /// `POST /graphql` as a GraphQL multipart request (the specification
+    /// upload clients follow): the operation, a map putting the one file at
+    /// `variables.<variable>`, and the file's bytes.
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+        variable: &str,
+        file: &[u8],
+    ) -> (StatusCode, Value) {
+        const BOUNDARY: &str = "tandem-test-boundary-7f3a9c";
+        let operations = json!({ "query": query, "variables": variables }).to_string();
+        let map = json!({ "0": [format!("variables.{variable}")] }).to_string();
+        let mut body = Vec::with_capacity(file.len() + 1024);
+        for (name, value) in [("operations", operations), ("map", map)] {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"diary.ics\"\r\nContent-Type: text/calendar\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
     /// The `data` of a query that must succeed.
     pub async fn query_ok(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, body) = self.graphql(token, query, variables).await;

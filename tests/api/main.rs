@@ -17,6 +17,7 @@ mod batching;
 mod cache;
 mod calendar;
 mod calendar_feed;
+mod calendar_import;
 mod constraints;
 mod delegations;
 mod enrolments;

@@ -10,12 +10,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, Set,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditEntry};
 use super::availability::{self, Interval, WeeklySlot};
+use super::calendar_import;
 use super::sessions;
 use crate::auth::Caller;
 use crate::cache::FreeTimeCache;
@@ -232,15 +233,7 @@ pub async fn add_unavailability(
             "an unavailability lasts at most a year",
         ));
     }
-    let reason = reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(AppError::bad_input(
-            "reason",
-            "the reason is limited to 500 characters",
-        ));
-    }
+    let reason = clean_reason(reason)?;
     let txn = super::write_txn(db).await?;
     let created = unavailability::ActiveModel {
         id: Set(super::new_id()),
@@ -256,6 +249,136 @@ pub async fn add_unavailability(
     audit_if_delegated(&txn, actor, me, "unavailability.add", created.id).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// A reason trimmed, None when blank, at most 500 characters.
+fn clean_reason(reason: Option<String>) -> AppResult<Option<String>> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(AppError::bad_input(
+            "reason",
+            "the reason is limited to 500 characters",
+        ));
+    }
+    Ok(reason)
+}
+
+/// What an iCalendar import stored.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The new unavailabilities, in time order.
+    pub created: Vec<unavailability::Model>,
+    /// Busy blocks already stored with the same start and end (a calendar
+    /// imported twice adds nothing the second time).
+    pub already_there: usize,
+    /// The window read: `from` and [`MAX_WINDOW_DAYS`] after.
+    pub window: Interval,
+}
+
+/// The reason imported blocks carry when none is given: an imported
+/// diary's titles are other meetings' business, never stored.
+const IMPORTED_REASON: &str = "Imported from a calendar";
+
+/// Imports the busy blocks of an iCalendar (an executive's diary) as
+/// unavailabilities of the caller or of a principal who delegated to them,
+/// over [`MAX_WINDOW_DAYS`] from `from` (default now), in one transaction.
+pub async fn import_unavailability(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    on_behalf_of: Option<Uuid>,
+    calendar_text: String,
+    from: Option<DateTime<Utc>>,
+    reason: Option<String>,
+) -> AppResult<Imported> {
+    let owner = diary_owner(db, actor.caller, on_behalf_of).await?;
+    let reason = clean_reason(reason)?.unwrap_or_else(|| IMPORTED_REASON.to_owned());
+    let from = from.unwrap_or_else(Utc::now);
+    let window = Interval::new(from, from + Duration::days(MAX_WINDOW_DAYS))
+        .ok_or_else(|| AppError::bad_input("from", "`from` is out of range"))?;
+    let zone = employee::Entity::find_by_id(owner)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("employee"))?
+        .timezone
+        .parse::<Tz>()
+        .unwrap_or(Tz::UTC);
+    let blocks = read_busy_blocks(calendar_text, window, zone).await?;
+    let txn = super::write_txn(db).await?;
+    let existing: HashSet<(DateTime<Utc>, DateTime<Utc>)> = unavailability::Entity::find()
+        .filter(unavailability::Column::EmployeeId.eq(owner))
+        .filter(unavailability::Column::StartsAt.lt(window.end))
+        .filter(unavailability::Column::EndsAt.gt(window.start))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|u| (u.starts_at, u.ends_at))
+        .collect();
+    let (known, new): (Vec<Interval>, Vec<Interval>) = blocks
+        .into_iter()
+        .partition(|b| existing.contains(&(b.start, b.end)));
+    let now = Utc::now();
+    let created: Vec<unavailability::Model> = new
+        .iter()
+        .map(|block| unavailability::Model {
+            id: super::new_id(),
+            employee_id: owner,
+            starts_at: block.start,
+            ends_at: block.end,
+            reason: Some(reason.clone()),
+            created_at: now,
+        })
+        .collect();
+    for chunk in created.chunks(500) {
+        unavailability::Entity::insert_many(
+            chunk.iter().cloned().map(unavailability::ActiveModel::from),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    if !created.is_empty() {
+        super::employees::bump_availability(&txn, &[owner]).await?;
+    }
+    if actor.caller.employee_id != Some(owner) {
+        let details = serde_json::json!({ "imported": created.len(), "from": window.start, "to": window.end });
+        let entry = AuditEntry::new("unavailability.import", "employee", owner, details);
+        super::delegations::record_delegated(&txn, actor, owner, entry).await?;
+    }
+    txn.commit().await?;
+    Ok(Imported {
+        created,
+        already_there: known.len(),
+        window,
+    })
+}
+
+/// The busy blocks of an uploaded calendar, one at a time, read off the async runtime
+/// (a megabyte of repeat rules is CPU work) and with the parser's panics,
+/// should a third-party rule engine have one, kept from the request.
+async fn read_busy_blocks(text: String, window: Interval, zone: Tz) -> AppResult<Vec<Interval>> {
+    // One calendar expanded at a time per process: each may take up to
+    // MAX_EXPANSION_TIME of a core, and the cores serve everyone else too.
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = ONE_AT_A_TIME
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("the import gate is closed")))?;
+    let read = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| calendar_import::busy_blocks(&text, window, zone))
+    })
+    .await;
+    match read {
+        Ok(Ok(Ok(blocks))) => Ok(blocks),
+        Ok(Ok(Err(refused))) => Err(AppError::bad_input("calendar", refused.0)),
+        Ok(Err(_)) | Err(_) => {
+            tracing::error!("the iCalendar reader failed on an uploaded calendar");
+            Err(AppError::bad_input(
+                "calendar",
+                "the calendar could not be read",
+            ))
+        }
+    }
 }
 
 /// Removes one of the caller's (or their principal's) unavailabilities.

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod availability;
 pub mod calendar;
+pub mod calendar_import;
 pub mod delegations;
 pub mod departments;
 pub mod employees;

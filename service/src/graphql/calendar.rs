@@ -1,7 +1,7 @@
 //! Availability: weekly slots, unavailabilities, free time and common slots.
 
 use super::scalars::DateTime;
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Upload};
 use entity::{unavailability, weekly_slot};
 use uuid::Uuid;
 
@@ -10,8 +10,10 @@ use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use crate::domain::access::Area;
 use crate::domain::availability::Interval;
-use crate::domain::calendar::{self, SlotText};
+use crate::domain::calendar::{self, Imported, SlotText};
+use crate::domain::calendar_import::MAX_CALENDAR_BYTES;
 use crate::domain::feeds;
+use crate::error::AppError;
 
 /// Days of the week.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,49 @@ impl Unavailability {
     }
 }
 
+/// What an iCalendar import stored.
+pub struct UnavailabilityImport(pub Imported);
+
+#[Object]
+impl UnavailabilityImport {
+    /// The unavailabilities created, in time order.
+    async fn imported(&self) -> Vec<Unavailability> {
+        self.0.created.iter().cloned().map(Unavailability).collect()
+    }
+    /// Busy blocks already stored with the same times (left as they were).
+    async fn already_there(&self) -> i32 {
+        i32::try_from(self.0.already_there).unwrap_or(i32::MAX)
+    }
+    /// Start of the window read.
+    async fn from(&self) -> DateTime {
+        self.0.window.start.into()
+    }
+    /// End of the window read (92 days after `from`).
+    async fn to(&self) -> DateTime {
+        self.0.window.end.into()
+    }
+}
+
+/// The text of an uploaded calendar: at most one byte past the domain's
+/// limit is read (so the domain can say it is too large), and it must be
+/// UTF-8.
+fn calendar_text(ctx: &Context<'_>, upload: &Upload) -> async_graphql::Result<String> {
+    use std::io::Read as _;
+    let file = upload
+        .value(ctx)
+        .map_err(|_| AppError::bad_input("calendar", "no calendar file was uploaded"))
+        .gql()?;
+    let mut bytes = Vec::new();
+    file.into_read()
+        .take(MAX_CALENDAR_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| AppError::bad_input("calendar", "the calendar file could not be read"))
+        .gql()?;
+    String::from_utf8(bytes)
+        .map_err(|_| AppError::bad_input("calendar", "the calendar is not UTF-8 text"))
+        .gql()
+}
+
 /// Query fields about availability.
 #[derive(Default)]
 pub struct CalendarQuery;
@@ -206,6 +251,34 @@ impl CalendarMutation {
         .await
         .gql()?;
         Ok(Unavailability(created))
+    }
+
+    /// Imports an iCalendar file (an Outlook, Google or Apple export, or a
+    /// VFREEBUSY) as the caller's unavailabilities — or, with `onBehalfOf`,
+    /// a principal's: every busy event over 92 days from `from` (default
+    /// now), repeating ones expanded, one upload (GraphQL multipart request)
+    /// of at most 1 MiB. Only times are kept, never titles.
+    #[graphql(guard = "AreaGuard(Area::People)")]
+    async fn import_unavailability(
+        &self,
+        ctx: &Context<'_>,
+        calendar: Upload,
+        from: Option<DateTime>,
+        reason: Option<String>,
+        on_behalf_of: Option<Uuid>,
+    ) -> async_graphql::Result<UnavailabilityImport> {
+        let text = calendar_text(ctx, &calendar)?;
+        let imported = calendar::import_unavailability(
+            ctx.db()?,
+            &ctx.actor()?,
+            on_behalf_of,
+            text,
+            from.map(|f| f.0),
+            reason,
+        )
+        .await
+        .gql()?;
+        Ok(UnavailabilityImport(imported))
     }
 
     /// A new secret iCalendar feed URL of the caller's sessions; the previous one stops working.
