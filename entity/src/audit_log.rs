@@ -9,6 +9,8 @@ pub struct Model {
     pub id: Uuid,
     /// The token subject (employee id or service account) that acted.
     pub actor: String,
+    /// The employee who acted; None for service accounts.
+    pub actor_employee_id: Option<Uuid>,
     pub action: String,
     pub target_type: String,
     pub target_id: Option<Uuid>,

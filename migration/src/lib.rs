@@ -17,6 +17,7 @@ mod m20261201_000006_pauses_and_reschedules;
 mod m20261202_000007_delegations;
 mod m20261202_000008_calendar_feeds;
 mod m20261202_000009_notifications;
+mod m20261203_000010_privacy;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_delegations::Migration),
             Box::new(m20261202_000008_calendar_feeds::Migration),
             Box::new(m20261202_000009_notifications::Migration),
+            Box::new(m20261203_000010_privacy::Migration),
         ]
     }
 }

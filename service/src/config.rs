@@ -238,6 +238,20 @@ pub struct NotifyConfig {
     pub settings: crate::domain::notifications::NotifySettings,
 }
 
+/// Personal data: the keys notes are sealed with and how long data is kept.
+#[derive(Clone, Debug)]
+pub struct PrivacyConfig {
+    /// `NOTES_ENCRYPTION_KEYS` (`id:base64,…`, checked here); None: the
+    /// embedded default's key file, or no sealing (see README).
+    pub notes_keys: Option<Secret<String>>,
+    /// `RETENTION_NOTES_DAYS`: notes and comments are erased that long
+    /// after their pairing ended.
+    pub retention_notes_days: i64,
+    /// `RETENTION_LEAVERS_DAYS`: a leaver's personal data is erased that
+    /// long after termination.
+    pub retention_leavers_days: i64,
+}
+
 /// Everything the service reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -255,6 +269,8 @@ pub struct Config {
     pub rules: RuleSettings,
     /// Notifications.
     pub notify: NotifyConfig,
+    /// Sealed notes and retention.
+    pub privacy: PrivacyConfig,
     /// How long the service keeps serving, unready, after SIGTERM (so the
     /// load balancer stops routing to it before it stops accepting).
     pub shutdown_drain: Duration,
@@ -379,6 +395,7 @@ impl Config {
             shutdown_timeout: seconds_or(env, "SHUTDOWN_TIMEOUT_SECS", 30)?,
             rules: rule_settings(env)?,
             notify: notify_config(env)?,
+            privacy: privacy_config(env)?,
             graphql,
             otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
                 .or(url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?),
@@ -558,6 +575,27 @@ fn parse_or<T>(
 
 fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+/// Sealed notes and retention; see README "Personal data".
+fn privacy_config(env: &dyn Source) -> Result<PrivacyConfig, ConfigError> {
+    let notes_keys = match env.get("NOTES_ENCRYPTION_KEYS") {
+        Some(spec) => {
+            crate::domain::seal::Keyring::parse(&spec)
+                .map_err(|reason| ConfigError::new("NOTES_ENCRYPTION_KEYS", reason))?;
+            Some(Secret(spec))
+        }
+        None => None,
+    };
+    Ok(PrivacyConfig {
+        notes_keys,
+        retention_notes_days: parse_or(env, "RETENTION_NOTES_DAYS", 365, |v| {
+            in_range(v, 1, 36_500)
+        })?,
+        retention_leavers_days: parse_or(env, "RETENTION_LEAVERS_DAYS", 730, |v| {
+            in_range(v, 1, 36_500)
+        })?,
+    })
 }
 
 /// The notifier's settings; see README "Notifications".

@@ -16,9 +16,11 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
+use crate::domain::seal::Keyring;
+use crate::domain::sealed_notes;
 use crate::domain::skills;
-use crate::graphql::build_schema;
 use crate::graphql::metrics::MetricsDb;
+use crate::graphql::{SchemaSettings, build_schema};
 use crate::http::{AppState, RequestId, routes};
 use crate::notify::Notifier;
 
@@ -97,6 +99,73 @@ fn spawn_notifier(
     Ok(Some(tokio::spawn(notifier.run(interval))))
 }
 
+/// The keys private notes and comments are sealed with:
+/// `NOTES_ENCRYPTION_KEYS` when set; else, for a SQLite file (the embedded
+/// default), a key file beside the database, created on first start (0600)
+/// with a warning; else none — and then the service refuses to start if the
+/// database already holds sealed values, which it could not read.
+pub async fn notes_keyring(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Keyring> {
+    if let Some(spec) = &config.privacy.notes_keys {
+        return Keyring::parse(spec.expose())
+            .map_err(|reason| anyhow::anyhow!("NOTES_ENCRYPTION_KEYS: {reason}"));
+    }
+    if let Some(path) = sqlite_file(&config.database.url) {
+        return key_file(&format!("{path}.notes-key"));
+    }
+    if sealed_notes::any_sealed(db).await? {
+        anyhow::bail!(
+            "NOTES_ENCRYPTION_KEYS is required: the database holds sealed notes that cannot be read without their keys"
+        );
+    }
+    tracing::warn!(
+        "NOTES_ENCRYPTION_KEYS is not set: private notes and feedback comments are stored in plain text"
+    );
+    Ok(Keyring::none())
+}
+
+/// The file of a `sqlite://<path>?…` URL; None for memory databases and
+/// other databases.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// Reads the embedded default's key file, or creates it (owner-only).
+fn key_file(path: &str) -> anyhow::Result<Keyring> {
+    match std::fs::read_to_string(path) {
+        Ok(spec) => Keyring::parse(spec.trim())
+            .map_err(|reason| anyhow::anyhow!("the notes key file {path}: {reason}")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let spec = Keyring::generate_spec("local-1").map_err(anyhow::Error::msg)?;
+            write_owner_only(path, &spec)
+                .with_context(|| format!("cannot create the notes key file {path}"))?;
+            tracing::warn!(
+                path,
+                "created a notes key beside the SQLite database: keep it with the database (and out of its backups), or set NOTES_ENCRYPTION_KEYS"
+            );
+            Keyring::parse(&spec).map_err(anyhow::Error::msg)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read the notes key file {path}")),
+    }
+}
+
+fn write_owner_only(path: &str, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 impl Application {
     /// Connects, migrates, and binds `config.bind_addr`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -117,14 +186,18 @@ impl Application {
         let authenticator = Authenticator::new(&config.auth, &db).await?;
         let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
         let metrics_db = MetricsDb(read_pool(&config, &db).await?);
+        let keyring = Arc::new(notes_keyring(&config, &db).await?);
         let schema = build_schema(
             &config.graphql,
             config.rules,
             db.clone(),
             metrics_db,
             cache.clone(),
-            config.public_base_url.clone(),
-            config.notify.settings,
+            SchemaSettings {
+                public_base_url: config.public_base_url.clone(),
+                notify: config.notify.settings,
+                keyring,
+            },
         );
         let notifier = spawn_notifier(&config, &db)?;
         let draining = Arc::new(AtomicBool::new(false));

@@ -79,18 +79,26 @@ async fn bodies_are_capped_also_after_decompression(backend: Backend) {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
-async fn only_json_posts_are_accepted(backend: Backend) {
+async fn only_json_and_upload_posts_are_accepted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token(None, &["admin"]).await;
-    for content_type in [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "multipart/form-data; boundary=x",
-    ] {
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
         let (status, body) = post_bytes(&app, &token, content_type, None, padded_query(1)).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     }
+    // Multipart is for uploads (the GraphQL multipart request): a body that
+    // is not one is refused before anything runs.
+    let (status, body) = post_bytes(
+        &app,
+        &token,
+        "multipart/form-data; boundary=x",
+        None,
+        padded_query(1),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     let (status, _) = post_bytes(
         &app,
         &token,
@@ -269,7 +277,7 @@ async fn invalid_arguments_are_bad_user_input(backend: Backend) {
 
 both!(
     bodies_are_capped_also_after_decompression,
-    only_json_posts_are_accepted,
+    only_json_and_upload_posts_are_accepted,
     mutations_are_refused_over_get,
     batches_are_capped,
     depth_complexity_and_directives_are_limited,

@@ -54,6 +54,7 @@ pub async fn record<C: ConnectionTrait>(
     audit_log::ActiveModel {
         id: Set(super::new_id()),
         actor: Set(actor.caller.subject.clone()),
+        actor_employee_id: Set(actor.caller.employee_id),
         action: Set(entry.action.to_owned()),
         target_type: Set(entry.target_type.to_owned()),
         target_id: Set(entry.target_id),

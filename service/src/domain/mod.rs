@@ -23,6 +23,8 @@ pub mod notifications;
 pub mod pagination;
 pub mod pairings;
 pub mod programmes;
+pub mod seal;
+pub mod sealed_notes;
 pub mod seed;
 pub mod sessions;
 pub mod settings;

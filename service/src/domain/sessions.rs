@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::audit::{Actor, AuditEntry};
 use super::notifications::outbox::{self, Change};
+use super::seal::{self, Keyring};
 use super::{delegations, employees, pairings};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -602,6 +603,7 @@ pub async fn cancel(
 pub async fn set_notes(
     db: &DatabaseConnection,
     caller: &Caller,
+    keyring: &Keyring,
     id: Uuid,
     notes: &str,
 ) -> AppResult<mentoring_session::Model> {
@@ -613,8 +615,12 @@ pub async fn set_notes(
     }
     let txn = super::write_txn(db).await?;
     let (session, _) = get_as_participant(&txn, caller, id).await?;
+    let sealed = match notes.trim().is_empty() {
+        true => None,
+        false => Some(keyring.seal(notes, &seal::notes_context(session.id))?),
+    };
     let mut change: mentoring_session::ActiveModel = session.into();
-    change.private_notes = Set(Some(notes.to_owned()).filter(|n| !n.trim().is_empty()));
+    change.private_notes = Set(sealed);
     change.updated_at = Set(Utc::now());
     let updated = change.update(&txn).await?;
     txn.commit().await?;
@@ -692,6 +698,7 @@ pub struct FeedbackRequest {
 pub async fn submit_feedback(
     db: &DatabaseConnection,
     caller: &Caller,
+    keyring: &Keyring,
     request: FeedbackRequest,
 ) -> AppResult<session_feedback::Model> {
     if !(1..=5).contains(&request.rating) {
@@ -728,8 +735,13 @@ pub async fn submit_feedback(
     if existing.is_some() {
         return Err(duplicate());
     }
+    let id = super::new_id();
+    let comment = match comment {
+        Some(text) => Some(keyring.seal(&text, &seal::comment_context(id))?),
+        None => None,
+    };
     let created = session_feedback::ActiveModel {
-        id: Set(super::new_id()),
+        id: Set(id),
         session_id: Set(session.id),
         author_id: Set(author),
         rating: Set(request.rating),

@@ -16,6 +16,7 @@ use crate::config::PublicBaseUrl;
 use crate::domain::access::{self, EmployeeScope};
 use crate::domain::audit::Actor;
 use crate::domain::notifications::NotifySettings;
+use crate::domain::seal::Keyring;
 use crate::domain::settings::RuleSettings;
 use crate::error::AppError;
 
@@ -55,6 +56,8 @@ pub trait ContextExt {
     fn settings(&self) -> async_graphql::Result<&RuleSettings>;
     /// The notification rules in force.
     fn notify_settings(&self) -> async_graphql::Result<&NotifySettings>;
+    /// The keys sealed notes and comments open with.
+    fn keyring(&self) -> async_graphql::Result<&Keyring>;
     /// The service's URL as users reach it (links handed out).
     fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl>;
     /// The request's DataLoaders.
@@ -92,6 +95,12 @@ impl ContextExt for Context<'_> {
     fn notify_settings(&self) -> async_graphql::Result<&NotifySettings> {
         self.data_opt::<NotifySettings>()
             .ok_or_else(|| missing("notification settings"))
+    }
+
+    fn keyring(&self) -> async_graphql::Result<&Keyring> {
+        self.data_opt::<std::sync::Arc<Keyring>>()
+            .map(std::sync::Arc::as_ref)
+            .ok_or_else(|| missing("notes keyring"))
     }
 
     fn public_base_url(&self) -> async_graphql::Result<&PublicBaseUrl> {

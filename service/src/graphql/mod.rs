@@ -27,6 +27,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{GraphqlConfig, PublicBaseUrl};
 use crate::domain::notifications::NotifySettings;
+use crate::domain::seal::Keyring;
 use crate::domain::settings::RuleSettings;
 
 /// Every query root field, one object per area.
@@ -61,6 +62,16 @@ pub struct MutationRoot(
 /// The executable schema, built once and shared by all workers.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+/// What the resolvers read besides the databases and the cache.
+pub struct SchemaSettings {
+    /// The service's URL as users reach it.
+    pub public_base_url: PublicBaseUrl,
+    /// The notification rules.
+    pub notify: NotifySettings,
+    /// The keys sealed notes and comments open with.
+    pub keyring: std::sync::Arc<Keyring>,
+}
+
 /// Builds the schema with the configured limits. Introspection and field
 /// suggestions ("Did you mean …") are both off unless enabled: they map the API.
 pub fn build_schema(
@@ -69,8 +80,7 @@ pub fn build_schema(
     db: DatabaseConnection,
     metrics_db: MetricsDb,
     cache: FreeTimeCache,
-    public_base_url: PublicBaseUrl,
-    notify: NotifySettings,
+    settings: SchemaSettings,
 ) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
@@ -81,8 +91,9 @@ pub fn build_schema(
     .data(rules)
     .data(metrics_db)
     .data(cache)
-    .data(public_base_url)
-    .data(notify)
+    .data(settings.public_base_url)
+    .data(settings.notify)
+    .data(settings.keyring)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_recursive_depth(config.max_recursive_depth)
@@ -106,8 +117,11 @@ pub fn sdl() -> String {
             DatabaseConnection::default(),
             MetricsDb(DatabaseConnection::default()),
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
-            config.public_base_url,
-            NotifySettings::default(),
+            SchemaSettings {
+                public_base_url: config.public_base_url,
+                notify: NotifySettings::default(),
+                keyring: std::sync::Arc::new(Keyring::none()),
+            },
         ),
         Err(_) => Schema::build(
             QueryRoot::default(),

@@ -15,6 +15,7 @@ use super::loaders::{
 use super::pairings::Pairing;
 use super::people::{Employee, Skill};
 use crate::domain::access::{self, Area};
+use crate::domain::seal;
 use crate::domain::sessions::{self, FeedbackRequest, RescheduleRequest, ScheduleRequest};
 
 /// Session lifecycle.
@@ -86,9 +87,12 @@ impl MentoringSession {
         self.0.agenda.as_deref()
     }
     /// Visible to the pairing's participants only; never to admins, supervisors or analysts.
-    async fn private_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+    async fn private_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         if self.caller_participates(ctx).await? {
-            Ok(self.0.private_notes.as_deref())
+            let context = seal::notes_context(self.0.id);
+            Ok(ctx
+                .keyring()?
+                .open_or_log(self.0.private_notes.as_deref(), &context))
         } else {
             Ok(None)
         }
@@ -128,10 +132,12 @@ impl SessionFeedback {
         self.0.recommend
     }
     /// The text is the author's and the programme team's only.
-    async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+    async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         let readable = access::reads_feedback(ctx.caller()?, self.0.author_id);
         Ok(if readable {
-            self.0.comment.as_deref()
+            let context = seal::comment_context(self.0.id);
+            ctx.keyring()?
+                .open_or_log(self.0.comment.as_deref(), &context)
         } else {
             None
         })
@@ -269,7 +275,7 @@ impl SessionMutation {
         notes: String,
     ) -> async_graphql::Result<MentoringSession> {
         Ok(MentoringSession(
-            sessions::set_notes(ctx.db()?, ctx.caller()?, id, &notes)
+            sessions::set_notes(ctx.db()?, ctx.caller()?, ctx.keyring()?, id, &notes)
                 .await
                 .gql()?,
         ))
@@ -289,7 +295,7 @@ impl SessionMutation {
             comment: input.comment,
         };
         Ok(SessionFeedback(
-            sessions::submit_feedback(ctx.db()?, ctx.caller()?, request)
+            sessions::submit_feedback(ctx.db()?, ctx.caller()?, ctx.keyring()?, request)
                 .await
                 .gql()?,
         ))

@@ -619,6 +619,7 @@ fn employee_row(
         availability_version: current.map_or(0, |c| c.availability_version),
         created_at: current.map_or(now, |c| c.created_at),
         updated_at: now,
+        erased_at: None,
     }
 }
 
@@ -977,6 +978,7 @@ mod tests {
             availability_version: 0,
             created_at: at(),
             updated_at: at(),
+            erased_at: None,
         }
     }
 
