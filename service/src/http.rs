@@ -148,11 +148,25 @@ const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// variables as JSON.
 fn operations_size(batch: &BatchRequest) -> usize {
     let size = |request: &Request| {
-        request.query.len() + serde_json::to_vec(&request.variables).map_or(usize::MAX, |v| v.len())
+        let json =
+            |bytes: Result<Vec<u8>, serde_json::Error>| bytes.map_or(usize::MAX, |v| v.len());
+        request
+            .query
+            .len()
+            .saturating_add(json(serde_json::to_vec(&request.variables)))
+            .saturating_add(json(serde_json::to_vec(&request.extensions)))
     };
     match batch {
         BatchRequest::Single(request) => size(request),
         BatchRequest::Batch(requests) => requests.iter().map(size).fold(0, usize::saturating_add),
+    }
+}
+
+/// Files a multipart batch carries, in all its operations.
+fn uploads_in(batch: &BatchRequest) -> usize {
+    match batch {
+        BatchRequest::Single(request) => request.uploads.len(),
+        BatchRequest::Batch(requests) => requests.iter().map(|r| r.uploads.len()).sum(),
     }
 }
 
@@ -324,6 +338,13 @@ async fn graphql_post(
                 // The file may be larger than a JSON body, the operations not.
                 Ok(batch) if operations_size(&batch) > operations_limit => {
                     return body_error(BodyError::TooLarge);
+                }
+                Ok(batch) if uploads_in(&batch) > 1 => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        code::BAD_USER_INPUT,
+                        "a request uploads at most one file",
+                    );
                 }
                 Ok(batch) => batch,
                 Err(_) => {

@@ -345,6 +345,26 @@ async fn a_bad_calendar_is_refused_on_its_field_and_stores_nothing(backend: Back
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
+    // One file per request: a second file part is refused before anything runs.
+    let operations = json!({ "query": IMPORT, "variables": { "c": null } }).to_string();
+    let body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\":[\"variables.c\"],\"1\":[\"variables.c\"]}}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.ics\"\r\n\r\n{OUTLOOK}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"1\"; filename=\"b.ics\"\r\n\r\n{OUTLOOK}\r\n--b--\r\n"
+    );
+    let response = d
+        .app
+        .client()
+        .post(format!("{}/graphql", d.app.address))
+        .bearer_auth(&d.max_token)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
     // A calendar pasted as a JSON string is no upload.
     let code = d
         .app

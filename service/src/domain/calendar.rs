@@ -359,13 +359,19 @@ pub async fn import_unavailability(
 async fn read_busy_blocks(text: String, window: Interval, zone: Tz) -> AppResult<Vec<Interval>> {
     // One calendar expanded at a time per process: each may take up to
     // MAX_EXPANSION_TIME of a core, and the cores serve everyone else too.
-    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let _turn = ONE_AT_A_TIME
-        .acquire()
+    // The turn is held by the expansion itself, not by this request: a
+    // client that hangs up does not free it before the work is done.
+    static ONE_AT_A_TIME: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+    let turn = ONE_AT_A_TIME
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| AppError::Internal(anyhow::anyhow!("the import gate is closed")))?;
     let read = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| calendar_import::busy_blocks(&text, window, zone))
+        let blocks = std::panic::catch_unwind(|| calendar_import::busy_blocks(&text, window, zone));
+        drop(turn);
+        blocks
     })
     .await;
     match read {

@@ -24,16 +24,26 @@
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::availability::{self, Interval};
+use super::availability::Interval;
 
 /// Largest calendar accepted, in bytes.
 pub const MAX_CALENDAR_BYTES: usize = 1024 * 1024;
 /// Most events with a repeat rule in one calendar.
 pub const MAX_RECURRING_EVENTS: usize = 500;
-/// Most occurrences of repeat rules looked at in one calendar.
-pub const MAX_OCCURRENCES: usize = 200_000;
+/// Most occurrences of repeat rules looked at in one calendar (a daily
+/// meeting since 2008 is some 7,000 of them).
+pub const MAX_OCCURRENCES: usize = 2_000_000;
+/// Longest UID.
+const MAX_UID_BYTES: usize = 1024;
+/// Longest TZID.
+const MAX_TZID_BYTES: usize = 128;
+/// Longest busy block: anything longer is not a meeting.
+const MAX_BLOCK_DAYS: i64 = 366;
+/// Most times of day a repeat rule may name (BYHOUR × BYMINUTE): each is
+/// a candidate on every day of a period, built at once by the rule engine.
+const MAX_TIMES_OF_DAY: usize = 48;
 /// Most busy blocks (after merging) one import stores.
 pub const MAX_BLOCKS: usize = 2_000;
 /// Longest time the repeat rules of one calendar may take to expand.
@@ -53,8 +63,9 @@ impl ImportError {
 
 type Result<T> = std::result::Result<T, ImportError>;
 
-/// The busy blocks of `text` that overlap `window`, clipped to it, sorted
-/// and merged; floating times and all-day dates are read in `zone`.
+/// The busy blocks of `text` that overlap `window`, in time order, each as
+/// the diary has it (an exact duplicate once); floating times and all-day
+/// dates are read in `zone`.
 pub fn busy_blocks(text: &str, window: Interval, zone: Tz) -> Result<Vec<Interval>> {
     busy_blocks_within(text, window, zone, MAX_EXPANSION_TIME)
 }
@@ -73,14 +84,18 @@ fn busy_blocks_within(
         )));
     }
     let parsed = parse(text)?;
-    let overridden: HashSet<(String, DateTime<Utc>)> = parsed
-        .events
-        .iter()
-        .filter_map(|event| {
-            let id = event.get("RECURRENCE-ID")?;
-            Some(instant(id, zone).map(|at| (event.uid(), at)))
-        })
-        .collect::<Result<_>>()?;
+    if parsed.events.iter().any(|e| e.uid().len() > MAX_UID_BYTES) {
+        return Err(ImportError::new(format!(
+            "an event's UID is longer than {MAX_UID_BYTES} bytes"
+        )));
+    }
+    let mut overridden: HashMap<&str, HashSet<DateTime<Utc>>> = HashMap::new();
+    for event in &parsed.events {
+        if let Some(id) = event.get("RECURRENCE-ID") {
+            let at = instant(id, zone)?;
+            overridden.entry(event.uid()).or_default().insert(at);
+        }
+    }
     let recurring = parsed
         .events
         .iter()
@@ -94,29 +109,53 @@ fn busy_blocks_within(
     let mut expansion = Expansion {
         window,
         zone,
-        overridden: &overridden,
         budget: MAX_OCCURRENCES,
+        clock: Clock::start(time_limit),
         blocks: Vec::new(),
     };
-    let started = std::time::Instant::now();
     for (done, event) in parsed.events.iter().enumerate() {
-        if done > 0 && started.elapsed() > time_limit {
-            return Err(ImportError::new(
-                "the calendar's repeating events take too long to expand (rules no date can meet?)",
-            ));
+        if done > 0 {
+            expansion.clock.check()?;
         }
-        expansion.event(event)?;
+        expansion.event(event, overridden.get(event.uid()))?;
     }
     for period in &parsed.free_busy {
         expansion.free_busy(period)?;
     }
-    let blocks = availability::normalize(expansion.blocks);
+    let mut blocks = expansion.blocks;
+    blocks.sort();
+    blocks.dedup();
     if blocks.len() > MAX_BLOCKS {
         return Err(ImportError::new(format!(
             "the calendar holds more than {MAX_BLOCKS} busy blocks in the window"
         )));
     }
     Ok(blocks)
+}
+
+/// The expansion's time bound, checked between events and every so many
+/// occurrences.
+struct Clock {
+    started: std::time::Instant,
+    limit: std::time::Duration,
+}
+
+impl Clock {
+    fn start(limit: std::time::Duration) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            limit,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.started.elapsed() > self.limit {
+            return Err(ImportError::new(
+                "the calendar's repeating events take too long to expand (rules no date can meet?)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One content line: `NAME;PARAM=value…:value`, the name and parameter
@@ -152,8 +191,8 @@ impl RawEvent {
         self.properties.iter().filter(move |p| p.name == name)
     }
 
-    fn uid(&self) -> String {
-        self.get("UID").map(|p| p.value.clone()).unwrap_or_default()
+    fn uid(&self) -> &str {
+        self.get("UID").map_or("", |p| p.value.as_str())
     }
 
     fn is_free(&self) -> bool {
@@ -374,24 +413,26 @@ fn instant(property: &Property, owner: Tz) -> Result<DateTime<Utc>> {
 /// The tz database zone a TZID names.
 fn zone_named(tzid: &str) -> Result<Tz> {
     let tzid = tzid.trim().trim_matches('"');
-    if let Ok(zone) = tzid.parse::<Tz>() {
-        return Ok(zone);
-    }
-    // A vendor prefix (`/mozilla.org/20050126_1/Europe/Paris`): the
-    // longest suffix that is a zone name.
-    let suffix = tzid
-        .match_indices('/')
-        .map(|(i, _)| &tzid[i + 1..])
-        .find_map(|tail| tail.parse::<Tz>().ok());
-    if let Some(zone) = suffix {
-        return Ok(zone);
-    }
-    windows_zone(tzid).ok_or_else(|| {
+    let unknown = || {
         ImportError::new(format!(
             "the time zone \"{}\" is not known (use a name such as Europe/Paris)",
             shorten(tzid)
         ))
-    })
+    };
+    if tzid.len() > MAX_TZID_BYTES {
+        return Err(unknown());
+    }
+    if let Ok(zone) = tzid.parse::<Tz>() {
+        return Ok(zone);
+    }
+    // A vendor prefix (`/mozilla.org/20050126_1/Europe/Paris`): the last
+    // three or two parts (`America/Argentina/Cordoba`, `Europe/Paris`).
+    let parts: Vec<&str> = tzid.split('/').collect();
+    let suffix = [3, 2]
+        .iter()
+        .filter_map(|n| parts.len().checked_sub(*n))
+        .find_map(|from| parts[from..].join("/").parse::<Tz>().ok());
+    suffix.or_else(|| windows_zone(tzid)).ok_or_else(unknown)
 }
 
 /// The zone of the Windows names Outlook writes as TZID.
@@ -430,39 +471,75 @@ fn windows_zone(name: &str) -> Option<Tz> {
     Some(zone)
 }
 
-/// A DURATION value (RFC 5545 §3.3.6): `P1W`, `PT1H30M`, `P1DT12H`.
+/// A DURATION value (RFC 5545 §3.3.6): `P1W`, `PT1H30M`, `P1DT12H`; each
+/// unit once and in order, at most [`MAX_BLOCK_DAYS`] in all.
 fn duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
+    let text = text.strip_prefix('+').unwrap_or(text);
     let mut rest = text.strip_prefix('P')?;
+    let units = ['W', 'D', 'T', 'H', 'M', 'S'];
+    let mut next_unit = 0;
     let mut total = Duration::zero();
-    let mut in_time = false;
     let mut any = false;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('T') {
-            in_time = true;
+            let at = units.iter().position(|u| *u == 'T')?;
+            if next_unit > at {
+                return None;
+            }
+            next_unit = at + 1;
             rest = after;
             continue;
         }
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
         let number: i64 = rest[..digits].parse().ok().filter(|n| *n <= 1_000_000)?;
         let unit = rest[digits..].chars().next()?;
-        let part = match (unit, in_time) {
-            ('W', false) => Duration::weeks(number),
-            ('D', false) => Duration::days(number),
-            ('H', true) => Duration::hours(number),
-            ('M', true) => Duration::minutes(number),
-            ('S', true) => Duration::seconds(number),
-            _ => return None,
+        let at = units.iter().position(|u| *u == unit)?;
+        let in_time = next_unit > 2;
+        if at < next_unit || (at >= 3) != in_time {
+            return None;
+        }
+        next_unit = at + 1;
+        let part = match unit {
+            'W' => Duration::try_weeks(number)?,
+            'D' => Duration::try_days(number)?,
+            'H' => Duration::try_hours(number)?,
+            'M' => Duration::try_minutes(number)?,
+            _ => Duration::try_seconds(number)?,
         };
         total = total.checked_add(&part)?;
         any = true;
         rest = &rest[digits + unit.len_utf8()..];
     }
-    (any && !negative).then_some(total)
+    (any && total <= Duration::days(MAX_BLOCK_DAYS)).then_some(total)
+}
+
+/// Refuses a repeat rule the rule engine would spend unbounded work on:
+/// more often than hourly, by the second, or with more than
+/// [`MAX_TIMES_OF_DAY`] times of day.
+fn check_rule_bounds(rule: &str) -> std::result::Result<(), String> {
+    let mut times = 1usize;
+    for part in rule.split(';') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_uppercase();
+        let value = value.trim().to_ascii_uppercase();
+        match key.as_str() {
+            "FREQ" if value == "SECONDLY" || value == "MINUTELY" => {
+                return Err(format!("FREQ={value}: at most hourly"));
+            }
+            "BYSECOND" => return Err("BYSECOND is not supported".to_owned()),
+            "BYHOUR" | "BYMINUTE" => {
+                times = times.saturating_mul(value.split(',').count());
+            }
+            _ => {}
+        }
+    }
+    if times > MAX_TIMES_OF_DAY {
+        return Err(format!("more than {MAX_TIMES_OF_DAY} times of day"));
+    }
+    Ok(())
 }
 
 /// `rule` with its UNTIL in UTC, as RFC 5545 asks when DTSTART has a
@@ -506,23 +583,32 @@ fn shorten(text: &str) -> String {
 }
 
 /// The blocks found so far and what bounds the rest.
-struct Expansion<'a> {
+struct Expansion {
     window: Interval,
     zone: Tz,
-    overridden: &'a HashSet<(String, DateTime<Utc>)>,
     budget: usize,
+    clock: Clock,
     blocks: Vec<Interval>,
 }
 
-impl Expansion<'_> {
-    /// Keeps `start..end` clipped to the window, if they overlap.
-    fn keep(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
-        let clipped = Interval::new(start.max(self.window.start), end.min(self.window.end));
-        self.blocks.extend(clipped);
+/// Checks the clock every this many occurrences.
+const CLOCK_EVERY: usize = 1024;
+
+impl Expansion {
+    /// Keeps `start..start + length` if it overlaps the window.
+    fn keep(&mut self, start: DateTime<Utc>, length: Duration) -> Result<()> {
+        let end = start
+            .checked_add_signed(length)
+            .ok_or_else(|| ImportError::new("an event ends after the year 9999"))?;
+        if start < self.window.end && end > self.window.start {
+            self.blocks.extend(Interval::new(start, end));
+        }
+        Ok(())
     }
 
-    /// The busy blocks of one VEVENT.
-    fn event(&mut self, event: &RawEvent) -> Result<()> {
+    /// The busy blocks of one VEVENT; `moved`: the instants of its
+    /// occurrences that RECURRENCE-ID overrides replace.
+    fn event(&mut self, event: &RawEvent, moved: Option<&HashSet<DateTime<Utc>>>) -> Result<()> {
         if event.is_free() {
             return Ok(());
         }
@@ -536,36 +622,55 @@ impl Expansion<'_> {
             return Ok(());
         }
         let Some(rule) = event.get("RRULE") else {
-            self.keep(start, start + length);
-            return Ok(());
+            return self.keep(start, length);
         };
-        let uid = event.uid();
         for occurrence in self.occurrences(event, rule, first, start, length)? {
-            if !self.overridden.contains(&(uid.clone(), occurrence)) {
-                self.keep(occurrence, occurrence + length);
+            if moved.is_some_and(|m| m.contains(&occurrence)) {
+                continue;
+            }
+            match first {
+                // All day: from local midnight to local midnight, whatever
+                // the clocks do in between.
+                When::Date(_) => {
+                    let day = occurrence.with_timezone(&self.zone).date_naive();
+                    let days = length.num_days().max(1);
+                    let last = day
+                        .checked_add_signed(Duration::days(days))
+                        .ok_or_else(|| ImportError::new("an event ends after the year 9999"))?;
+                    let end = to_utc(self.zone, last.and_time(NaiveTime::MIN));
+                    self.keep(occurrence, end - occurrence)?;
+                }
+                _ => self.keep(occurrence, length)?,
             }
         }
         Ok(())
     }
 
     /// How long the event lasts: DTEND − DTSTART, or DURATION, or a day
-    /// for an all-day event with neither (RFC 5545 §3.6.1).
+    /// for an all-day event with neither (RFC 5545 §3.6.1); at most
+    /// [`MAX_BLOCK_DAYS`].
     fn length(&self, event: &RawEvent, first: When, start: DateTime<Utc>) -> Result<Duration> {
-        if let Some(end) = event.get("DTEND") {
-            return Ok(when(end, self.zone)?.start(self.zone) - start);
-        }
-        if let Some(length) = event.get("DURATION") {
-            return duration(&length.value).ok_or_else(|| {
+        let length = if let Some(end) = event.get("DTEND") {
+            when(end, self.zone)?.start(self.zone) - start
+        } else if let Some(length) = event.get("DURATION") {
+            duration(&length.value).ok_or_else(|| {
                 ImportError::new(format!(
-                    "an event's DURATION cannot be read: {}",
+                    "an event's DURATION cannot be read or is over {MAX_BLOCK_DAYS} days: {}",
                     shorten(&length.value)
                 ))
-            });
+            })?
+        } else {
+            match first {
+                When::Date(_) => Duration::days(1),
+                _ => Duration::zero(),
+            }
+        };
+        if length > Duration::days(MAX_BLOCK_DAYS) {
+            return Err(ImportError::new(format!(
+                "an event lasts more than {MAX_BLOCK_DAYS} days"
+            )));
         }
-        Ok(match first {
-            When::Date(_) => Duration::days(1),
-            _ => Duration::zero(),
-        })
+        Ok(length)
     }
 
     /// The starts of a repeating event that may overlap the window, EXDATEs
@@ -585,19 +690,31 @@ impl Expansion<'_> {
                 shorten(&why)
             ))
         };
+        check_rule_bounds(&rule.value).map_err(unusable)?;
         let zone = first.zone(self.zone);
         let tz = rrule::Tz::Tz(zone);
         let parsed: rrule::RRule<rrule::Unvalidated> = until_in_utc(&rule.value, zone)
             .parse()
             .map_err(|e: rrule::RRuleError| unusable(e.to_string()))?;
-        let mut set = parsed
-            .build(start.with_timezone(&tz))
-            .map_err(|e| unusable(e.to_string()))?
-            .limit();
+        let mut set = match parsed.build(start.with_timezone(&tz)) {
+            Ok(set) => set.limit(),
+            // A series that ended before it began has no occurrence.
+            Err(rrule::RRuleError::ValidationError(rrule::ValidationError::UntilBeforeStart {
+                ..
+            })) => return Ok(Vec::new()),
+            Err(e) => return Err(unusable(e.to_string())),
+        };
+        // Excluded dates (VALUE=DATE) take out every occurrence on that
+        // local day; excluded times, the occurrence at that instant.
+        let mut excluded_days: HashSet<NaiveDate> = HashSet::new();
         for exdate in event.all("EXDATE") {
             for value in exdate.value.split(',') {
-                let at = when_of(value.trim(), exdate, self.zone)?.start(self.zone);
-                set = set.exdate(at.with_timezone(&tz));
+                match when_of(value.trim(), exdate, self.zone)? {
+                    When::Date(day) => {
+                        excluded_days.insert(day);
+                    }
+                    other => set = set.exdate(other.start(self.zone).with_timezone(&tz)),
+                }
             }
         }
         for rdate in event.all("RDATE") {
@@ -608,19 +725,27 @@ impl Expansion<'_> {
                 set = set.rdate(at.with_timezone(&tz));
             }
         }
-        let earliest = self.window.start - length;
+        let earliest = self
+            .window
+            .start
+            .checked_sub_signed(length)
+            .unwrap_or(self.window.start);
         let mut found = Vec::new();
-        for occurrence in &set {
+        for (seen, occurrence) in (&set).into_iter().enumerate() {
             self.budget = self.budget.checked_sub(1).ok_or_else(|| {
                 ImportError::new(format!(
                     "the repeating events add up to more than {MAX_OCCURRENCES} occurrences"
                 ))
             })?;
+            if seen % CLOCK_EVERY == CLOCK_EVERY - 1 {
+                self.clock.check()?;
+            }
             let at = occurrence.with_timezone(&Utc);
             if at >= self.window.end {
                 break;
             }
-            if at > earliest {
+            let day = occurrence.with_timezone(&zone).date_naive();
+            if at > earliest && !excluded_days.contains(&day) {
                 found.push(at);
             }
         }
@@ -645,11 +770,14 @@ impl Expansion<'_> {
             };
             let (from, to) = period.trim().split_once('/').ok_or_else(unreadable)?;
             let start = when_of(from, property, self.zone)?.start(self.zone);
-            let end = match duration(to) {
-                Some(length) => start + length,
-                None => when_of(to, property, self.zone)?.start(self.zone),
+            let length = match duration(to) {
+                Some(length) => length,
+                None => when_of(to, property, self.zone)?.start(self.zone) - start,
             };
-            self.keep(start, end);
+            if length > Duration::days(MAX_BLOCK_DAYS) {
+                return Err(unreadable());
+            }
+            self.keep(start, length)?;
         }
         Ok(())
     }
@@ -758,7 +886,6 @@ mod tests {
                 pair("2026-12-07T23:00:00Z", "2026-12-08T23:00:00Z"),
                 pair("2026-12-14T23:00:00Z", "2026-12-15T23:00:00Z"),
             ]
-            .map(|(s, e)| (s.max(utc("2026-12-01T00:00:00Z").to_rfc3339()), e))
         );
     }
 
@@ -846,18 +973,22 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_blocks_are_merged_and_clipped_to_the_window() {
+    fn blocks_are_kept_whole_as_the_diary_has_them_and_duplicates_once() {
+        // Stored as given (an import again finds the same blocks), even
+        // when they overlap each other or begin before the window.
         let text = calendar(&format!(
-            "{}{}{}",
+            "{}{}{}{}",
             event("DTSTART:20261204T090000Z\r\nDTEND:20261204T110000Z\r\n"),
+            event("DTSTART:20261204T100000Z\r\nDTEND:20261204T120000Z\r\n"),
             event("DTSTART:20261204T100000Z\r\nDTEND:20261204T120000Z\r\n"),
             event("DTSTART:20261130T220000Z\r\nDTEND:20261201T020000Z\r\n"),
         ));
         assert_eq!(
             blocks(&text),
             [
-                pair("2026-12-01T00:00:00Z", "2026-12-01T02:00:00Z"),
-                pair("2026-12-04T09:00:00Z", "2026-12-04T12:00:00Z"),
+                pair("2026-11-30T22:00:00Z", "2026-12-01T02:00:00Z"),
+                pair("2026-12-04T09:00:00Z", "2026-12-04T11:00:00Z"),
+                pair("2026-12-04T10:00:00Z", "2026-12-04T12:00:00Z"),
             ]
         );
     }
@@ -904,11 +1035,102 @@ mod tests {
 
     #[test]
     fn a_rule_from_long_ago_cannot_make_unbounded_work() {
-        // Every minute since 1990: far more occurrences than the budget.
+        // Every hour since 1700: more occurrences before the window than the
+        // budget, stopped by the count or, on a slow machine, the clock.
         let text = calendar(&event(
-            "DTSTART:19900101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\n",
+            "DTSTART:17000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=HOURLY\r\n",
         ));
-        assert!(refusal(&text).contains("more than 200000 occurrences"));
+        let refused = refusal(&text);
+        assert!(
+            refused.contains("more than 2000000 occurrences") || refused.contains("too long"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn rules_the_engine_would_expand_without_bound_are_refused_up_front() {
+        for rule in [
+            "FREQ=MINUTELY",
+            "FREQ=SECONDLY",
+            "FREQ=YEARLY;BYSECOND=0,1,2",
+            "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12;BYMINUTE=0,5,10,15",
+        ] {
+            let text = calendar(&event(&format!(
+                "DTSTART:20261204T090000Z\r\nDURATION:PT1M\r\nRRULE:{rule}\r\n"
+            )));
+            assert!(refusal(&text).contains("repeat rule"), "{rule}");
+        }
+    }
+
+    #[test]
+    fn a_series_that_ends_before_it_begins_has_no_occurrence() {
+        let text = calendar(&event(
+            "DTSTART:20261204T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20261101T000000Z\r\n",
+        ));
+        assert!(blocks(&text).is_empty());
+    }
+
+    #[test]
+    fn an_excluded_date_takes_out_that_days_occurrence_of_a_timed_series() {
+        let text = calendar(&event(
+            "DTSTART:20261201T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEXDATE;VALUE=DATE:20261202\r\n",
+        ));
+        assert_eq!(
+            blocks(&text),
+            [
+                pair("2026-12-01T09:00:00Z", "2026-12-01T10:00:00Z"),
+                pair("2026-12-03T09:00:00Z", "2026-12-03T10:00:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn repeating_all_day_events_run_midnight_to_midnight_across_clock_changes() {
+        // Every Saturday in Paris; 28 March 2027 is the spring change.
+        let text = calendar(&event(
+            "DTSTART;VALUE=DATE:20270320\r\nDTEND;VALUE=DATE:20270322\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\n",
+        ));
+        let found = busy_blocks(
+            &text,
+            Interval::new(utc("2027-03-01T00:00:00Z"), utc("2027-04-01T00:00:00Z")).unwrap(),
+            Paris,
+        )
+        .unwrap();
+        let found: Vec<(String, String)> = found
+            .iter()
+            .map(|b| (b.start.to_rfc3339(), b.end.to_rfc3339()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                pair("2027-03-19T23:00:00Z", "2027-03-21T23:00:00Z"),
+                pair("2027-03-26T23:00:00Z", "2027-03-28T22:00:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn absurd_lengths_and_zone_names_are_refused_not_panicked_on() {
+        let long = calendar(&event(
+            "DTSTART:20261204T090000Z\r\nDURATION:P1000000WP1000000W\r\n",
+        ));
+        assert!(refusal(&long).contains("DURATION"));
+        let year = calendar(&event(
+            "DTSTART:20261204T090000Z\r\nDTEND:20281204T090000Z\r\n",
+        ));
+        assert!(refusal(&year).contains("more than 366 days"));
+        let end_of_time = calendar(&event("DTSTART:99991231T230000Z\r\nDURATION:P300D\r\n"));
+        assert!(blocks(&end_of_time).is_empty(), "far outside the window");
+        let slashes = "/".repeat(100_000);
+        let zone = calendar(&event(&format!(
+            "DTSTART;TZID={slashes}:20261204T090000\r\nDURATION:PT1H\r\n"
+        )));
+        assert!(refusal(&zone).contains("not known"));
+        let uid = calendar(&format!(
+            "BEGIN:VEVENT\r\nUID:{}\r\nDTSTART:20261204T090000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n",
+            "u".repeat(2000)
+        ));
+        assert!(refusal(&uid).contains("UID"));
     }
 
     #[test]
@@ -950,6 +1172,10 @@ mod tests {
         assert_eq!(duration("P"), None);
         assert_eq!(duration("PT1D"), None);
         assert_eq!(duration("P99999999999999999999D"), None);
+        assert_eq!(duration("P1D1D"), None, "each unit once");
+        assert_eq!(duration("PT1H1D"), None, "days before the time");
+        assert_eq!(duration("P1H"), None, "hours after T");
+        assert_eq!(duration("P400D"), None, "at most a year");
     }
 
     #[test]

@@ -171,11 +171,14 @@ impl Calendar {
     }
 }
 
-/// The zone `event` is written in, if not UTC.
+/// The zone `event` is written in, unless it is UTC by another name (no
+/// offset and no change over the event: `GMT`, `Etc/UTC` …).
 fn local_zone(event: &Event) -> Option<Tz> {
-    event
-        .zone
-        .filter(|zone| !matches!(zone, Tz::UTC | Tz::Etc__UTC))
+    event.zone.filter(|zone| {
+        !observances(*zone, event.start, event.end)
+            .iter()
+            .all(|o| o.offset_to == 0 && o.offset_from == 0)
+    })
 }
 
 fn write_event(lines: &mut Lines, event: &Event) {
@@ -293,7 +296,8 @@ fn observance_at(zone: Tz, onset: DateTime<Utc>) -> Observance {
     let offset_to = offset.fix().local_minus_utc();
     let offset_from = offset_at(zone, onset - Duration::seconds(1));
     Observance {
-        daylight: !offset.dst_offset().is_zero(),
+        // Summer time; a negative saving (Dublin's winter) stays STANDARD.
+        daylight: offset.dst_offset() > Duration::zero(),
         onset: onset.naive_utc() + Duration::seconds(i64::from(offset_from)),
         offset_from,
         offset_to,
@@ -526,11 +530,13 @@ mod tests {
 
     #[test]
     fn a_utc_zone_keeps_utc_times_and_adds_no_vtimezone() {
-        let mut plain = event("Mentoring");
-        plain.zone = Some(Tz::UTC);
-        let text = calendar(None, vec![plain]).render();
-        assert!(text.contains("DTSTART:20261204T090000Z"));
-        assert!(!text.contains("VTIMEZONE"));
+        for zone in [Tz::UTC, Tz::Etc__UTC, Tz::GMT, Tz::Etc__Greenwich] {
+            let mut plain = event("Mentoring");
+            plain.zone = Some(zone);
+            let text = calendar(None, vec![plain]).render();
+            assert!(text.contains("DTSTART:20261204T090000Z"), "{zone}");
+            assert!(!text.contains("VTIMEZONE"), "{zone}");
+        }
     }
 
     #[test]
