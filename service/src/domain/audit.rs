@@ -4,12 +4,17 @@
 
 use chrono::Utc;
 use entity::audit_log;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::access::{self, Area};
+use super::pagination::{Cursor, Page, PageRequest};
 use crate::auth::Caller;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Who acts, and in which request.
 #[derive(Clone, Debug)]
@@ -65,4 +70,57 @@ pub async fn record<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// What the audit log is filtered by (all given must hold).
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    /// The employee who acted.
+    pub actor_id: Option<Uuid>,
+    /// The record acted on.
+    pub target_id: Option<Uuid>,
+    /// The action, exactly (e.g. `employee.erase`).
+    pub action: Option<String>,
+}
+
+/// Admins: the audit log, newest first (ids are time-ordered), filtered.
+pub async fn log(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &LogFilter,
+    page: &PageRequest,
+) -> AppResult<Page<audit_log::Model>> {
+    access::require(caller, Area::Administration)?;
+    if filter
+        .action
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.chars().count() > 100)
+    {
+        return Err(AppError::bad_input(
+            "action",
+            "an action has 1 to 100 characters",
+        ));
+    }
+    let mut query = audit_log::Entity::find();
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(audit_log::Column::ActorEmployeeId.eq(actor));
+    }
+    if let Some(target) = filter.target_id {
+        query = query.filter(audit_log::Column::TargetId.eq(target));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::Column::Action.eq(action.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(audit_log::Column::Id.lt(after.id));
+    }
+    let rows = query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page, |row| Cursor {
+        key: String::new(),
+        id: row.id,
+    }))
 }

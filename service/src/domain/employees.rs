@@ -34,7 +34,10 @@ pub async fn get(
     if !scope.contains(id) {
         return Err(AppError::NotFound("employee"));
     }
+    // An erased person cannot be found again (their nameless row only
+    // keeps the programme's figures whole).
     employee::Entity::find_by_id(id)
+        .filter(employee::Column::ErasedAt.is_null())
         .one(db)
         .await?
         .ok_or(AppError::NotFound("employee"))
@@ -90,7 +93,7 @@ pub async fn list(
     page: &PageRequest,
     search: Option<&SearchText>,
 ) -> AppResult<Page<employee::Model>> {
-    let mut query = employee::Entity::find();
+    let mut query = employee::Entity::find().filter(employee::Column::ErasedAt.is_null());
     if let Some(ids) = scope.ids() {
         query = query.filter(employee::Column::Id.is_in(ids));
     }

@@ -1,6 +1,7 @@
 //! The GraphQL layer: maps domain results to the contract's types and errors.
 //! It holds no business rule; every resolver calls a function in `domain/`.
 
+pub mod audit;
 pub mod calendar;
 pub mod context;
 pub mod delegations;
@@ -42,6 +43,8 @@ pub struct QueryRoot(
     notifications::NotificationQuery,
     hris::HrisQuery,
     metrics::MetricsQuery,
+    audit::AuditQuery,
+    audit::PersonalDataQuery,
 );
 
 /// Every mutation, one object per area.
@@ -57,6 +60,7 @@ pub struct MutationRoot(
     delegations::DelegationMutation,
     notifications::NotificationMutation,
     hris::HrisMutation,
+    audit::PersonalDataMutation,
 );
 
 /// The executable schema, built once and shared by all workers.

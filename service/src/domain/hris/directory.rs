@@ -44,7 +44,7 @@ pub async fn list(
     limit: u64,
 ) -> AppResult<(u64, Vec<employee::Model>)> {
     require_hris(caller)?;
-    let mut query = employee::Entity::find();
+    let mut query = employee::Entity::find().filter(employee::Column::ErasedAt.is_null());
     query = match filter {
         UserFilter::All => query,
         UserFilter::UserName(name) => {
@@ -66,6 +66,7 @@ pub async fn list(
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> AppResult<employee::Model> {
     require_hris(caller)?;
     employee::Entity::find_by_id(id)
+        .filter(employee::Column::ErasedAt.is_null())
         .one(db)
         .await?
         .ok_or(AppError::NotFound("user"))

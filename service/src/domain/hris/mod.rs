@@ -104,6 +104,7 @@ pub async fn sync(
     let stored = plan::Stored {
         departments: department::Entity::find().all(db).await?,
         employees: employee::Entity::find().all(db).await?,
+        erased: crate::domain::erasure::erased_identities(db).await?,
     };
     let snapshot = request.mode == HrisSyncMode::FullSnapshot;
     let plan = plan_off_the_workers(

@@ -79,6 +79,9 @@ pub struct Stored {
     pub departments: Vec<department::Model>,
     /// Every employee.
     pub employees: Vec<employee::Model>,
+    /// When each erased identity was erased, by the SHA-256 of its
+    /// externalId: a push cannot bring an erased person back.
+    pub erased: HashMap<String, DateTime<Utc>>,
 }
 
 /// Everything a run will write, and its counts.
@@ -165,6 +168,16 @@ impl Rejections<'_> {
             message,
         });
     }
+}
+
+/// When the identity `key` was erased, if it was (hashed only when some were).
+fn erased_on(erased: &HashMap<String, DateTime<Utc>>, key: &str) -> Option<DateTime<Utc>> {
+    if erased.is_empty() {
+        return None;
+    }
+    erased
+        .get(&crate::domain::erasure::identity_hash(key))
+        .copied()
 }
 
 /// Trimmed text, None when empty.
@@ -386,6 +399,15 @@ fn plan_employees(
         let checked = check_employee(record, key, email, now).and_then(|candidate| {
             if let Some(message) = external_id_problem(key, twice.contains(key)) {
                 return Err(("externalId", message));
+            }
+            if let Some(at) = erased_on(&stored.erased, key) {
+                return Err((
+                    "externalId",
+                    format!(
+                        "erased on {}: this person's data was erased; send them with a new externalId",
+                        at.format("%Y-%m-%d")
+                    ),
+                ));
             }
             if shared_emails.contains(email.as_str()) {
                 return Err((
@@ -1034,6 +1056,7 @@ mod tests {
         let stored = Stored {
             departments: Vec::new(),
             employees: vec![boss, mid],
+            erased: HashMap::new(),
         };
         let plan = plan(&[], &[person("BOSS", Some("MID"))], false, &stored, at());
         assert_eq!(rejected(&plan), vec![("BOSS", Some("managerExternalId"))]);
@@ -1058,10 +1081,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_erased_identity_is_refused_with_the_date_and_another_id_is_welcome() {
+        let erased_at = at();
+        let stored = Stored {
+            departments: Vec::new(),
+            employees: Vec::new(),
+            erased: HashMap::from([(crate::domain::erasure::identity_hash("GONE"), erased_at)]),
+        };
+        let plan = plan(
+            &[],
+            &[person("GONE", None), person("NEW", None)],
+            false,
+            &stored,
+            at(),
+        );
+        assert_eq!(rejected(&plan), vec![("GONE", Some("externalId"))]);
+        assert!(
+            plan.errors[0]
+                .message
+                .starts_with(&format!("erased on {}", erased_at.format("%Y-%m-%d")))
+        );
+        assert_eq!(plan.created, 1);
+    }
+
     fn holder_stored() -> Stored {
         Stored {
             departments: Vec::new(),
             employees: vec![stored_person("OWNER", None)],
+            erased: HashMap::new(),
         }
     }
 
@@ -1193,6 +1241,7 @@ mod tests {
         let stored = Stored {
             departments: Vec::new(),
             employees: vec![stored_person("A", None)],
+            erased: HashMap::new(),
         };
         let plan = plan(&[], &[person("A", None)], false, &stored, at());
         assert_eq!((plan.unchanged, plan.updated, plan.created), (1, 0, 0));
@@ -1208,6 +1257,7 @@ mod tests {
         let stored = Stored {
             departments: Vec::new(),
             employees: vec![current],
+            erased: HashMap::new(),
         };
         let plan = plan(&[], &[person("A", None)], false, &stored, at());
         assert_eq!(plan.unchanged, 1, "{plan:?}");
@@ -1220,6 +1270,7 @@ mod tests {
         let stored = Stored {
             departments: Vec::new(),
             employees: vec![stored_person("A", None), stored_person("B", None), gone],
+            erased: HashMap::new(),
         };
         let mut invalid = person("B", None);
         invalid.email = "broken".to_owned();
@@ -1350,6 +1401,7 @@ mod tests {
         let stored = Stored {
             departments: Vec::new(),
             employees: vec![w, z],
+            erased: HashMap::new(),
         };
         let input = [person("Z", Some("GHOST")), person("W", Some("Z"))];
         let plan = plan(&[], &input, false, &stored, at());
