@@ -32,6 +32,7 @@ mod pairing_health;
 mod pairing_races;
 mod pairings;
 mod people;
+mod privacy;
 mod programme_lifecycle;
 mod programmes;
 mod protections;
