@@ -29,6 +29,8 @@ pub struct Model {
     pub availability_version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the person left the company (retention counts from it).
+    pub terminated_at: Option<DateTimeUtc>,
     /// When the person's data was erased (GDPR art. 17 or retention): the
     /// row stays, nameless, so the programme's figures keep adding up.
     pub erased_at: Option<DateTimeUtc>,

@@ -2,6 +2,8 @@
 //!
 //! - `audit_log.actor_employee_id`: the employee who acted (null for service
 //!   accounts), so the log can be filtered by person (`auditLog(actorId:)`).
+//! - `employees.terminated_at`: when the person left (retention counts
+//!   from it; existing leavers get their last update).
 //! - `employees.erased_at`: when the person's data was erased (by
 //!   `eraseEmployee` or by retention); the row stays, nameless, so counts,
 //!   ratings and pairings keep adding up.
@@ -35,6 +37,20 @@ impl MigrationTrait for Migration {
                     .table("employees")
                     .add_column(instant_null("erased_at"))
                     .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("employees")
+                    .add_column(instant_null("terminated_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE employees SET terminated_at = updated_at WHERE status = 'TERMINATED'",
             )
             .await?;
         manager
@@ -85,14 +101,16 @@ impl MigrationTrait for Migration {
                 .drop_index(Index::drop().name(name).table("audit_log").to_owned())
                 .await?;
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("employees")
-                    .drop_column("erased_at")
-                    .to_owned(),
-            )
-            .await?;
+        for column in ["erased_at", "terminated_at"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("employees")
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .alter_table(
                 Table::alter()

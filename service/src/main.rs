@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tandem::auth::dev::{self, DevKey, DevTokenRequest};
 use tandem::config::Config;
 use tandem::domain::seed::{self, SeedOptions};
+use tandem::domain::{retention, sealed_notes};
 use tandem::error::AppError;
 use tandem::notify::Notifier;
 use tandem::startup::{self, Application};
@@ -54,6 +55,24 @@ enum Command {
         /// The pass's clock (RFC 3339), instead of the current time; needs --once.
         #[arg(long, requires = "once")]
         now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+    /// Apply retention: erase notes and comments of pairings ended longer
+    /// than RETENTION_NOTES_DAYS ago and leavers gone longer than
+    /// RETENTION_LEAVERS_DAYS (a loop every hour, or one pass with --once).
+    Retention {
+        /// Run exactly one pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// The instant the limits are measured from (RFC 3339); needs --once.
+        #[arg(long, requires = "once")]
+        now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+    /// Re-seal every private note and feedback comment under the first key
+    /// of NOTES_ENCRYPTION_KEYS, in batches, while the service runs.
+    RotateNotesKey {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
@@ -189,6 +208,50 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 report.retrying,
                 report.failed
             );
+        }
+        Command::Retention { once, now } => {
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            let settings = startup::retention_settings(&config);
+            if !once {
+                startup::retention_loop(db, settings).await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let as_of = now.map_or_else(Utc::now, |at| at.with_timezone(&Utc));
+            let run = retention::run(&db, settings, as_of)
+                .await
+                .map_err(describe)?;
+            println!(
+                "retention as of {}: erased {} notes, {} comments, {} leavers",
+                run.as_of.to_rfc3339(),
+                run.notes_erased,
+                run.comments_erased,
+                run.people_erased
+            );
+        }
+        Command::RotateNotesKey { batch } => {
+            if config.privacy.notes_keys.is_none() {
+                eprintln!(
+                    "tandem: invalid configuration: NOTES_ENCRYPTION_KEYS: rotate-notes-key needs the keys (the new one first)"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let db = startup::connect(&config.database).await?;
+            startup::migrate(&db).await?;
+            let keyring = startup::notes_keyring(&config, &db).await?;
+            let done = sealed_notes::rotate(&db, &keyring, batch.clamp(1, 10_000))
+                .await
+                .map_err(describe)?;
+            println!(
+                "re-sealed {} notes and {} comments under `{}`; {} could not be opened",
+                done.notes,
+                done.comments,
+                keyring.current_id().unwrap_or_default(),
+                done.unreadable
+            );
+            if done.unreadable > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::ExportSchema => print!("{}", tandem::graphql::sdl()),
         Command::Healthcheck => return Ok(healthcheck(&config)),

@@ -16,6 +16,7 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
+use crate::domain::retention::{self, RetentionSettings};
 use crate::domain::seal::Keyring;
 use crate::domain::sealed_notes;
 use crate::domain::skills;
@@ -81,11 +82,12 @@ pub struct Application {
     server: Server,
     draining: Arc<AtomicBool>,
     drain: std::time::Duration,
-    /// The notifier loop, stopped with the server.
+    /// The scheduler (notifier and retention loops), stopped with the server.
     notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Starts the notifier loop beside the server unless `NOTIFY=off`.
+/// Starts the scheduler beside the server unless `NOTIFY=off`: the
+/// notifier loop, and retention every hour.
 fn spawn_notifier(
     config: &Config,
     db: &DatabaseConnection,
@@ -96,7 +98,34 @@ fn spawn_notifier(
     }
     let notifier = Notifier::new(db.clone(), &config.notify, &config.public_base_url)?;
     let interval = config.notify.interval;
-    Ok(Some(tokio::spawn(notifier.run(interval))))
+    let retention = retention_loop(db.clone(), retention_settings(config));
+    Ok(Some(tokio::spawn(async move {
+        tokio::join!(notifier.run(interval), retention);
+    })))
+}
+
+/// The retention limits of `config`.
+pub fn retention_settings(config: &Config) -> RetentionSettings {
+    RetentionSettings {
+        notes_days: config.privacy.retention_notes_days,
+        leavers_days: config.privacy.retention_leavers_days,
+    }
+}
+
+/// How often `serve` applies retention.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Applies retention now and then every hour (each pass recorded; a
+/// failed pass is logged and tried again at the next).
+pub async fn retention_loop(db: DatabaseConnection, settings: RetentionSettings) {
+    let mut ticks = tokio::time::interval(RETENTION_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = retention::run(&db, settings, chrono::Utc::now()).await {
+            tracing::warn!(error = ?error, "retention pass failed");
+        }
+    }
 }
 
 /// The keys private notes and comments are sealed with:

@@ -466,6 +466,7 @@ pub async fn insert_employee(db: &DatabaseConnection, person: Person<'_>) -> Uui
         timezone: Set("Europe/Paris".to_owned()),
         status: Set(person.status),
         availability_version: Set(0),
+        terminated_at: Set(None),
         erased_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

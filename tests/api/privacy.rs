@@ -486,7 +486,109 @@ async fn a_note_under_an_unknown_key_reads_as_null(backend: Backend) {
     );
 }
 
+/// Notes and comments go a year after the pairing ended, not before; a
+/// leaver goes two years after leaving, not before; the figures stay; each
+/// pass is recorded.
+async fn retention_erases_at_its_limits_and_keeps_every_figure(backend: Backend) {
+    use tandem::domain::retention::{self, RetentionSettings};
+    let w = world(
+        backend,
+        &[("MIN_GROUP_SIZE", "2"), ("NOTES_ENCRYPTION_KEYS", K1)],
+    )
+    .await;
+    w.talk().await;
+    let admin = w.app.token(None, &["admin"]).await;
+    let analyst = w.app.token(None, &["analyst"]).await;
+    w.app
+        .query_ok(
+            &admin,
+            "mutation($id: UUID!) { endPairing(id: $id, reason: \"done\", completed: true) { status } }",
+            json!({ "id": w.pairing }),
+        )
+        .await;
+    let hris_token = w.app.token(None, &["hris"]).await;
+    w.app
+        .query_ok(
+            &hris_token,
+            SYNC,
+            json!({ "input": { "mode": "UPSERT", "source": "workday", "employees": [
+                { "externalId": "X-Max-Mentee", "email": MAX, "displayName": "Max Mentee", "status": "TERMINATED" }
+            ] } }),
+        )
+        .await;
+    let ended = Utc::now();
+    let before = w
+        .app
+        .query_ok(&analyst, METRICS, json!({ "p": w.programme }))
+        .await;
+    let settings = RetentionSettings::default();
+    let pass = |days: i64| retention::run(&w.app.db, settings, ended + Duration::days(days));
+
+    let early = pass(364).await.unwrap();
+    assert_eq!(
+        (
+            early.notes_erased,
+            early.comments_erased,
+            early.people_erased
+        ),
+        (0, 0, 0)
+    );
+    assert!(w.stored_notes().await.is_some());
+
+    let year = pass(366).await.unwrap();
+    assert_eq!(
+        (year.notes_erased, year.comments_erased, year.people_erased),
+        (1, 2, 0)
+    );
+    assert_eq!(w.stored_notes().await, None);
+    assert!(w.stored_comments().await.is_empty());
+    let max = employee::Entity::find_by_id(w.max)
+        .one(&w.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(max.email, MAX, "a leaver is kept two years");
+
+    let later = pass(729).await.unwrap();
+    assert_eq!(later.people_erased, 0);
+    let two_years = pass(731).await.unwrap();
+    assert_eq!(two_years.people_erased, 1, "Max, not Mia who stays");
+    let max = employee::Entity::find_by_id(w.max)
+        .one(&w.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(max.erased_at.is_some() && !max.email.contains("max"));
+    let mia = employee::Entity::find_by_id(w.mia)
+        .one(&w.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((mia.email.as_str(), mia.erased_at), (MIA, None));
+    let again = pass(800).await.unwrap();
+    assert_eq!(
+        (
+            again.notes_erased,
+            again.comments_erased,
+            again.people_erased
+        ),
+        (0, 0, 0)
+    );
+
+    let after = w
+        .app
+        .query_ok(&analyst, METRICS, json!({ "p": w.programme }))
+        .await;
+    assert_eq!(after, before);
+    let runs = entity::retention_run::Entity::find()
+        .all(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 5, "each pass recorded");
+}
+
 both!(
+    retention_erases_at_its_limits_and_keeps_every_figure,
     notes_are_sealed_in_the_database_and_read_by_the_pair,
     my_data_holds_the_callers_data_and_nobody_elses,
     erasure_leaves_nobody_to_find_and_every_figure_as_it_was,

@@ -247,6 +247,7 @@ async fn person(db: &DatabaseConnection, name: &str, level: i32) -> anyhow::Resu
         timezone: Set("Europe/Paris".into()),
         status: Set(EmployeeStatus::Active),
         availability_version: Set(0),
+        terminated_at: Set(None),
         erased_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -229,6 +229,7 @@ async fn populate(db: &sea_orm::DatabaseConnection) -> anyhow::Result<(Uuid, usi
                     EmployeeStatus::Active
                 }),
                 availability_version: Set(0),
+                terminated_at: Set(None),
                 erased_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -274,6 +274,7 @@ async fn seed(
                 timezone: Set("Europe/Paris".into()),
                 status: Set(EmployeeStatus::Active),
                 availability_version: Set(0),
+                terminated_at: Set(None),
                 erased_at: Set(None),
                 created_at: Set(long_ago),
                 updated_at: Set(long_ago),

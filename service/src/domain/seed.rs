@@ -316,6 +316,7 @@ impl<'a> Company<'a> {
                     EmployeeStatus::Active
                 }),
                 availability_version: Set(0),
+                terminated_at: Set(None),
                 erased_at: Set(None),
                 created_at: Set(self.now),
                 updated_at: Set(self.now),

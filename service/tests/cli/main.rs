@@ -25,6 +25,7 @@ fn tandem() -> Command {
         "OTEL_RESOURCE_ATTRIBUTES",
         "OTEL_TRACES_SAMPLER",
         "SSL_CERT_FILE",
+        "NOTES_ENCRYPTION_KEYS",
     ] {
         command.env_remove(variable);
     }
@@ -631,4 +632,93 @@ fn notify_once_at_chosen_instants_sends_each_thing_once() {
         .output()
         .unwrap();
     assert_eq!(garbage.status.code(), Some(2));
+}
+
+#[test]
+fn notes_keys_of_the_wrong_length_or_encoding_stop_with_exit_code_2_naming_the_variable() {
+    for keys in [
+        "k1:AAAA",
+        "k1:not base64!",
+        "no-colon",
+        "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    ] {
+        let output = tandem()
+            .arg("migrate")
+            .env("NOTES_ENCRYPTION_KEYS", keys)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{keys}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("NOTES_ENCRYPTION_KEYS"), "{stderr}");
+        assert!(!stderr.contains("AAECAwQF"), "no key echoed: {stderr}");
+    }
+}
+
+#[test]
+fn the_embedded_default_keeps_its_notes_key_beside_the_database_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let key_path = dir.path().join("t.db.notes-key");
+    for _ in 0..2 {
+        let output = tandem()
+            .args(["rotate-notes-key"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        // Without NOTES_ENCRYPTION_KEYS there is nothing to rotate to.
+        assert_eq!(output.status.code(), Some(2));
+    }
+    let port = free_port();
+    let mut server = tandem()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("NOTIFY", "off")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    // Answered once the service is built (the key is made before serving).
+    let ready = readiness(port);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let spec = std::fs::read_to_string(&key_path).expect("a key file was created");
+    assert!(spec.starts_with("local-1:"), "{spec}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn retention_once_at_a_chosen_instant_says_what_it_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let output = tandem()
+        .args(["retention", "--once", "--now", "2031-01-01T00:00:00Z"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        "retention as of 2031-01-01T00:00:00+00:00: erased 0 notes, 0 comments, 0 leavers"
+    );
+    let refused = tandem()
+        .args(["retention", "--now", "2031-01-01T00:00:00Z"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "--now needs --once");
 }

@@ -351,6 +351,7 @@ pub async fn terminate<C: ConnectionTrait>(
             Expr::value(EmployeeStatus::Terminated.to_value()),
         )
         .col_expr(employee::Column::UpdatedAt, Expr::value(now))
+        .col_expr(employee::Column::TerminatedAt, Expr::value(now))
         .filter(employee::Column::Id.is_in(leavers.iter().copied()))
         .filter(employee::Column::Status.ne(EmployeeStatus::Terminated))
         .exec(db)

@@ -641,7 +641,13 @@ fn employee_row(
         availability_version: current.map_or(0, |c| c.availability_version),
         created_at: current.map_or(now, |c| c.created_at),
         updated_at: now,
-        erased_at: None,
+        // A leaver's date is set where they are terminated; one created
+        // already gone left now, as far as Tandem knows.
+        terminated_at: match current {
+            Some(current) => current.terminated_at,
+            None => (status == EmployeeStatus::Terminated).then_some(now),
+        },
+        erased_at: current.and_then(|c| c.erased_at),
     }
 }
 
@@ -1000,6 +1006,7 @@ mod tests {
             availability_version: 0,
             created_at: at(),
             updated_at: at(),
+            terminated_at: None,
             erased_at: None,
         }
     }
