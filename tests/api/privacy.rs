@@ -377,6 +377,32 @@ async fn erasure_leaves_nobody_to_find_and_every_figure_as_it_was(backend: Backe
         error["message"].as_str().unwrap().starts_with("erased on "),
         "{error}"
     );
+    let scim_user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "externalId": max_key,
+        "userName": MAX,
+        "active": true,
+        "emails": [{ "primary": true, "type": "work", "value": MAX }],
+    });
+    let response = w
+        .app
+        .client()
+        .post(format!("{}/scim/v2/Users", w.app.address))
+        .bearer_auth(&hris)
+        .header("content-type", "application/scim+json")
+        .body(scim_user.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let scim_error: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert!(
+        scim_error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("erased on "),
+        "SCIM answers the same: {scim_error}"
+    );
     let rehired = w
         .app
         .query_ok(
@@ -587,7 +613,37 @@ async fn retention_erases_at_its_limits_and_keeps_every_figure(backend: Backend)
     assert_eq!(runs.len(), 5, "each pass recorded");
 }
 
+/// Without keys, a start over a database holding sealed values refuses
+/// (it could not read them) and says which setting is missing; the
+/// embedded SQLite default has its key file instead.
+async fn a_start_without_keys_refuses_once_sealed_values_exist(backend: Backend) {
+    let w = world(backend.clone(), &[("NOTES_ENCRYPTION_KEYS", K1)]).await;
+    w.talk().await;
+    let mut config = w.app.config.clone();
+    config.privacy.notes_keys = None;
+    match backend {
+        Backend::Postgres(_) => {
+            let refused = tandem::startup::notes_keyring(&config, &w.app.db)
+                .await
+                .unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("NOTES_ENCRYPTION_KEYS is required"),
+                "{refused}"
+            );
+        }
+        Backend::Sqlite => {
+            let keyring = tandem::startup::notes_keyring(&config, &w.app.db)
+                .await
+                .unwrap();
+            assert_eq!(keyring.current_id(), Some("local-1"));
+        }
+    }
+}
+
 both!(
+    a_start_without_keys_refuses_once_sealed_values_exist,
     retention_erases_at_its_limits_and_keeps_every_figure,
     notes_are_sealed_in_the_database_and_read_by_the_pair,
     my_data_holds_the_callers_data_and_nobody_elses,
