@@ -42,11 +42,18 @@ pub async fn raise_due(
     settings: &NotifySettings,
     now: DateTime<Utc>,
 ) -> AppResult<Raised> {
-    let reminders = outbox::write(db, reminders_due(db, settings, now).await?, now).await?;
-    let feedback_requests =
-        outbox::write(db, feedback_requests_due(db, settings, now).await?, now).await?;
-    let nudges = outbox::write(db, nudges_due(db, settings, now).await?, now).await?;
-    let digests = outbox::write(db, digest_due(db, settings, now).await?, now).await?;
+    // The four reads are independent: run at once (on separate pool
+    // connections), an idle pass costs the slowest, not their sum.
+    let (reminders, feedback_requests, nudges, digests) = tokio::try_join!(
+        reminders_due(db, settings, now),
+        feedback_requests_due(db, settings, now),
+        nudges_due(db, settings, now),
+        digest_due(db, settings, now),
+    )?;
+    let reminders = outbox::write(db, reminders, now).await?;
+    let feedback_requests = outbox::write(db, feedback_requests, now).await?;
+    let nudges = outbox::write(db, nudges, now).await?;
+    let digests = outbox::write(db, digests, now).await?;
     Ok(Raised {
         reminders,
         feedback_requests,
