@@ -139,7 +139,13 @@ pub async fn notes_keyring(config: &Config, db: &DatabaseConnection) -> anyhow::
             .map_err(|reason| anyhow::anyhow!("NOTES_ENCRYPTION_KEYS: {reason}"));
     }
     if let Some(path) = sqlite_file(&config.database.url) {
-        return key_file(&format!("{path}.notes-key"));
+        let path = format!("{path}.notes-key");
+        if !std::path::Path::new(&path).exists() && sealed_notes::any_sealed(db).await? {
+            anyhow::bail!(
+                "NOTES_ENCRYPTION_KEYS is required: the database holds sealed notes and the key file {path} is missing (restore it, or set the keys they were sealed with)"
+            );
+        }
+        return key_file(&path);
     }
     if sealed_notes::any_sealed(db).await? {
         anyhow::bail!(

@@ -614,32 +614,49 @@ async fn retention_erases_at_its_limits_and_keeps_every_figure(backend: Backend)
 }
 
 /// Without keys, a start over a database holding sealed values refuses
-/// (it could not read them) and says which setting is missing; the
-/// embedded SQLite default has its key file instead.
+/// (it could not read them) and says which setting is missing — on SQLite
+/// too, when the key file is not there; a note that merely looks sealed,
+/// written without keys, does not count.
 async fn a_start_without_keys_refuses_once_sealed_values_exist(backend: Backend) {
-    let w = world(backend.clone(), &[("NOTES_ENCRYPTION_KEYS", K1)]).await;
+    if matches!(backend, Backend::Postgres(_)) {
+        // PostgreSQL without keys stores plain text: a participant cannot
+        // make the next start refuse by writing a note that looks sealed.
+        let plain = world(backend.clone(), &[]).await;
+        plain
+            .app
+            .query_ok(
+                &plain.mia_token,
+                NOTES,
+                json!({ "id": plain.session, "n": "sealed:v1:k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }),
+            )
+            .await;
+        let keyring = tandem::startup::notes_keyring(&plain.app.config, &plain.app.db)
+            .await
+            .unwrap();
+        assert!(!keyring.seals());
+        let data = plain
+            .app
+            .query_ok(&plain.max_token, READ, json!({ "p": plain.pairing }))
+            .await;
+        assert_eq!(
+            data["pairing"]["sessions"]["edges"][0]["node"]["privateNotes"],
+            "sealed:v1:k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+    }
+
+    let w = world(backend, &[("NOTES_ENCRYPTION_KEYS", K1)]).await;
     w.talk().await;
     let mut config = w.app.config.clone();
     config.privacy.notes_keys = None;
-    match backend {
-        Backend::Postgres(_) => {
-            let refused = tandem::startup::notes_keyring(&config, &w.app.db)
-                .await
-                .unwrap_err();
-            assert!(
-                refused
-                    .to_string()
-                    .contains("NOTES_ENCRYPTION_KEYS is required"),
-                "{refused}"
-            );
-        }
-        Backend::Sqlite => {
-            let keyring = tandem::startup::notes_keyring(&config, &w.app.db)
-                .await
-                .unwrap();
-            assert_eq!(keyring.current_id(), Some("local-1"));
-        }
-    }
+    let refused = tandem::startup::notes_keyring(&config, &w.app.db)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("NOTES_ENCRYPTION_KEYS is required"),
+        "{refused}"
+    );
 }
 
 both!(

@@ -147,7 +147,12 @@ async fn find_employee(
     } else {
         employee::Column::ExternalId.eq(value)
     };
-    employee::Entity::find().filter(filter).one(db).await
+    // An erased person's row names nobody any more.
+    employee::Entity::find()
+        .filter(filter)
+        .filter(employee::Column::ErasedAt.is_null())
+        .one(db)
+        .await
 }
 
 /// Provider role names found at the configured dotted path, translated to Tandem roles.

@@ -8,22 +8,25 @@
 //! of the same id is refused without the id being stored), skills,
 //! weekly availability and unavailabilities, delegations either way,
 //! notification history and preferences, the calendar feed, the comments
-//! of the feedback they wrote, the private notes of their sessions, and the
-//! free texts of their enrolments (motivation, decision reason).
+//! of the feedback they wrote, the private notes of their sessions, the
+//! free texts of their enrolments (motivation, decision reason) and the
+//! HRIS sync's row errors about them.
 //!
 //! Kept, nameless: the employee row (id, department, generation, seniority
 //! — what metrics break figures down by), enrolments with their consent
 //! times, pairings, sessions, ratings, goals and skill assessments, and the
-//! audit log (ids only). So every figure of `programmeMetrics` is the same
-//! before and after.
+//! audit log (ids only; the identity provider subject replaced). So the
+//! erasure of a leaver leaves every figure of `programmeMetrics` as it was
+//! ([`erase_employee`] first ends what a current participant takes part in,
+//! as a departure would, and that moves the figures a departure moves).
 
 use aws_lc_rs::digest;
 use chrono::{DateTime, Utc};
 use entity::enums::EmployeeStatus;
 use entity::{
-    calendar_feed, delegation, employee, enrolment, erased_identity, mentoring_session,
-    notification, notification_preference, pairing, pairing_mentee, session_feedback,
-    skill_profile, unavailability, weekly_slot,
+    audit_log, calendar_feed, delegation, employee, enrolment, erased_identity, hris_row_error,
+    mentoring_session, notification, notification_preference, pairing, pairing_mentee,
+    session_feedback, skill_profile, unavailability, weekly_slot,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -39,6 +42,10 @@ use crate::error::{AppError, AppResult};
 
 /// What an erased person is called wherever a name is shown.
 pub const ERASED_NAME: &str = "Erased person";
+
+/// How an erased person's externalId begins (`erased:<id>`): the HRIS may
+/// not use it, so no push can match the nameless row.
+pub const ERASED_KEY_PREFIX: &str = "erased:";
 
 /// Rows changed per statement.
 const CHUNK: usize = 1_000;
@@ -106,9 +113,11 @@ pub async fn erase_employee(
     .await
 }
 
-/// Erases the personal data of `people` not erased yet (see the module
-/// documentation); answers how many were. They should be TERMINATED
-/// already (a leaver, or [`erase_employee`] terminates first).
+/// Erases the personal data of those of `people` who are TERMINATED and
+/// not erased yet (see the module documentation); answers how many were.
+/// Each row is claimed by the update that erases it (`erased_at IS NULL`),
+/// so two erasures at once erase once, and someone rehired meanwhile is
+/// left alone.
 pub async fn erase_people<C: ConnectionTrait>(
     db: &C,
     people: &[Uuid],
@@ -116,22 +125,30 @@ pub async fn erase_people<C: ConnectionTrait>(
 ) -> AppResult<u64> {
     let mut erased = 0;
     for chunk in people.chunks(CHUNK) {
-        let rows: Vec<(Uuid, String)> = employee::Entity::find()
+        let rows: Vec<(Uuid, String, String)> = employee::Entity::find()
             .select_only()
             .column(employee::Column::Id)
             .column(employee::Column::ExternalId)
+            .column(employee::Column::Email)
             .filter(employee::Column::Id.is_in(chunk.iter().copied()))
             .filter(employee::Column::ErasedAt.is_null())
+            .filter(employee::Column::Status.eq(EmployeeStatus::Terminated.to_value()))
             .into_tuple()
             .all(db)
             .await?;
-        if rows.is_empty() {
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            if anonymise(db, row.0, now).await? {
+                claimed.push(row);
+            }
+        }
+        if claimed.is_empty() {
             continue;
         }
-        let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
-        remember_identities(db, &rows, now).await?;
-        anonymise(db, &rows, now).await?;
+        let ids: Vec<Uuid> = claimed.iter().map(|(id, _, _)| *id).collect();
+        remember_identities(db, &claimed, now).await?;
         forget_what_they_own(db, &ids).await?;
+        forget_their_traces(db, &claimed).await?;
         erased += ids.len() as u64;
     }
     Ok(erased)
@@ -139,10 +156,10 @@ pub async fn erase_people<C: ConnectionTrait>(
 
 async fn remember_identities<C: ConnectionTrait>(
     db: &C,
-    rows: &[(Uuid, String)],
+    rows: &[(Uuid, String, String)],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let models = rows.iter().map(|(_, key)| erased_identity::ActiveModel {
+    let models = rows.iter().map(|(_, key, _)| erased_identity::ActiveModel {
         external_id_hash: sea_orm::Set(identity_hash(key)),
         erased_at: sea_orm::Set(now),
     });
@@ -153,48 +170,69 @@ async fn remember_identities<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The employee rows, nameless: unique placeholders for the unique
-/// columns, identifying columns emptied, TERMINATED, erased now.
-async fn anonymise<C: ConnectionTrait>(
+/// The employee row, nameless: unique placeholders for the unique columns,
+/// identifying columns emptied, erased now. False when another erasure
+/// (or a rehire) got there first.
+async fn anonymise<C: ConnectionTrait>(db: &C, id: Uuid, now: DateTime<Utc>) -> AppResult<bool> {
+    let done = employee::Entity::update_many()
+        .col_expr(
+            employee::Column::ExternalId,
+            Expr::value(format!("{ERASED_KEY_PREFIX}{id}")),
+        )
+        .col_expr(
+            employee::Column::Email,
+            Expr::value(format!("erased-{id}@erased.invalid")),
+        )
+        .col_expr(
+            employee::Column::GivenName,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            employee::Column::FamilyName,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(employee::Column::DisplayName, Expr::value(ERASED_NAME))
+        .col_expr(
+            employee::Column::JobTitle,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            employee::Column::ManagerId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(employee::Column::Timezone, Expr::value("UTC"))
+        .col_expr(employee::Column::ErasedAt, Expr::value(now))
+        .col_expr(employee::Column::UpdatedAt, Expr::value(now))
+        .filter(employee::Column::Id.eq(id))
+        .filter(employee::Column::ErasedAt.is_null())
+        .filter(employee::Column::Status.eq(EmployeeStatus::Terminated.to_value()))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// What else names them: the HRIS sync's row errors about their id or
+/// email, and their identity provider subject in the audit log (the
+/// entries keep their employee id).
+async fn forget_their_traces<C: ConnectionTrait>(
     db: &C,
-    rows: &[(Uuid, String)],
-    now: DateTime<Utc>,
+    rows: &[(Uuid, String, String)],
 ) -> AppResult<()> {
-    for (id, _) in rows {
-        employee::Entity::update_many()
-            .col_expr(
-                employee::Column::ExternalId,
-                Expr::value(format!("erased:{id}")),
+    for (id, key, email) in rows {
+        hris_row_error::Entity::delete_many()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(hris_row_error::Column::ExternalId.eq(key.as_str()))
+                    .add(hris_row_error::Column::Message.contains(email.as_str())),
             )
+            .exec(db)
+            .await?;
+        audit_log::Entity::update_many()
             .col_expr(
-                employee::Column::Email,
-                Expr::value(format!("erased-{id}@erased.invalid")),
+                audit_log::Column::Actor,
+                Expr::value(format!("{ERASED_KEY_PREFIX}{id}")),
             )
-            .col_expr(
-                employee::Column::GivenName,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                employee::Column::FamilyName,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(employee::Column::DisplayName, Expr::value(ERASED_NAME))
-            .col_expr(
-                employee::Column::JobTitle,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                employee::Column::ManagerId,
-                Expr::value(Option::<Uuid>::None),
-            )
-            .col_expr(employee::Column::Timezone, Expr::value("UTC"))
-            .col_expr(
-                employee::Column::Status,
-                Expr::value(EmployeeStatus::Terminated.to_value()),
-            )
-            .col_expr(employee::Column::ErasedAt, Expr::value(now))
-            .col_expr(employee::Column::UpdatedAt, Expr::value(now))
-            .filter(employee::Column::Id.eq(*id))
+            .filter(audit_log::Column::ActorEmployeeId.eq(*id))
             .exec(db)
             .await?;
     }

@@ -11,9 +11,10 @@
 //! its row and column (`mentoring_sessions.private_notes:<id>`), so a value
 //! copied onto another row does not open.
 //!
-//! A keyring without keys seals nothing (values are stored as given, for a
-//! deployment that has not set `NOTES_ENCRYPTION_KEYS` yet); a value
-//! written before sealing existed opens as itself.
+//! A keyring without keys seals nothing (values are stored as `plain:<text>`,
+//! for a deployment that has not set `NOTES_ENCRYPTION_KEYS` yet, so no
+//! text can pass for a sealed value); a value written before sealing
+//! existed opens as itself.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
@@ -24,6 +25,8 @@ use crate::error::{AppError, AppResult};
 
 /// What every sealed value begins with.
 const PREFIX: &str = "sealed:v1:";
+/// What a value stored without a key begins with.
+const PLAIN_PREFIX: &str = "plain:";
 /// Bytes of a key (AES-256).
 pub const KEY_BYTES: usize = 32;
 /// Longest key id.
@@ -121,7 +124,9 @@ impl Keyring {
     /// ever writing a note in clear because sealing did not work.
     pub fn seal(&self, value: &str, context: &str) -> AppResult<String> {
         let Some((id, key)) = self.keys.first() else {
-            return Ok(value.to_owned());
+            // Marked as plain, so no text can pass for a sealed value
+            // (which would make a start without keys refuse).
+            return Ok(format!("{PLAIN_PREFIX}{value}"));
         };
         let failed = |_| AppError::Internal(anyhow::anyhow!("sealing a value failed"));
         let mut nonce = [0u8; NONCE_LEN];
@@ -141,6 +146,9 @@ impl Keyring {
     /// The text of a stored value of the row `context`: opened if sealed,
     /// as stored if it predates sealing.
     pub fn open(&self, stored: &str, context: &str) -> Result<String, OpenError> {
+        if let Some(plain) = stored.strip_prefix(PLAIN_PREFIX) {
+            return Ok(plain.to_owned());
+        }
         let Some(rest) = stored.strip_prefix(PREFIX) else {
             return Ok(stored.to_owned());
         };
@@ -264,7 +272,15 @@ mod tests {
     #[test]
     fn without_keys_nothing_is_sealed_and_sealed_values_do_not_open() {
         let none = Keyring::none();
-        assert_eq!(none.seal("plain", "c").unwrap(), "plain");
+        assert_eq!(none.seal("plain", "c").unwrap(), "plain:plain");
+        assert_eq!(none.open("plain:plain", "c").unwrap(), "plain");
+        let forged = none.seal("sealed:v1:k1:AAAA", "c").unwrap();
+        assert_eq!(
+            sealed_with(&forged),
+            None,
+            "a text cannot pass for a sealed value"
+        );
+        assert_eq!(none.open(&forged, "c").unwrap(), "sealed:v1:k1:AAAA");
         let sealed = ring(K1).seal("x", "c").unwrap();
         assert!(none.open(&sealed, "c").is_err());
         assert_eq!(none.open_or_log(Some(&sealed), "c"), None);

@@ -3,10 +3,8 @@
 //! (`tandem rotate-notes-key`), batch by batch while the service runs.
 
 use entity::{mentoring_session, session_feedback};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::seal::{self, Keyring, SEALED_LIKE};
@@ -48,40 +46,50 @@ pub struct Rotation {
 
 /// Re-seals every note and comment not yet under the keyring's first key,
 /// `batch` rows per transaction, so the service keeps serving (every key
-/// still opens) and an interrupted rotation simply resumes.
+/// still opens) and an interrupted rotation simply resumes. Which values
+/// need it is decided here, not by a LIKE pattern (key ids may hold `_`,
+/// and SQLite's LIKE ignores case); each is replaced only if it is still
+/// the value read, so a note edited meanwhile is never reverted.
 pub async fn rotate(db: &DatabaseConnection, keyring: &Keyring, batch: u64) -> AppResult<Rotation> {
     let current = keyring
         .current_id()
-        .ok_or_else(|| AppError::bad_input("NOTES_ENCRYPTION_KEYS", "no key to seal with"))?;
-    let current_prefix = format!("sealed:v1:{current}:%");
+        .ok_or_else(|| AppError::bad_input("NOTES_ENCRYPTION_KEYS", "no key to seal with"))?
+        .to_owned();
+    let stale = |stored: &str| seal::sealed_with(stored) != Some(current.as_str());
     let mut done = Rotation::default();
     let mut after = Uuid::nil();
     loop {
-        let rows = mentoring_session::Entity::find()
+        let rows: Vec<(Uuid, String)> = mentoring_session::Entity::find()
+            .select_only()
+            .column(mentoring_session::Column::Id)
+            .column(mentoring_session::Column::PrivateNotes)
             .filter(mentoring_session::Column::Id.gt(after))
             .filter(mentoring_session::Column::PrivateNotes.is_not_null())
-            .filter(mentoring_session::Column::PrivateNotes.not_like(current_prefix.as_str()))
             .order_by_asc(mentoring_session::Column::Id)
             .limit(batch)
+            .into_tuple()
             .all(db)
             .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
         let txn = super::write_txn(db).await?;
-        for row in rows {
-            let context = seal::notes_context(row.id);
-            let Some(stored) = row.private_notes.as_deref() else {
-                continue;
-            };
+        for (id, stored) in rows.iter().filter(|(_, stored)| stale(stored)) {
+            let context = seal::notes_context(*id);
             match keyring.open(stored, &context) {
                 Ok(text) => {
-                    let mut change: mentoring_session::ActiveModel = row.into();
-                    change.private_notes = Set(Some(keyring.seal(&text, &context)?));
-                    change.update(&txn).await?;
-                    done.notes += 1;
+                    let replaced = mentoring_session::Entity::update_many()
+                        .col_expr(
+                            mentoring_session::Column::PrivateNotes,
+                            Expr::value(keyring.seal(&text, &context)?),
+                        )
+                        .filter(mentoring_session::Column::Id.eq(*id))
+                        .filter(mentoring_session::Column::PrivateNotes.eq(stored.as_str()))
+                        .exec(&txn)
+                        .await?;
+                    done.notes += replaced.rows_affected;
                 }
                 Err(why) => {
-                    tracing::error!(session = %row.id, error = %why, "a private note could not be re-sealed");
+                    tracing::error!(session = %id, error = %why, "a private note could not be re-sealed");
                     done.unreadable += 1;
                 }
             }
@@ -90,31 +98,37 @@ pub async fn rotate(db: &DatabaseConnection, keyring: &Keyring, batch: u64) -> A
     }
     let mut after = Uuid::nil();
     loop {
-        let rows = session_feedback::Entity::find()
+        let rows: Vec<(Uuid, String)> = session_feedback::Entity::find()
+            .select_only()
+            .column(session_feedback::Column::Id)
+            .column(session_feedback::Column::Comment)
             .filter(session_feedback::Column::Id.gt(after))
             .filter(session_feedback::Column::Comment.is_not_null())
-            .filter(session_feedback::Column::Comment.not_like(current_prefix.as_str()))
             .order_by_asc(session_feedback::Column::Id)
             .limit(batch)
+            .into_tuple()
             .all(db)
             .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
         let txn = super::write_txn(db).await?;
-        for row in rows {
-            let context = seal::comment_context(row.id);
-            let Some(stored) = row.comment.as_deref() else {
-                continue;
-            };
+        for (id, stored) in rows.iter().filter(|(_, stored)| stale(stored)) {
+            let context = seal::comment_context(*id);
             match keyring.open(stored, &context) {
                 Ok(text) => {
-                    let mut change: session_feedback::ActiveModel = row.into();
-                    change.comment = Set(Some(keyring.seal(&text, &context)?));
-                    change.update(&txn).await?;
-                    done.comments += 1;
+                    let replaced = session_feedback::Entity::update_many()
+                        .col_expr(
+                            session_feedback::Column::Comment,
+                            Expr::value(keyring.seal(&text, &context)?),
+                        )
+                        .filter(session_feedback::Column::Id.eq(*id))
+                        .filter(session_feedback::Column::Comment.eq(stored.as_str()))
+                        .exec(&txn)
+                        .await?;
+                    done.comments += replaced.rows_affected;
                 }
                 Err(why) => {
-                    tracing::error!(feedback = %row.id, error = %why, "a feedback comment could not be re-sealed");
+                    tracing::error!(feedback = %id, error = %why, "a feedback comment could not be re-sealed");
                     done.unreadable += 1;
                 }
             }

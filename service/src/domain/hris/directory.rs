@@ -81,6 +81,7 @@ pub async fn exists(
 ) -> AppResult<bool> {
     require_hris(caller)?;
     let found = employee::Entity::find()
+        .filter(employee::Column::ErasedAt.is_null())
         .filter(
             Condition::any()
                 .add(employee::Column::Email.eq(email.trim().to_lowercase()))

@@ -103,7 +103,11 @@ pub async fn sync(
     let now = Utc::now();
     let stored = plan::Stored {
         departments: department::Entity::find().all(db).await?,
-        employees: employee::Entity::find().all(db).await?,
+        // Erased rows are nobody's: no record can match or update them.
+        employees: employee::Entity::find()
+            .filter(employee::Column::ErasedAt.is_null())
+            .all(db)
+            .await?,
         erased: crate::domain::erasure::erased_identities(db).await?,
     };
     let snapshot = request.mode == HrisSyncMode::FullSnapshot;
@@ -315,6 +319,7 @@ async fn upsert_employees<C: ConnectionTrait>(
                     E::SeniorityLevel,
                     E::Timezone,
                     E::Status,
+                    E::TerminatedAt,
                     E::UpdatedAt,
                 ])
                 .value(E::AvailabilityVersion, bumped)

@@ -329,6 +329,11 @@ fn external_id_problem(key: &str, repeated: bool) -> Option<String> {
         Some(format!(
             "an externalId has 1 to {MAX_EXTERNAL_ID} characters"
         ))
+    } else if key.starts_with(crate::domain::erasure::ERASED_KEY_PREFIX) {
+        Some(format!(
+            "an externalId cannot begin with `{}` (Tandem's mark of an erased person)",
+            crate::domain::erasure::ERASED_KEY_PREFIX
+        ))
     } else if repeated {
         Some(format!(
             "externalId `{key}` appears in several records of this input"
@@ -641,12 +646,11 @@ fn employee_row(
         availability_version: current.map_or(0, |c| c.availability_version),
         created_at: current.map_or(now, |c| c.created_at),
         updated_at: now,
-        // A leaver's date is set where they are terminated; one created
-        // already gone left now, as far as Tandem knows.
-        terminated_at: match current {
-            Some(current) => current.terminated_at,
-            None => (status == EmployeeStatus::Terminated).then_some(now),
-        },
+        // A leaver keeps the date they left (set where they are
+        // terminated; one created already gone left now, as far as Tandem
+        // knows); a rehire has none.
+        terminated_at: (status == EmployeeStatus::Terminated)
+            .then(|| current.and_then(|c| c.terminated_at).unwrap_or(now)),
         erased_at: current.and_then(|c| c.erased_at),
     }
 }
