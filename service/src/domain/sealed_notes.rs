@@ -51,21 +51,60 @@ pub struct Rotation {
 /// and SQLite's LIKE ignores case); each is replaced only if it is still
 /// the value read, so a note edited meanwhile is never reverted.
 pub async fn rotate(db: &DatabaseConnection, keyring: &Keyring, batch: u64) -> AppResult<Rotation> {
+    let (notes, unreadable_notes) = reseal::<mentoring_session::Entity>(
+        db,
+        keyring,
+        batch,
+        (
+            mentoring_session::Column::Id,
+            mentoring_session::Column::PrivateNotes,
+        ),
+        seal::notes_context,
+    )
+    .await?;
+    let (comments, unreadable_comments) = reseal::<session_feedback::Entity>(
+        db,
+        keyring,
+        batch,
+        (
+            session_feedback::Column::Id,
+            session_feedback::Column::Comment,
+        ),
+        seal::comment_context,
+    )
+    .await?;
+    Ok(Rotation {
+        notes,
+        comments,
+        unreadable: unreadable_notes + unreadable_comments,
+    })
+}
+
+/// Re-seals one sealed column of `E` (its id and value columns given):
+/// how many values were re-sealed, and how many did not open.
+async fn reseal<E>(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    batch: u64,
+    (id, value): (E::Column, E::Column),
+    context_of: fn(Uuid) -> String,
+) -> AppResult<(u64, u64)>
+where
+    E: EntityTrait,
+{
     let current = keyring
         .current_id()
-        .ok_or_else(|| AppError::bad_input("NOTES_ENCRYPTION_KEYS", "no key to seal with"))?
-        .to_owned();
-    let stale = |stored: &str| seal::sealed_with(stored) != Some(current.as_str());
-    let mut done = Rotation::default();
+        .ok_or_else(|| AppError::bad_input("NOTES_ENCRYPTION_KEYS", "no key to seal with"))?;
+    let (mut resealed, mut unreadable) = (0, 0);
     let mut after = Uuid::nil();
     loop {
-        let rows: Vec<(Uuid, String)> = mentoring_session::Entity::find()
+        let rows: Vec<(Uuid, String)> = E::find()
             .select_only()
-            .column(mentoring_session::Column::Id)
-            .column(mentoring_session::Column::PrivateNotes)
-            .filter(mentoring_session::Column::Id.gt(after))
-            .filter(mentoring_session::Column::PrivateNotes.is_not_null())
-            .order_by_asc(mentoring_session::Column::Id)
+            .column(id)
+            .column(value)
+            .filter(id.gt(after))
+            .filter(value.is_not_null())
+            .order_by_asc(id)
             .limit(batch)
             .into_tuple()
             .all(db)
@@ -73,67 +112,28 @@ pub async fn rotate(db: &DatabaseConnection, keyring: &Keyring, batch: u64) -> A
         let Some((last, _)) = rows.last() else { break };
         after = *last;
         let txn = super::write_txn(db).await?;
-        for (id, stored) in rows.iter().filter(|(_, stored)| stale(stored)) {
-            let context = seal::notes_context(*id);
+        for (row, stored) in &rows {
+            if seal::sealed_with(stored) == Some(current) {
+                continue;
+            }
+            let context = context_of(*row);
             match keyring.open(stored, &context) {
                 Ok(text) => {
-                    let replaced = mentoring_session::Entity::update_many()
-                        .col_expr(
-                            mentoring_session::Column::PrivateNotes,
-                            Expr::value(keyring.seal(&text, &context)?),
-                        )
-                        .filter(mentoring_session::Column::Id.eq(*id))
-                        .filter(mentoring_session::Column::PrivateNotes.eq(stored.as_str()))
+                    let replaced = E::update_many()
+                        .col_expr(value, Expr::value(keyring.seal(&text, &context)?))
+                        .filter(id.eq(*row))
+                        .filter(value.eq(stored.as_str()))
                         .exec(&txn)
                         .await?;
-                    done.notes += replaced.rows_affected;
+                    resealed += replaced.rows_affected;
                 }
                 Err(why) => {
-                    tracing::error!(session = %id, error = %why, "a private note could not be re-sealed");
-                    done.unreadable += 1;
+                    tracing::error!(%context, error = %why, "a sealed value could not be re-sealed");
+                    unreadable += 1;
                 }
             }
         }
         txn.commit().await?;
     }
-    let mut after = Uuid::nil();
-    loop {
-        let rows: Vec<(Uuid, String)> = session_feedback::Entity::find()
-            .select_only()
-            .column(session_feedback::Column::Id)
-            .column(session_feedback::Column::Comment)
-            .filter(session_feedback::Column::Id.gt(after))
-            .filter(session_feedback::Column::Comment.is_not_null())
-            .order_by_asc(session_feedback::Column::Id)
-            .limit(batch)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let Some((last, _)) = rows.last() else { break };
-        after = *last;
-        let txn = super::write_txn(db).await?;
-        for (id, stored) in rows.iter().filter(|(_, stored)| stale(stored)) {
-            let context = seal::comment_context(*id);
-            match keyring.open(stored, &context) {
-                Ok(text) => {
-                    let replaced = session_feedback::Entity::update_many()
-                        .col_expr(
-                            session_feedback::Column::Comment,
-                            Expr::value(keyring.seal(&text, &context)?),
-                        )
-                        .filter(session_feedback::Column::Id.eq(*id))
-                        .filter(session_feedback::Column::Comment.eq(stored.as_str()))
-                        .exec(&txn)
-                        .await?;
-                    done.comments += replaced.rows_affected;
-                }
-                Err(why) => {
-                    tracing::error!(feedback = %id, error = %why, "a feedback comment could not be re-sealed");
-                    done.unreadable += 1;
-                }
-            }
-        }
-        txn.commit().await?;
-    }
-    Ok(done)
+    Ok((resealed, unreadable))
 }
