@@ -131,6 +131,8 @@ pub struct GraphqlConfig {
     pub hris_body_limit: usize,
     /// Longest an HRIS account's operation may run.
     pub hris_execution_timeout: Duration,
+    /// The trusted documents and their mode (`GRAPHQL_TRUSTED_DOCUMENTS*`).
+    pub trusted: std::sync::Arc<crate::graphql::trusted::TrustedDocuments>,
 }
 
 impl GraphqlConfig {
@@ -365,6 +367,7 @@ impl Config {
                 in_range(v, 1024 * 1024, 1024 * 1024 * 1024)
             })?,
             hris_execution_timeout: seconds_or(env, "HRIS_TIMEOUT_SECS", 600)?,
+            trusted: std::sync::Arc::new(trusted_documents(env)?),
         };
         let bind_addr = parse_or(
             env,
@@ -575,6 +578,33 @@ fn parse_or<T>(
 
 fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+/// The trusted documents' manifest and mode; see README "Trusted documents".
+fn trusted_documents(
+    env: &dyn Source,
+) -> Result<crate::graphql::trusted::TrustedDocuments, ConfigError> {
+    use crate::graphql::trusted::{Mode, TrustedDocuments};
+    let mode = parse_or(env, "GRAPHQL_TRUSTED_DOCUMENTS_MODE", Mode::Off, |v| {
+        Mode::parse(v).ok_or_else(|| "expected off, log or enforce".to_owned())
+    })?;
+    let Some(path) = env.get("GRAPHQL_TRUSTED_DOCUMENTS") else {
+        if mode != Mode::Off {
+            return Err(ConfigError::new(
+                "GRAPHQL_TRUSTED_DOCUMENTS",
+                "required when GRAPHQL_TRUSTED_DOCUMENTS_MODE is log or enforce",
+            ));
+        }
+        return Ok(TrustedDocuments::default());
+    };
+    let json = std::fs::read_to_string(path.trim()).map_err(|_| {
+        ConfigError::new(
+            "GRAPHQL_TRUSTED_DOCUMENTS",
+            "the manifest file cannot be read",
+        )
+    })?;
+    TrustedDocuments::from_manifest(mode, &json)
+        .map_err(|reason| ConfigError::new("GRAPHQL_TRUSTED_DOCUMENTS", reason))
 }
 
 /// Sealed notes and retention; see README "Personal data".
@@ -947,9 +977,20 @@ mod tests {
     }
 
     #[test]
+    fn enforcing_trusted_documents_needs_a_manifest() {
+        let refused = Config::from_source(&env(&[("GRAPHQL_TRUSTED_DOCUMENTS_MODE", "enforce")]))
+            .unwrap_err();
+        assert_eq!(refused.variable, "GRAPHQL_TRUSTED_DOCUMENTS");
+    }
+
+    #[test]
     fn an_invalid_value_names_its_variable() {
         let cases = [
             ("MIN_GROUP_SIZE", "zero"),
+            ("GRAPHQL_TRUSTED_DOCUMENTS_MODE", "sometimes"),
+            ("GRAPHQL_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json"),
+            ("NOTES_ENCRYPTION_KEYS", "k1:short"),
+            ("RETENTION_NOTES_DAYS", "0"),
             ("BIND_ADDR", "localhost"),
             ("HRIS_MAX_DEACTIVATION_RATIO", "1.5"),
             ("DATABASE_URL", "mysql://x"),

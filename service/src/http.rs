@@ -29,6 +29,7 @@ use crate::graphql::context::RequestData;
 use crate::graphql::error::{code, invalid_argument_field};
 use crate::graphql::limits::{self, Refusal};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::trusted::NotTrusted;
 
 /// Shared by every worker: built once at start.
 pub struct AppState {
@@ -160,6 +161,58 @@ fn operations_size(batch: &BatchRequest) -> usize {
         BatchRequest::Single(request) => size(request),
         BatchRequest::Batch(requests) => requests.iter().map(size).fold(0, usize::saturating_add),
     }
+}
+
+/// Each request of `batch` through the trusted documents (see
+/// [`crate::graphql::trusted`]): named ones filled in from the manifest,
+/// unknown texts logged or refused by the mode, before anything is parsed.
+/// Nothing happens without a manifest.
+fn trust(
+    batch: BatchRequest,
+    body: &[u8],
+    config: &Config,
+    exempt: bool,
+) -> Result<BatchRequest, NotTrusted> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        One(Named),
+        Many(Vec<Named>),
+    }
+    let trusted = &config.graphql.trusted;
+    if trusted.is_empty() {
+        return Ok(batch);
+    }
+    let some_without_text = match &batch {
+        BatchRequest::Single(request) => request.query.is_empty(),
+        BatchRequest::Batch(requests) => requests.iter().any(|r| r.query.is_empty()),
+    };
+    // Read again for `documentId` (one field, skimmed): any request within
+    // the ordinary body limit, and a larger one only if it sent no text.
+    let look = some_without_text || body.len() <= config.graphql.body_limit;
+    let ids: Vec<Option<String>> = match look.then(|| serde_json::from_slice::<Ids>(body)) {
+        Some(Ok(Ids::One(named))) => vec![named.document_id],
+        Some(Ok(Ids::Many(named))) => named.into_iter().map(|n| n.document_id).collect(),
+        _ => Vec::new(),
+    };
+    let id = |index: usize| ids.get(index).and_then(Option::as_deref);
+    Ok(match batch {
+        BatchRequest::Single(request) => {
+            BatchRequest::Single(trusted.admit(request, id(0), exempt)?)
+        }
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .enumerate()
+                .map(|(index, request)| trusted.admit(request, id(index), exempt))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 /// Files a multipart batch carries, in all its operations.
@@ -302,6 +355,7 @@ async fn graphql_post(
         state.config.graphql.body_limit
     };
     let operations_limit = limit;
+    let is_multipart = matches!(kind, BodyKind::Multipart(_));
     let limit = match kind {
         BodyKind::Json => limit,
         BodyKind::Multipart(_) => limit.max(UPLOAD_BODY_LIMIT),
@@ -330,7 +384,7 @@ async fn graphql_post(
             }
         },
         BodyKind::Multipart(content_type) => {
-            let body = futures_util::io::Cursor::new(decoded.into_owned());
+            let body = futures_util::io::Cursor::new(decoded.to_vec());
             let options = async_graphql::http::MultipartOptions::default()
                 .max_num_files(1)
                 .max_file_size(UPLOAD_BODY_LIMIT);
@@ -355,6 +409,19 @@ async fn graphql_post(
                     );
                 }
             }
+        }
+    };
+    let exempt = state.config.auth.dev_mode || caller.has_role(Role::Hris);
+    // A multipart request names no document by id (it carries a file).
+    let json_body: &[u8] = if is_multipart { &[] } else { &decoded };
+    let batch = match trust(batch, json_body, &state.config, exempt) {
+        Ok(batch) => batch,
+        Err(refusal) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::PERSISTED_QUERY_NOT_FOUND,
+                &refusal.0,
+            );
         }
     };
     if let BatchRequest::Batch(requests) = &batch {
@@ -413,6 +480,17 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
                 StatusCode::BAD_REQUEST,
                 code::BAD_USER_INPUT,
                 "query string is not a GraphQL request",
+            );
+        }
+    };
+    let exempt = state.config.auth.dev_mode || caller.has_role(Role::Hris);
+    let request = match state.config.graphql.trusted.admit(request, None, exempt) {
+        Ok(request) => request,
+        Err(refusal) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::PERSISTED_QUERY_NOT_FOUND,
+                &refusal.0,
             );
         }
     };

@@ -40,3 +40,4 @@ mod scim;
 mod seed;
 mod sessions;
 mod skills;
+mod trusted_documents;

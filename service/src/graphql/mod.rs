@@ -20,6 +20,7 @@ pub mod people;
 pub mod programmes;
 pub mod scalars;
 pub mod sessions;
+pub mod trusted;
 
 use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{EmptySubscription, MergedObject, Schema};
