@@ -240,6 +240,23 @@ pub struct NotifyConfig {
     pub settings: crate::domain::notifications::NotifySettings,
 }
 
+/// Rate limits per caller (`RATE_LIMIT_*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Requests per minute of a caller without a role; None: unlimited.
+    pub per_minute: Option<u32>,
+    /// Per role (`RATE_LIMIT_ROLES`); None: unlimited (the HRIS account
+    /// by default).
+    pub by_role: Vec<(crate::auth::Role, Option<u32>)>,
+}
+
+impl RateLimitConfig {
+    /// Whether any caller is limited.
+    pub fn enabled(&self) -> bool {
+        self.per_minute.is_some() || self.by_role.iter().any(|(_, n)| n.is_some())
+    }
+}
+
 /// Personal data: the keys notes are sealed with and how long data is kept.
 #[derive(Clone, Debug)]
 pub struct PrivacyConfig {
@@ -273,6 +290,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Sealed notes and retention.
     pub privacy: PrivacyConfig,
+    /// Rate limits.
+    pub rate_limit: RateLimitConfig,
     /// How long the service keeps serving, unready, after SIGTERM (so the
     /// load balancer stops routing to it before it stops accepting).
     pub shutdown_drain: Duration,
@@ -399,6 +418,7 @@ impl Config {
             rules: rule_settings(env)?,
             notify: notify_config(env)?,
             privacy: privacy_config(env)?,
+            rate_limit: rate_limit_config(env)?,
             graphql,
             otel_endpoint: url_value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", OTLP_SCHEMES)?
                 .or(url_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_SCHEMES)?),
@@ -578,6 +598,35 @@ fn parse_or<T>(
 
 fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     parse_or(env, name, default, |v| in_range(v, 1, 3600)).map(Duration::from_secs)
+}
+
+/// Rate limits; see README "Rate limits". `0` means unlimited.
+fn rate_limit_config(env: &dyn Source) -> Result<RateLimitConfig, ConfigError> {
+    let limit = |n: u32| (n > 0).then_some(n);
+    let per_minute = parse_or(env, "RATE_LIMIT_PER_MINUTE", 600, |v| {
+        in_range(v, 0, 1_000_000)
+    })?;
+    let roles = env
+        .get("RATE_LIMIT_ROLES")
+        .unwrap_or_else(|| "hris=0".to_owned());
+    let mut by_role = Vec::new();
+    for entry in roles.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once('=').and_then(|(name, n)| {
+            let role = crate::auth::Role::from_name(name.trim())?;
+            let n: u32 = n.trim().parse().ok().filter(|n| *n <= 1_000_000)?;
+            Some((role, limit(n)))
+        });
+        by_role.push(parsed.ok_or_else(|| {
+            ConfigError::new(
+                "RATE_LIMIT_ROLES",
+                "expected role=requests per minute, e.g. admin=1200,hris=0 (0: unlimited)",
+            )
+        })?);
+    }
+    Ok(RateLimitConfig {
+        per_minute: limit(per_minute),
+        by_role,
+    })
 }
 
 /// The trusted documents' manifest and mode; see README "Trusted documents".
@@ -988,6 +1037,8 @@ mod tests {
         let cases = [
             ("MIN_GROUP_SIZE", "zero"),
             ("GRAPHQL_TRUSTED_DOCUMENTS_MODE", "sometimes"),
+            ("RATE_LIMIT_PER_MINUTE", "many"),
+            ("RATE_LIMIT_ROLES", "root=10"),
             ("GRAPHQL_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json"),
             ("NOTES_ENCRYPTION_KEYS", "k1:short"),
             ("RETENTION_NOTES_DAYS", "0"),

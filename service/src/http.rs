@@ -45,6 +45,8 @@ pub struct AppState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The configuration in force.
     pub config: Arc<Config>,
+    /// Requests per caller (429 past the limit).
+    pub limiter: Arc<crate::rate_limit::RateLimiter>,
 }
 
 /// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
@@ -93,6 +95,19 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse
     HttpResponse::build(status).json(serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     }))
+}
+
+/// 429 with `Retry-After` and the contract's RATE_LIMITED.
+fn too_many(limited: crate::rate_limit::Limited) -> HttpResponse {
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        code::RATE_LIMITED,
+        "too many requests: slow down and retry after the delay given",
+    );
+    if let Ok(value) = HeaderValue::from_str(&limited.retry_after_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn refused(failure: &AuthFailure, had_header: bool) -> HttpResponse {
@@ -346,6 +361,9 @@ async fn graphql_post(
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    if let Some(limited) = state.limiter.check(&caller).await {
+        return too_many(limited);
+    }
     let request_id = request_id_of(&req);
     // The HRIS account pushes the whole company in one call; everyone else
     // stays under the small limit.
@@ -473,6 +491,9 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    if let Some(limited) = state.limiter.check(&caller).await {
+        return too_many(limited);
+    }
     let request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) => request,
         Err(_) => {

@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod notify;
 pub mod probe;
+pub mod rate_limit;
 pub mod scim;
 pub mod startup;
 pub mod telemetry;

@@ -237,6 +237,11 @@ impl Application {
         let notifier = spawn_notifier(&config, &db)?;
         let draining = Arc::new(AtomicBool::new(false));
         let (drain, timeout) = (config.shutdown_drain, config.shutdown_timeout);
+        let limiter = Arc::new(crate::rate_limit::RateLimiter::new(
+            &config.rate_limit,
+            config.cache.redis_url.as_deref(),
+            config.cache.redis_timeout,
+        )?);
         let state = web::Data::new(AppState {
             draining: draining.clone(),
             schema,
@@ -244,6 +249,7 @@ impl Application {
             db,
             cache,
             config: Arc::new(config),
+            limiter,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -187,6 +187,9 @@ impl TestApp {
             // Tests that need the notifier loop turn it on; the others count
             // statements and must not share the database with it.
             ("NOTIFY".into(), "off".into()),
+            // Tests that count requests turn rate limits on; the others send
+            // bursts (races) that the default limit would cut.
+            ("RATE_LIMIT_PER_MINUTE".into(), "0".into()),
         ]);
         if dev_mode {
             env.insert("AUTH_DEV_MODE".into(), "true".into());

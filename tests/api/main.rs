@@ -36,6 +36,7 @@ mod privacy;
 mod programme_lifecycle;
 mod programmes;
 mod protections;
+mod rate_limits;
 mod scim;
 mod seed;
 mod sessions;

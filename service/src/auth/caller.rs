@@ -34,7 +34,8 @@ impl Role {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The role a name in tokens or configuration stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "admin" => Some(Role::Admin),
             "analyst" => Some(Role::Analyst),

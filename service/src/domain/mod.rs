@@ -25,6 +25,7 @@ pub mod pagination;
 pub mod pairings;
 pub mod personal_data;
 pub mod programmes;
+pub mod rate_limit;
 pub mod retention;
 pub mod seal;
 pub mod sealed_notes;

@@ -19,6 +19,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     /// Anything else, with a generic message.
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    /// Too many requests from one caller (HTTP 429, `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// A document that is not in the trusted documents' manifest.
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
