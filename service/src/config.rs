@@ -604,7 +604,7 @@ fn seconds_or(env: &dyn Source, name: &'static str, default: u64) -> Result<Dura
 fn rate_limit_config(env: &dyn Source) -> Result<RateLimitConfig, ConfigError> {
     let limit = |n: u32| (n > 0).then_some(n);
     let per_minute = parse_or(env, "RATE_LIMIT_PER_MINUTE", 600, |v| {
-        in_range(v, 0, 1_000_000)
+        in_range(v, 0, 60_000)
     })?;
     let roles = env
         .get("RATE_LIMIT_ROLES")
@@ -613,7 +613,7 @@ fn rate_limit_config(env: &dyn Source) -> Result<RateLimitConfig, ConfigError> {
     for entry in roles.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let parsed = entry.split_once('=').and_then(|(name, n)| {
             let role = crate::auth::Role::from_name(name.trim())?;
-            let n: u32 = n.trim().parse().ok().filter(|n| *n <= 1_000_000)?;
+            let n: u32 = n.trim().parse().ok().filter(|n| *n <= 60_000)?;
             Some((role, limit(n)))
         });
         by_role.push(parsed.ok_or_else(|| {
@@ -652,8 +652,15 @@ fn trusted_documents(
             "the manifest file cannot be read",
         )
     })?;
-    TrustedDocuments::from_manifest(mode, &json)
-        .map_err(|reason| ConfigError::new("GRAPHQL_TRUSTED_DOCUMENTS", reason))
+    let trusted = TrustedDocuments::from_manifest(mode, &json)
+        .map_err(|reason| ConfigError::new("GRAPHQL_TRUSTED_DOCUMENTS", reason))?;
+    if trusted.is_empty() && mode != Mode::Off {
+        return Err(ConfigError::new(
+            "GRAPHQL_TRUSTED_DOCUMENTS",
+            "the manifest holds no document",
+        ));
+    }
+    Ok(trusted)
 }
 
 /// Sealed notes and retention; see README "Personal data".
@@ -1023,6 +1030,21 @@ mod tests {
             (weights.skills, weights.timezone, weights.availability),
             (0.7, 0.0, 0.2)
         );
+    }
+
+    #[test]
+    fn an_empty_manifest_cannot_be_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, "{}").unwrap();
+        let path = path.display().to_string();
+        let refused = Config::from_source(&env(&[
+            ("GRAPHQL_TRUSTED_DOCUMENTS", &path),
+            ("GRAPHQL_TRUSTED_DOCUMENTS_MODE", "enforce"),
+        ]))
+        .unwrap_err();
+        assert_eq!(refused.variable, "GRAPHQL_TRUSTED_DOCUMENTS");
+        assert!(Config::from_source(&env(&[("GRAPHQL_TRUSTED_DOCUMENTS", &path)])).is_ok());
     }
 
     #[test]

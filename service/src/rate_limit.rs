@@ -156,8 +156,16 @@ impl RateLimiter {
     }
 
     fn skip_redis(&self) {
-        self.redis_skipped_until
-            .store(now_ms() + REDIS_BACKOFF_MS, Ordering::Relaxed);
+        let now = now_ms();
+        let was = self
+            .redis_skipped_until
+            .swap(now + REDIS_BACKOFF_MS, Ordering::Relaxed);
+        // Once per outage, not once a second.
+        if was + 2 * REDIS_BACKOFF_MS < now {
+            tracing::warn!(
+                "Redis does not answer: rate limits are counted in each process until it does"
+            );
+        }
     }
 
     /// The same step in this process (Redis down or not configured).
@@ -169,6 +177,11 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if local.len() > LOCAL_PRUNE_AT {
             local.retain(|_, tat| *tat > now);
+            // Still full of live buckets (a flood of subjects): start over
+            // rather than scan on every request; a reset only forgives.
+            if local.len() > LOCAL_PRUNE_AT / 2 {
+                local.clear();
+            }
         }
         match decide(limit, local.get(key).copied(), now) {
             Decision::Allow { tat_ms } => {

@@ -13,8 +13,8 @@
 //! its text. `GRAPHQL_TRUSTED_DOCUMENTS_MODE`: `off` (texts run as ever;
 //! ids are still served from the manifest), `log` (unknown texts run and
 //! are logged with their hash), `enforce` (unknown texts are refused with
-//! PERSISTED_QUERY_NOT_FOUND, before parsing — but in dev mode, and for
-//! the HRIS account, whose connector is no front-end).
+//! PERSISTED_QUERY_NOT_FOUND, before parsing, for every caller but in dev
+//! mode: the HRIS connector's document belongs in the manifest too).
 
 use std::collections::HashMap;
 
@@ -128,23 +128,31 @@ impl TrustedDocuments {
 
     /// `request` with its document filled in from the manifest when it
     /// names one (`document_id`, or Apollo's extension), checked against
-    /// the mode otherwise. `exempt`: dev mode or the HRIS account.
+    /// the mode otherwise. `exempt`: dev mode.
     pub fn admit(
         &self,
         mut request: Request,
         document_id: Option<&str>,
         exempt: bool,
     ) -> Result<Request, NotTrusted> {
+        if self.by_hash.is_empty() && self.mode == Mode::Off {
+            return Ok(request);
+        }
         let named = document_id
             .map(str::to_owned)
             .or_else(|| apollo_hash(&request));
         if let Some(hash) = named {
             let hash = bare(&hash).to_ascii_lowercase();
             let Some(document) = self.by_hash.get(&hash) else {
-                return Err(NotTrusted(format!(
-                    "no trusted document has the id {}",
-                    short(&hash)
-                )));
+                // Not a manifest id: a text that came with it is judged as
+                // a text (off and log run it); without one, nothing to run.
+                if request.query.is_empty() || self.mode == Mode::Enforce {
+                    return Err(NotTrusted(format!(
+                        "no trusted document has the id {}",
+                        short(&hash)
+                    )));
+                }
+                return self.admit_text(request, exempt);
             };
             if !request.query.is_empty() && request.query != *document {
                 return Err(NotTrusted(
@@ -154,6 +162,11 @@ impl TrustedDocuments {
             request.query.clone_from(document);
             return Ok(request);
         }
+        self.admit_text(request, exempt)
+    }
+
+    /// A document sent as text, by the mode.
+    fn admit_text(&self, request: Request, exempt: bool) -> Result<Request, NotTrusted> {
         match self.mode {
             Mode::Off => Ok(request),
             _ if exempt => Ok(request),
