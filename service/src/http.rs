@@ -154,7 +154,6 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, Htt
         .map_err(|failure| refused(&failure, had_header))
 }
 
-/// Whether the request declares a JSON body (`application/json`, any parameters).
 /// Largest multipart body (an upload, per the GraphQL multipart request
 /// specification): room for a calendar past its 1 MiB limit to be refused
 /// with a field-named error rather than cut off; anything larger is 413.
@@ -247,6 +246,8 @@ enum BodyKind {
     Multipart(String),
 }
 
+/// What the Content-Type declares (any parameters); None: neither JSON nor
+/// multipart, refused with 415.
 fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
     let content_type = req
         .headers()
