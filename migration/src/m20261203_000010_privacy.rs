@@ -23,30 +23,20 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite alters one thing at a time.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("audit_log")
-                    .add_column(uuid_ref_null("actor_employee_id"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("employees")
-                    .add_column(instant_null("erased_at"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("employees")
-                    .add_column(instant_null("terminated_at"))
-                    .to_owned(),
-            )
-            .await?;
+        for (table, mut column) in [
+            ("audit_log", uuid_ref_null("actor_employee_id")),
+            ("employees", instant_null("terminated_at")),
+            ("employees", instant_null("erased_at")),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .get_connection()
             .execute_unprepared(

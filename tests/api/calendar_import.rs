@@ -130,6 +130,15 @@ async fn diary(backend: Backend) -> Diary {
     }
 }
 
+impl Diary {
+    /// `token` uploads the Outlook export with these variables (`c` is the file).
+    async fn import(&self, token: &str, variables: Value) -> (StatusCode, Value) {
+        self.app
+            .upload(token, IMPORT, variables, "c", OUTLOOK.as_bytes())
+            .await
+    }
+}
+
 async fn stored(app: &TestApp, employee: Uuid) -> u64 {
     unavailability::Entity::find()
         .filter(unavailability::Column::EmployeeId.eq(employee))
@@ -141,14 +150,7 @@ async fn stored(app: &TestApp, employee: Uuid) -> u64 {
 async fn an_outlook_export_becomes_unavailability_and_free_time_follows(backend: Backend) {
     let d = diary(backend).await;
     let (status, body) = d
-        .app
-        .upload(
-            &d.max_token,
-            IMPORT,
-            json!({ "c": null, "f": FROM }),
-            "c",
-            OUTLOOK.as_bytes(),
-        )
+        .import(&d.max_token, json!({ "c": null, "f": FROM }))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
@@ -192,13 +194,9 @@ async fn an_outlook_export_becomes_unavailability_and_free_time_follows(backend:
 
     // The same export again adds nothing.
     let (_, again) = d
-        .app
-        .upload(
+        .import(
             &d.max_token,
-            IMPORT,
             json!({ "c": null, "f": FROM, "r": "Diary sync" }),
-            "c",
-            OUTLOOK.as_bytes(),
         )
         .await;
     let again = &again["data"]["importUnavailability"];
@@ -216,14 +214,7 @@ async fn an_assistant_imports_for_their_executive_and_is_audited(backend: Backen
 
     // Without a delegation, the executive does not exist for Sue.
     let (_, refused) = d
-        .app
-        .upload(
-            &sue_token,
-            IMPORT,
-            json!({ "c": null, "f": FROM, "o": d.max }),
-            "c",
-            OUTLOOK.as_bytes(),
-        )
+        .import(&sue_token, json!({ "c": null, "f": FROM, "o": d.max }))
         .await;
     assert_eq!(
         refused["errors"][0]["extensions"]["code"], "NOT_FOUND",
@@ -235,14 +226,7 @@ async fn an_assistant_imports_for_their_executive_and_is_audited(backend: Backen
         .query_ok(&d.max_token, GRANT, json!({ "d": eve }))
         .await;
     let (_, body) = d
-        .app
-        .upload(
-            &eve_token,
-            IMPORT,
-            json!({ "c": null, "f": FROM, "o": d.max }),
-            "c",
-            OUTLOOK.as_bytes(),
-        )
+        .import(&eve_token, json!({ "c": null, "f": FROM, "o": d.max }))
         .await;
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(
@@ -326,13 +310,9 @@ async fn a_bad_calendar_is_refused_on_its_field_and_stores_nothing(backend: Back
     }
 
     let (_, long_reason) = d
-        .app
-        .upload(
+        .import(
             &d.max_token,
-            IMPORT,
             json!({ "c": null, "f": FROM, "r": "x".repeat(501) }),
-            "c",
-            OUTLOOK.as_bytes(),
         )
         .await;
     assert_eq!(long_reason["errors"][0]["extensions"]["field"], "reason");

@@ -93,6 +93,22 @@ impl World {
         }
     }
 
+    /// The HRIS says Max has left the company.
+    async fn max_leaves(&self) {
+        let hris = self.app.token(None, &["hris"]).await;
+        let left = self
+            .app
+            .query_ok(
+                &hris,
+                SYNC,
+                json!({ "input": { "mode": "UPSERT", "source": "workday", "employees": [
+                    { "externalId": "X-Max-Mentee", "email": MAX, "displayName": "Max Mentee", "status": "TERMINATED" }
+                ] } }),
+            )
+            .await;
+        assert_eq!(left["syncEmployees"]["failed"], 0, "{left}");
+    }
+
     async fn stored_notes(&self) -> Option<String> {
         mentoring_session::Entity::find_by_id(self.session)
             .one(&self.app.db)
@@ -232,18 +248,7 @@ async fn erasure_leaves_nobody_to_find_and_every_figure_as_it_was(backend: Backe
     // Max has left the company (erasing someone still taking part would
     // end their pairing and enrolment first, which changes figures by
     // itself; the erasure must not).
-    let hris_token = w.app.token(None, &["hris"]).await;
-    let left = w
-        .app
-        .query_ok(
-            &hris_token,
-            SYNC,
-            json!({ "input": { "mode": "UPSERT", "source": "workday", "employees": [
-                { "externalId": "X-Max-Mentee", "email": MAX, "displayName": "Max Mentee", "status": "TERMINATED" }
-            ] } }),
-        )
-        .await;
-    assert_eq!(left["syncEmployees"]["failed"], 0, "{left}");
+    w.max_leaves().await;
     let analyst = w.app.token(None, &["analyst"]).await;
     let hris = w.app.token(None, &["hris"]).await;
     let before = w
@@ -532,16 +537,7 @@ async fn retention_erases_at_its_limits_and_keeps_every_figure(backend: Backend)
             json!({ "id": w.pairing }),
         )
         .await;
-    let hris_token = w.app.token(None, &["hris"]).await;
-    w.app
-        .query_ok(
-            &hris_token,
-            SYNC,
-            json!({ "input": { "mode": "UPSERT", "source": "workday", "employees": [
-                { "externalId": "X-Max-Mentee", "email": MAX, "displayName": "Max Mentee", "status": "TERMINATED" }
-            ] } }),
-        )
-        .await;
+    w.max_leaves().await;
     let ended = Utc::now();
     let before = w
         .app

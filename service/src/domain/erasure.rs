@@ -53,8 +53,7 @@ const CHUNK: usize = 1_000;
 /// The SHA-256 (lower-case hex) of an HRIS externalId, as
 /// `erased_identities` keeps it.
 pub fn identity_hash(external_id: &str) -> String {
-    let digest = digest::digest(&digest::SHA256, external_id.trim().as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    super::feeds::hex(digest::digest(&digest::SHA256, external_id.trim().as_bytes()).as_ref())
 }
 
 /// When each erased identity was erased, by hash (for the HRIS plan).

@@ -40,21 +40,8 @@ pub async fn my_data(
         Some(id) => department::Entity::find_by_id(id).one(db).await?,
         None => None,
     };
-    let skills: HashMap<Uuid, String> = skill::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    let skill_name = |id: &Uuid| skills.get(id).cloned();
     let pairings = my_pairings(db, me).await?;
     let pairing_ids: Vec<Uuid> = pairings.iter().map(|p| p.id).collect();
-    let programmes: HashMap<Uuid, String> = programme::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
     let mentees = super::pairings::members::mentees_of(db, &pairing_ids).await?;
     let sessions = mentoring_session::Entity::find()
         .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()))
@@ -71,6 +58,46 @@ pub async fn my_data(
         .order_by_asc(session_feedback::Column::SubmittedAt)
         .all(db)
         .await?;
+    let profile = skill_profile::Entity::find()
+        .filter(skill_profile::Column::EmployeeId.eq(me))
+        .all(db)
+        .await?;
+    let assessments = skill_assessment::Entity::find()
+        .filter(skill_assessment::Column::EmployeeId.eq(me))
+        .all(db)
+        .await?;
+    let enrolments = enrolment::Entity::find()
+        .filter(enrolment::Column::EmployeeId.eq(me))
+        .all(db)
+        .await?;
+    // The names of only the skills and programmes the document mentions.
+    let skill_ids: BTreeSet<Uuid> = profile
+        .iter()
+        .map(|s| s.skill_id)
+        .chain(assessments.iter().map(|a| a.skill_id))
+        .chain(goals.iter().filter_map(|g| g.skill_id))
+        .collect();
+    let skills: HashMap<Uuid, String> = skill::Entity::find()
+        .filter(skill::Column::Id.is_in(skill_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let skill_name = |id: &Uuid| skills.get(id).cloned();
+    let programme_ids: BTreeSet<Uuid> = pairings
+        .iter()
+        .map(|p| p.programme_id)
+        .chain(enrolments.iter().map(|e| e.programme_id))
+        .chain(assessments.iter().map(|a| a.programme_id))
+        .collect();
+    let programmes: HashMap<Uuid, String> = programme::Entity::find()
+        .filter(programme::Column::Id.is_in(programme_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
 
     Ok(json!({
         "format": FORMAT,
@@ -92,14 +119,10 @@ pub async fn my_data(
             "createdAt": person.created_at,
             "updatedAt": person.updated_at,
         },
-        "skills": skill_profile::Entity::find()
-            .filter(skill_profile::Column::EmployeeId.eq(me))
-            .all(db).await?.into_iter()
+        "skills": profile.into_iter()
             .map(|s| json!({ "skill": skill_name(&s.skill_id), "direction": s.direction.to_value(), "level": s.level, "updatedAt": s.updated_at }))
             .collect::<Vec<_>>(),
-        "assessments": skill_assessment::Entity::find()
-            .filter(skill_assessment::Column::EmployeeId.eq(me))
-            .all(db).await?.into_iter()
+        "assessments": assessments.into_iter()
             .map(|a| json!({ "programme": programmes.get(&a.programme_id), "skill": skill_name(&a.skill_id), "phase": a.phase.to_value(), "level": a.level, "assessedAt": a.assessed_at }))
             .collect::<Vec<_>>(),
         "availability": {
@@ -115,9 +138,7 @@ pub async fn my_data(
                 .map(|u| json!({ "startsAt": u.starts_at, "endsAt": u.ends_at, "reason": u.reason }))
                 .collect::<Vec<_>>(),
         },
-        "enrolments": enrolment::Entity::find()
-            .filter(enrolment::Column::EmployeeId.eq(me))
-            .all(db).await?.into_iter()
+        "enrolments": enrolments.into_iter()
             .map(|e| json!({
                 "programme": programmes.get(&e.programme_id), "role": e.role.to_value(),
                 "status": e.status.to_value(), "consentedAt": e.consented_at,

@@ -1,7 +1,6 @@
 //! The GraphQL layer: maps domain results to the contract's types and errors.
 //! It holds no business rule; every resolver calls a function in `domain/`.
 
-pub mod audit;
 pub mod calendar;
 pub mod context;
 pub mod delegations;
@@ -17,6 +16,7 @@ pub mod notifications;
 pub mod observability;
 pub mod pairings;
 pub mod people;
+pub mod privacy;
 pub mod programmes;
 pub mod scalars;
 pub mod sessions;
@@ -44,8 +44,8 @@ pub struct QueryRoot(
     notifications::NotificationQuery,
     hris::HrisQuery,
     metrics::MetricsQuery,
-    audit::AuditQuery,
-    audit::PersonalDataQuery,
+    privacy::AuditQuery,
+    privacy::PersonalDataQuery,
 );
 
 /// Every mutation, one object per area.
@@ -61,7 +61,7 @@ pub struct MutationRoot(
     delegations::DelegationMutation,
     notifications::NotificationMutation,
     hris::HrisMutation,
-    audit::PersonalDataMutation,
+    privacy::PersonalDataMutation,
 );
 
 /// The executable schema, built once and shared by all workers.

@@ -68,11 +68,7 @@ pub struct NotTrusted(pub String);
 
 /// The lower-case hex SHA-256 of a document's text.
 pub fn hash_of(document: &str) -> String {
-    digest::digest(&digest::SHA256, document.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::feeds::hex(digest::digest(&digest::SHA256, document.as_bytes()).as_ref())
 }
 
 impl TrustedDocuments {
