@@ -1,6 +1,6 @@
 //! One typed [`Config`], read from the environment once at start.
 //!
-//! Every variable of DESIGN.md's table is parsed here and nowhere else. An
+//! Every variable of docs/configuration.md is parsed here and nowhere else. An
 //! invalid value is a [`ConfigError`] naming the variable; `main` prints it on
 //! one line and exits with code 2, so a misconfigured pod fails fast and says why.
 

@@ -1,4 +1,4 @@
-//! The authorization matrix of DESIGN.md, one row per (caller, operation),
+//! The authorization matrix of docs/design.md, one row per (caller, operation),
 //! for every field that exists. Later issues add their rows here.
 
 use entity::enums::{PairingStatus, ProgrammeStatus, SessionStatus};

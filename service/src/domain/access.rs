@@ -1,4 +1,4 @@
-//! Who may see which employee (DESIGN.md, Authorization).
+//! Who may see which employee (docs/design.md, Authorization).
 //!
 //! Admins see everyone. An employee sees themself, the people they share a
 //! pairing with, and the mentors they supervise. Analysts and the HRIS account
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 
-/// The parts of the API, each open to some kinds of caller (DESIGN.md,
+/// The parts of the API, each open to some kinds of caller (docs/design.md,
 /// Authorization). Rows within an area are filtered further by the domain
 /// functions (drafts, employee scope).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -123,7 +123,7 @@ impl Pairing {
             .display_name)
     }
     /// The mentees' display names: all that the mentor's supervisor may
-    /// know of them (DESIGN.md, Authorization).
+    /// know of them (docs/design.md, Authorization).
     async fn mentee_names(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         Ok(self
             .mentee_rows(ctx)
