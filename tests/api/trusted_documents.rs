@@ -121,6 +121,29 @@ async fn each_mode_does_what_it_says(backend: Backend) {
     }
 }
 
+async fn a_get_request_names_its_document_by_id(backend: Backend) {
+    let (app, _dir) = app_in(backend, "enforce", false).await;
+    let mia = app.token(Some("mia.mentor@corp.example"), &[]).await;
+    let get = |parameters: Vec<(&'static str, String)>| {
+        let request = app
+            .client()
+            .get(format!("{}/graphql", app.address))
+            .bearer_auth(&mia)
+            .query(&parameters);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, answer) = get(vec![("documentId", format!("sha256:{}", sha256(ME)))]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["data"]["me"]["displayName"], "Mia Mentor");
+    let (status, answer) = get(vec![("documentId", sha256(OTHER))]).await;
+    assert!(refused(status, &answer), "{answer}");
+    let (status, answer) = get(vec![("query", OTHER.to_owned())]).await;
+    assert!(refused(status, &answer), "{answer}");
+}
+
 async fn dev_mode_is_not_enforced(backend: Backend) {
     let (app, _dir) = app_in(backend, "enforce", true).await;
     let token = app.token(Some("mia.mentor@corp.example"), &[]).await;
@@ -128,4 +151,8 @@ async fn dev_mode_is_not_enforced(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
-both!(each_mode_does_what_it_says, dev_mode_is_not_enforced);
+both!(
+    each_mode_does_what_it_says,
+    a_get_request_names_its_document_by_id,
+    dev_mode_is_not_enforced
+);

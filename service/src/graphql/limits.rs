@@ -60,11 +60,48 @@ pub struct ShapeLimits {
 
 /// Why a request was refused before execution; the message is for the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal(pub String);
+pub struct Refusal {
+    /// What was wrong, for the client (no source text quoted).
+    pub message: String,
+    /// Whether GraphQL itself refuses the document or our limits do.
+    pub kind: RefusalKind,
+}
+
+/// The two reasons a document never runs: they answer different statuses
+/// (see `http::negotiation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Not a valid GraphQL document: a syntax error, an unused fragment, a
+    /// fragment cycle. A GraphQL request error like any validation error.
+    Invalid,
+    /// A request the service will not take: no document, a malformed
+    /// parameter, or a document over one of the service's limits (nesting,
+    /// size, aliases, control characters). Always 400.
+    BadRequest,
+}
+
+impl Refusal {
+    /// A document GraphQL itself refuses.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: RefusalKind::Invalid,
+        }
+    }
+
+    /// A request with no document, a malformed parameter, or a document
+    /// over one of our limits.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: RefusalKind::BadRequest,
+        }
+    }
+}
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -79,11 +116,11 @@ pub fn admit(
     let document = async_graphql::parser::parse_query(query).map_err(|err| {
         // The parser's own text quotes the source line: give only where.
         match err.positions().next() {
-            Some(at) => Refusal(format!(
+            Some(at) => Refusal::invalid(format!(
                 "syntax error at line {}, column {}",
                 at.line, at.column
             )),
-            None => Refusal("syntax error".to_owned()),
+            None => Refusal::invalid("syntax error".to_owned()),
         }
     })?;
     check_shape(&document, limits)?;
@@ -103,12 +140,12 @@ pub fn check_nesting(query: &str, max: usize) -> Result<(), Refusal> {
             b'#' => i = end_of_comment(bytes, i),
             b'"' => {
                 i = end_of_string(bytes, i)
-                    .ok_or_else(|| Refusal("a string is not terminated".to_owned()))?
+                    .ok_or_else(|| Refusal::invalid("a string is not terminated".to_owned()))?
             }
             b'{' | b'[' | b'(' => {
                 depth = depth.saturating_add(1);
                 if depth > max {
-                    return Err(Refusal(format!(
+                    return Err(Refusal::bad_request(format!(
                         "the document nests deeper than {max} levels"
                     )));
                 }
@@ -277,25 +314,25 @@ pub fn check_shape(document: &ExecutableDocument, limits: &ShapeLimits) -> Resul
         // Every operation is validated, whichever runs: they count together.
         all_fields = all_fields.saturating_add(cost.fields);
         if cost.depth > limits.max_nesting {
-            return Err(Refusal(format!(
+            return Err(Refusal::bad_request(format!(
                 "the operation nests deeper than {} levels once its fragments are expanded",
                 limits.max_nesting
             )));
         }
         if all_fields > limits.max_fields {
-            return Err(Refusal(format!(
+            return Err(Refusal::bad_request(format!(
                 "the operation selects more than {} fields once its fragments are expanded",
                 limits.max_fields
             )));
         }
         if cost.aliases > limits.max_aliases {
-            return Err(Refusal(format!(
+            return Err(Refusal::bad_request(format!(
                 "the operation uses more than {} aliases",
                 limits.max_aliases
             )));
         }
         if cost.root_fields > limits.max_root_fields {
-            return Err(Refusal(format!(
+            return Err(Refusal::bad_request(format!(
                 "the operation asks for more than {} root fields",
                 limits.max_root_fields
             )));
@@ -331,7 +368,7 @@ fn refuse_unused_fragments(
         .keys()
         .find(|name| !reached.contains(*name))
     {
-        Some(unused) => Err(Refusal(format!("fragment {unused} is never used"))),
+        Some(unused) => Err(Refusal::invalid(format!("fragment {unused} is never used"))),
         None => Ok(()),
     }
 }
@@ -377,16 +414,19 @@ fn fragment_costs(document: &ExecutableDocument) -> Result<HashMap<Name, Cost>, 
         }
     }
     if costs.len() < direct.len() {
-        return Err(Refusal("fragments spread each other in a cycle".to_owned()));
+        return Err(Refusal::invalid(
+            "fragments spread each other in a cycle".to_owned(),
+        ));
     }
     Ok(costs)
 }
 
 /// Refuses any string holding a control character, in the document's
-/// argument values (literals, nested lists and objects) and the variables.
+/// argument values (literals, nested lists and objects) and the variables;
+/// and any integer literal beyond 32 bits (see [`literal_has_oversized_int`]).
 pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Result<(), Refusal> {
     let refused = |place: &str| {
-        Err(Refusal(format!(
+        Err(Refusal::bad_request(format!(
             "{place} holds a control character; text may hold none but tab and line breaks"
         )))
     };
@@ -406,12 +446,18 @@ pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Resul
             if defaults_have_refused_char(&op.node) {
                 return refused("a variable's default value");
             }
+            if let Some(variable) = default_with_oversized_int(&op.node) {
+                return Err(oversized_int(&format!("${variable}")));
+            }
         }
         DocumentOperations::Multiple(ops) => {
             for op in ops.values() {
                 sets.push(&op.node.selection_set.node);
                 if defaults_have_refused_char(&op.node) {
                     return refused("a variable's default value");
+                }
+                if let Some(variable) = default_with_oversized_int(&op.node) {
+                    return Err(oversized_int(&format!("${variable}")));
                 }
             }
         }
@@ -423,6 +469,9 @@ pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Resul
                     for (argument, value) in &field.node.arguments {
                         if literal_has_refused_char(&value.node) {
                             return refused(&format!("argument {}", argument.node));
+                        }
+                        if literal_has_oversized_int(&value.node) {
+                            return Err(oversized_int(&argument.node));
                         }
                     }
                     sets.push(&field.node.selection_set.node);
@@ -470,6 +519,56 @@ fn literal_has_refused_char(value: &async_graphql_value::Value) -> bool {
     }
 }
 
+/// Whether a literal holds an integer outside `Int`'s 32 bits. async-graphql
+/// checks the range only where a field runs, so a literal in an operation
+/// not selected, or under `@skip`, would pass validation. Every integer
+/// literal our schema accepts is an `Int` (no input takes Float, ID or
+/// JSON: `schema_inputs_take_no_wider_numbers` in `graphql::tests` keeps
+/// that true), so a wider literal is invalid wherever it stands.
+fn literal_has_oversized_int(value: &async_graphql_value::Value) -> bool {
+    use async_graphql_value::Value as Literal;
+    match value {
+        Literal::Number(number) => is_oversized_int(number),
+        Literal::List(items) => items.iter().any(literal_has_oversized_int),
+        Literal::Object(fields) => fields.values().any(literal_has_oversized_int),
+        _ => false,
+    }
+}
+
+/// [`literal_has_oversized_int`] for a constant (a variable's default).
+fn value_has_oversized_int(value: &Value) -> bool {
+    match value {
+        Value::Number(number) => is_oversized_int(number),
+        Value::List(items) => items.iter().any(value_has_oversized_int),
+        Value::Object(fields) => fields.values().any(value_has_oversized_int),
+        _ => false,
+    }
+}
+
+/// An integer (not a float) that does not fit in 32 bits.
+fn is_oversized_int(number: &async_graphql_value::Number) -> bool {
+    match number.as_i64() {
+        Some(n) => i32::try_from(n).is_err(),
+        None => number.is_u64(),
+    }
+}
+
+/// The first variable whose default value holds an integer beyond 32 bits.
+fn default_with_oversized_int(
+    op: &async_graphql::parser::types::OperationDefinition,
+) -> Option<&str> {
+    op.variable_definitions.iter().find_map(|definition| {
+        let default = definition.node.default_value.as_ref()?;
+        value_has_oversized_int(&default.node).then(|| definition.node.name.node.as_str())
+    })
+}
+
+fn oversized_int(place: &str) -> Refusal {
+    Refusal::invalid(format!(
+        "{place} holds an integer outside Int's range (-2147483648 to 2147483647)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +582,29 @@ mod tests {
 
     fn admitted(query: &str) -> Result<(), Refusal> {
         admit(query, &Variables::default(), &LIMITS).map(|_| ())
+    }
+
+    #[test]
+    fn an_integer_beyond_32_bits_is_refused_even_where_nothing_runs() {
+        for query in [
+            "query A { a } mutation B { b(input: {n: 2147483648}) { id } }",
+            "{ a @skip(if: true) { b(first: [1, -2147483649]) } }",
+            "query($n: Int = 99999999999) { a(first: $n) }",
+        ] {
+            let refusal = admitted(query).unwrap_err();
+            assert_eq!(refusal.kind, RefusalKind::Invalid, "{query}");
+            assert!(refusal.message.contains("Int's range"), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn integers_within_32_bits_and_floats_are_admitted() {
+        for query in [
+            "{ a(n: 2147483647, m: -2147483648) }",
+            "{ a(x: {y: [0, 1.5e300]}) }",
+        ] {
+            assert_eq!(admitted(query), Ok(()), "{query}");
+        }
     }
 
     #[test]
@@ -522,7 +644,10 @@ mod tests {
         query.push_str("fragment F60 on Query { skills { slug } }\n");
         let started = std::time::Instant::now();
         let refusal = admitted(&query).unwrap_err();
-        assert!(refusal.0.contains("more than 2000 fields"), "{refusal}");
+        assert!(
+            refusal.message.contains("more than 2000 fields"),
+            "{refusal}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
@@ -539,7 +664,7 @@ mod tests {
     #[test]
     fn fragment_cycles_are_refused() {
         let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
-        assert!(admitted(query).unwrap_err().0.contains("cycle"));
+        assert!(admitted(query).unwrap_err().message.contains("cycle"));
     }
 
     #[test]
@@ -551,7 +676,7 @@ mod tests {
         };
         assert_eq!(admitted(&format!("{{ {} }}", aliases(10))), Ok(()));
         let refused = admitted(&format!("{{ {} }}", aliases(31))).unwrap_err();
-        assert!(refused.0.contains("30 aliases"), "{refused}");
+        assert!(refused.message.contains("30 aliases"), "{refused}");
         let through_fragment = format!(
             "{{ ...F ...F ...F ...F }} fragment F on Query {{ {} }}",
             aliases(8)
@@ -565,7 +690,7 @@ mod tests {
         assert!(
             admitted(&format!("{{ {roots} }}"))
                 .unwrap_err()
-                .0
+                .message
                 .contains("root fields")
         );
         assert_eq!(admitted(&format!("{{ a {{ {roots} }} }}")), Ok(()));
@@ -582,6 +707,6 @@ mod tests {
         assert_eq!(admitted("{ f(text: \"tab\\tand\\nlines\") }"), Ok(()));
         let variables = Variables::from_json(serde_json::json!({ "name": "nul\u{0}" }));
         let refusal = admit("query($name: String) { f(a: $name) }", &variables, &LIMITS);
-        assert!(refusal.unwrap_err().0.contains("$name"));
+        assert!(refusal.unwrap_err().message.contains("$name"));
     }
 }

@@ -137,3 +137,57 @@ pub fn sdl() -> String {
     };
     schema.sdl()
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
+
+    /// The named type under any list and non-null wrappers.
+    fn named(ty: &Type) -> &str {
+        match &ty.base {
+            BaseType::Named(name) => name.as_str(),
+            BaseType::List(inner) => named(inner),
+        }
+    }
+
+    /// `limits::check_text` refuses every integer literal beyond 32 bits,
+    /// which is right only while no argument or input field takes a wider
+    /// number (Float, ID, JSON). Adding one must revisit that check.
+    #[test]
+    fn schema_inputs_take_no_wider_numbers() {
+        let Ok(document) = async_graphql::parser::parse_schema(super::sdl()) else {
+            panic!("the exported schema does not parse");
+        };
+        let mut inputs = Vec::new();
+        for definition in &document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let owner = ty.node.name.node.as_str();
+            match &ty.node.kind {
+                TypeKind::Object(object) => {
+                    for field in &object.fields {
+                        for argument in &field.node.arguments {
+                            inputs.push((owner, named(&argument.node.ty.node).to_owned()));
+                        }
+                    }
+                }
+                TypeKind::InputObject(input) => {
+                    for field in &input.fields {
+                        inputs.push((owner, named(&field.node.ty.node).to_owned()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            inputs.iter().any(|(_, ty)| ty == "Int"),
+            "no Int input found"
+        );
+        let wider: Vec<_> = inputs
+            .iter()
+            .filter(|(_, ty)| matches!(ty.as_str(), "Float" | "ID" | "JSON"))
+            .collect();
+        assert!(wider.is_empty(), "inputs taking wider numbers: {wider:?}");
+    }
+}

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, BytesMut};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
-use async_graphql_actix_web::GraphQLResponse;
 use futures_util::StreamExt as _;
 use sea_orm::DatabaseConnection;
 
@@ -27,9 +26,13 @@ use crate::config::Config;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestData;
 use crate::graphql::error::{code, invalid_argument_field};
-use crate::graphql::limits::{self, Refusal};
+use crate::graphql::limits::{self, Refusal, RefusalKind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::trusted::NotTrusted;
+
+pub mod negotiation;
+
+use negotiation::MediaType;
 
 /// Shared by every worker: built once at start.
 pub struct AppState {
@@ -359,6 +362,9 @@ async fn graphql_post(
             "Content-Encoding must be gzip or identity",
         );
     };
+    let Ok(media) = MediaType::of(&req) else {
+        return negotiation::not_acceptable();
+    };
     let caller = match authenticate(&req, &state).await {
         Ok(caller) => caller,
         Err(response) => return response,
@@ -461,7 +467,7 @@ async fn graphql_post(
     }
     let batch = match admit_batch(batch, &state.config) {
         Ok(batch) => batch,
-        Err(refusal) => return refusal_response(&refusal),
+        Err(refusal) => return refusal_response(&refusal, media),
     };
     let response = match batch {
         BatchRequest::Single(request) => {
@@ -475,9 +481,7 @@ async fn graphql_post(
             BatchResponse::Batch(responses)
         }
     };
-    GraphQLResponse::from(response)
-        .respond_to(&req)
-        .map_into_boxed_body()
+    negotiation::respond(media, &response)
 }
 
 async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -504,18 +508,23 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     if let Some(limited) = state.limiter.check(&caller).await {
         return too_many(limited);
     }
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) => request,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
-                "query string is not a GraphQL request",
-            );
-        }
+    let Ok(media) = MediaType::of(&req) else {
+        return negotiation::not_acceptable();
+    };
+    let Some((request, document_id)) = get_parameters(req.query_string()) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "query string is not a GraphQL request (query, operationName, variables, extensions, documentId)",
+        );
     };
     let exempt = state.config.auth.dev_mode;
-    let request = match state.config.graphql.trusted.admit(request, None, exempt) {
+    let request = match state
+        .config
+        .graphql
+        .trusted
+        .admit(request, document_id.as_deref(), exempt)
+    {
         Ok(request) => request,
         Err(refusal) => {
             return error_response(
@@ -527,7 +536,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     let request = match admit(request, &state.config) {
         Ok(request) => request,
-        Err(refusal) => return refusal_response(&refusal),
+        Err(refusal) => return refusal_response(&refusal, media),
     };
     if selects_mutation(&request) {
         let mut response = error_response(
@@ -543,9 +552,45 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     let request_id = request_id_of(&req);
     let response =
         BatchResponse::Single(execute(&state, &caller, &request_id, request.into()).await);
-    GraphQLResponse::from(response)
-        .respond_to(&req)
-        .map_into_boxed_body()
+    negotiation::respond(media, &response)
+}
+
+/// A GET request's parameters, named as the GraphQL-over-HTTP specification
+/// names them (`operation_name`, async-graphql's old spelling, still read).
+#[derive(serde::Deserialize)]
+struct GetParameters {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName", alias = "operation_name")]
+    operation_name: Option<String>,
+    /// JSON text.
+    variables: Option<String>,
+    /// JSON text.
+    extensions: Option<String>,
+    /// A trusted document's id, instead of (or beside) its text.
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
+/// The request a GET query string holds, with the trusted document it names;
+/// None when it is not one (variables or extensions that are not JSON maps).
+fn get_parameters(query_string: &str) -> Option<(Request, Option<String>)> {
+    let parameters = web::Query::<GetParameters>::from_query(query_string)
+        .ok()?
+        .into_inner();
+    let mut request = Request::new(parameters.query);
+    request.operation_name = parameters.operation_name;
+    if let Some(variables) = parameters.variables {
+        let variables: serde_json::Value = serde_json::from_str(&variables).ok()?;
+        if !variables.is_object() {
+            return None;
+        }
+        request.variables = async_graphql::Variables::from_json(variables);
+    }
+    if let Some(extensions) = parameters.extensions {
+        request.extensions = serde_json::from_str(&extensions).ok()?;
+    }
+    Some((request, parameters.document_id))
 }
 
 /// A request whose text passed [`limits::admit`], with its parsed document.
@@ -563,10 +608,13 @@ impl From<Admitted> for Request {
 /// Checks one request's text (nesting, size once expanded, control
 /// characters) and hands its parsed document on, so it is parsed once.
 fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
+    if request.query.trim().is_empty() {
+        return Err(Refusal::bad_request("the request has no query"));
+    }
     if let Some(name) = &request.operation_name
         && !is_graphql_name(name)
     {
-        return Err(Refusal("operationName is not a GraphQL name".to_owned()));
+        return Err(Refusal::bad_request("operationName is not a GraphQL name"));
     }
     let document = limits::admit(
         &request.query,
@@ -602,11 +650,22 @@ fn admit_batch(batch: BatchRequest, config: &Config) -> Result<BatchRequest, Ref
     })
 }
 
-/// 400 with the refusal: the request never reached the executor.
-fn refusal_response(refusal: &Refusal) -> HttpResponse {
-    let reason = crate::telemetry::escaped(&refusal.0);
+/// The refusal of a request that never reached the executor: a document
+/// GraphQL refuses is a request error (status by media type), one over our
+/// limits is always 400.
+fn refusal_response(refusal: &Refusal, media: MediaType) -> HttpResponse {
+    let reason = crate::telemetry::escaped(&refusal.message);
     tracing::info!(%reason, "operation refused before execution");
-    error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &refusal.0)
+    match refusal.kind {
+        RefusalKind::Invalid => {
+            negotiation::request_error(media, &refusal.message, code::BAD_USER_INPUT)
+        }
+        RefusalKind::BadRequest => error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            &refusal.message,
+        ),
+    }
 }
 
 /// The id the request middleware attached (a fresh one if it is missing).
