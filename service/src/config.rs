@@ -123,6 +123,9 @@ pub struct GraphqlConfig {
     pub max_batch: usize,
     /// Introspection and "Did you mean" suggestions.
     pub introspection: bool,
+    /// Whether `GET /graphql` serves the embedded GraphiQL page (`GRAPHIQL`,
+    /// default: dev mode only).
+    pub graphiql: bool,
     /// Largest request body accepted, after decompression.
     pub body_limit: usize,
     /// Longest one operation may run.
@@ -378,6 +381,7 @@ impl Config {
             )?,
             max_batch: parse_or(env, "GRAPHQL_MAX_BATCH", 5, |v| in_range(v, 1, 50))?,
             introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
+            graphiql: parse_or(env, "GRAPHIQL", dev_mode, parse_bool)?,
             body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {
                 in_range(v, 1024, 512 * 1024 * 1024)
             })?,
@@ -1019,6 +1023,17 @@ mod tests {
         ]))
         .unwrap();
         assert!(!off.graphql.introspection);
+    }
+
+    #[test]
+    fn graphiql_follows_dev_mode_unless_set() {
+        assert!(!Config::from_source(&env(&[])).unwrap().graphql.graphiql);
+        let dev = Config::from_source(&env(&[("AUTH_DEV_MODE", "true")])).unwrap();
+        assert!(dev.graphql.graphiql);
+        let on = Config::from_source(&env(&[("GRAPHIQL", "true")])).unwrap();
+        assert!(on.graphql.graphiql);
+        let off = Config::from_source(&env(&[("AUTH_DEV_MODE", "true"), ("GRAPHIQL", "no")]));
+        assert!(!off.unwrap().graphql.graphiql);
     }
 
     #[test]

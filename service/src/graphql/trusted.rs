@@ -68,7 +68,12 @@ pub struct NotTrusted(pub String);
 
 /// The lower-case hex SHA-256 of a document's text.
 pub fn hash_of(document: &str) -> String {
-    crate::domain::feeds::hex(digest::digest(&digest::SHA256, document.as_bytes()).as_ref())
+    hash_of_bytes(document.as_bytes())
+}
+
+/// The SHA-256 of any bytes, as lowercase hex.
+pub fn hash_of_bytes(bytes: &[u8]) -> String {
+    crate::domain::feeds::hex(digest::digest(&digest::SHA256, bytes).as_ref())
 }
 
 impl TrustedDocuments {

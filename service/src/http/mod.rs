@@ -1,4 +1,4 @@
-//! The HTTP surface: `POST`/`GET /graphql`, GraphiQL (dev mode), `/healthz`,
+//! The HTTP surface: `POST`/`GET /graphql`, GraphiQL (`graphiql`, dev mode or `GRAPHIQL=true`), `/healthz`,
 //! `/readyz`; SCIM (`crate::scim`) and calendar feeds (`crate::feed_http`)
 //! beside them.
 //!
@@ -30,6 +30,7 @@ use crate::graphql::limits::{self, Refusal, RefusalKind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::trusted::NotTrusted;
 
+pub mod graphiql;
 pub mod negotiation;
 
 use negotiation::MediaType;
@@ -87,6 +88,7 @@ impl RequestId {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
+        .route("/graphiql/{name}", web::get().to(graphiql::asset))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .service(web::scope("/scim/v2").configure(crate::scim::routes))
@@ -486,19 +488,7 @@ async fn graphql_post(
 
 async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if req.query_string().is_empty() {
-        if state.config.auth.dev_mode {
-            let page = async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .finish();
-            return HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(page);
-        }
-        return error_response(
-            StatusCode::NOT_FOUND,
-            code::NOT_FOUND,
-            "GraphiQL is served in dev mode only",
-        );
+        return graphiql::page(&req, &state);
     }
     // Authenticated first: nothing of an anonymous request is parsed.
     let caller = match authenticate(&req, &state).await {
