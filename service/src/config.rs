@@ -315,6 +315,10 @@ pub struct Config {
     pub traces_filter: String,
     /// Log output format.
     pub log_format: LogFormat,
+    /// The CSV exports' field delimiter (`EXPORT_CSV_DELIMITER`: `,` by
+    /// default, `;` for spreadsheets set to French and other locales whose
+    /// decimal mark is a comma).
+    pub export_csv_delimiter: u8,
 }
 
 /// Where variables come from: the process environment, or a map in tests.
@@ -441,6 +445,11 @@ impl Config {
                 "json" => Ok(LogFormat::Json),
                 "pretty" | "text" => Ok(LogFormat::Pretty),
                 _ => Err("expected json or pretty".to_owned()),
+            })?,
+            export_csv_delimiter: parse_or(env, "EXPORT_CSV_DELIMITER", b',', |v| match v {
+                "," => Ok(b','),
+                ";" => Ok(b';'),
+                _ => Err("expected , or ;".to_owned()),
             })?,
         })
     }
@@ -1023,6 +1032,18 @@ mod tests {
         ]))
         .unwrap();
         assert!(!off.graphql.introspection);
+    }
+
+    #[test]
+    fn the_export_delimiter_is_a_comma_or_a_semicolon() {
+        assert_eq!(
+            Config::from_source(&env(&[])).unwrap().export_csv_delimiter,
+            b','
+        );
+        let french = Config::from_source(&env(&[("EXPORT_CSV_DELIMITER", ";")])).unwrap();
+        assert_eq!(french.export_csv_delimiter, b';');
+        let tab = Config::from_source(&env(&[("EXPORT_CSV_DELIMITER", "|")]));
+        assert_eq!(tab.unwrap_err().variable, "EXPORT_CSV_DELIMITER");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod exports_http;
 pub mod feed_http;
 pub mod graphql;
 pub mod http;

@@ -226,7 +226,7 @@ impl Application {
             &config.graphql,
             config.rules,
             db.clone(),
-            metrics_db,
+            metrics_db.clone(),
             cache.clone(),
             SchemaSettings {
                 public_base_url: config.public_base_url.clone(),
@@ -247,6 +247,7 @@ impl Application {
             schema,
             authenticator,
             db,
+            metrics_db: metrics_db.0,
             cache,
             config: Arc::new(config),
             limiter,

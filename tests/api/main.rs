@@ -21,6 +21,7 @@ mod calendar_import;
 mod constraints;
 mod delegations;
 mod enrolments;
+mod exports;
 mod graphiql;
 mod graphql_over_http;
 mod hardening;

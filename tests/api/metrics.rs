@@ -791,7 +791,114 @@ async fn a_newcomers_lone_assessment_moves_no_average(backend: Backend) {
     );
 }
 
+/// The metrics CSV holds exactly the figures GraphQL publishes to the same
+/// analyst: each count or its suppression, each share, each group.
+async fn the_metrics_export_holds_what_graphql_publishes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let programme = programme_world(&app).await;
+    let published = metrics(&app, programme).await;
+    let analyst = app.token(None, &["analyst"]).await;
+    let body = app
+        .client()
+        .get(format!(
+            "{}/exports/programmes/{programme}/metrics.csv",
+            app.address
+        ))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).expect("BOM");
+    let mut reader = csv::Reader::from_reader(text);
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["section", "group", "figure", "value", "suppressed"]
+    );
+    let rows: std::collections::HashMap<(String, String, String), (String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                (r[0].to_owned(), r[1].to_owned(), r[2].to_owned()),
+                (r[3].to_owned(), r[4].to_owned()),
+            )
+        })
+        .collect();
+    let row = |section: &str, group: &str, figure: &str| {
+        let key = (section.to_owned(), group.to_owned(), figure.to_owned());
+        rows.get(&key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {key:?}"))
+    };
+    let hidden: Vec<&str> = published["suppressedFigures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        !hidden.is_empty(),
+        "the world hides a figure: the test sees both kinds"
+    );
+    for figure in [
+        "mentors",
+        "mentees",
+        "mentorsTrained",
+        "activePairings",
+        "completedPairings",
+        "endedEarlyPairings",
+        "sessionsHeld",
+        "sessionsCancelled",
+        "sessionsNoShow",
+    ] {
+        let (value, suppressed) = row("summary", "", figure);
+        if hidden.contains(&figure) {
+            assert_eq!(
+                (value.as_str(), suppressed.as_str()),
+                ("", "true"),
+                "{figure}"
+            );
+        } else {
+            assert_eq!(value, published[figure].to_string(), "{figure}");
+            assert_eq!(suppressed, "false");
+        }
+    }
+    for figure in [
+        "crossDepartmentShare",
+        "averageRating",
+        "nps",
+        "mentorRetentionRate",
+    ] {
+        let (value, _) = row("summary", "", figure);
+        match published[figure].as_f64() {
+            Some(share) => assert_eq!(value, format!("{share:.3}"), "{figure}"),
+            None => assert_eq!(value, "", "{figure}"),
+        }
+    }
+    for group in published["role"].as_array().unwrap() {
+        let key = group["key"].as_str().unwrap();
+        let (value, suppressed) = row("role", key, "participants");
+        assert_eq!(suppressed, group["suppressed"].to_string(), "{key}");
+        if group["suppressed"] == true {
+            assert_eq!(value, "", "a hidden group shows no figure");
+        } else {
+            assert_eq!(value, group["participants"].to_string(), "{key}");
+        }
+    }
+    let department_groups = rows
+        .keys()
+        .filter(|(s, _, f)| s == "department" && f == "participants");
+    assert_eq!(
+        department_groups.count(),
+        published["department"].as_array().unwrap().len()
+    );
+}
+
 both!(
+    the_metrics_export_holds_what_graphql_publishes,
     every_figure_matches_the_hand_computed_programme,
     figures_of_fewer_than_k_people_are_hidden,
     a_count_under_k_reads_zero_and_is_named,

@@ -14,6 +14,7 @@ pub mod departments;
 pub mod employees;
 pub mod enrolments;
 pub mod erasure;
+pub mod exports;
 pub mod feeds;
 pub mod goals;
 pub mod hris;

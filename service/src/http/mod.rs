@@ -43,6 +43,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The primary pool (readiness checks).
     pub db: DatabaseConnection,
+    /// The pool metrics read from (`DATABASE_READ_URL`, else the primary).
+    pub metrics_db: DatabaseConnection,
     /// The free-time cache (readiness reports its health).
     pub cache: FreeTimeCache,
     /// Set on SIGTERM: readiness answers 503 while requests still run.
@@ -92,18 +94,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .service(web::scope("/scim/v2").configure(crate::scim::routes))
-        .configure(crate::feed_http::routes);
+        .configure(crate::feed_http::routes)
+        .configure(crate::exports_http::routes);
 }
 
 /// A GraphQL-shaped error body with the contract's code.
-fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     }))
 }
 
 /// 429 with `Retry-After` and the contract's RATE_LIMITED.
-fn too_many(limited: crate::rate_limit::Limited) -> HttpResponse {
+pub(crate) fn too_many(limited: crate::rate_limit::Limited) -> HttpResponse {
     let mut response = error_response(
         StatusCode::TOO_MANY_REQUESTS,
         code::RATE_LIMITED,
@@ -152,7 +155,11 @@ pub async fn caller_of(req: &HttpRequest, state: &AppState) -> Result<Caller, Au
     state.authenticator.authenticate(header).await
 }
 
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
+/// The caller of a request, or the 401/503 response refusing it.
+pub(crate) async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Caller, HttpResponse> {
     let had_header = req.headers().contains_key(header::AUTHORIZATION);
     caller_of(req, state)
         .await

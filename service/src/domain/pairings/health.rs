@@ -41,6 +41,16 @@ pub enum Health {
 }
 
 impl Health {
+    /// Its name as the API and exports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::TooEarly => "TOO_EARLY",
+            Health::OnTrack => "ON_TRACK",
+            Health::NeedsCheckIn => "NEEDS_CHECK_IN",
+            Health::AtRisk => "AT_RISK",
+        }
+    }
+
     /// Whether the programme team should look at the pairing.
     pub fn needs_attention(self) -> bool {
         matches!(self, Health::NeedsCheckIn | Health::AtRisk)
