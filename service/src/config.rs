@@ -126,6 +126,9 @@ pub struct GraphqlConfig {
     /// Whether `GET /graphql` serves the embedded GraphiQL page (`GRAPHIQL`,
     /// default: dev mode only).
     pub graphiql: bool,
+    /// Whether the schema is an Apollo Federation v2 subgraph
+    /// (`GRAPHQL_FEDERATION`, default off).
+    pub federation: bool,
     /// Largest request body accepted, after decompression.
     pub body_limit: usize,
     /// Longest one operation may run.
@@ -386,6 +389,7 @@ impl Config {
             max_batch: parse_or(env, "GRAPHQL_MAX_BATCH", 5, |v| in_range(v, 1, 50))?,
             introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
             graphiql: parse_or(env, "GRAPHIQL", dev_mode, parse_bool)?,
+            federation: parse_or(env, "GRAPHQL_FEDERATION", false, parse_bool)?,
             body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {
                 in_range(v, 1024, 512 * 1024 * 1024)
             })?,

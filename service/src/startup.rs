@@ -242,9 +242,11 @@ impl Application {
             config.cache.redis_url.as_deref(),
             config.cache.redis_timeout,
         )?);
+        let input_types = Arc::new(schema.input_type_names());
         let state = web::Data::new(AppState {
             draining: draining.clone(),
             schema,
+            input_types,
             authenticator,
             db,
             metrics_db: metrics_db.0,

@@ -56,6 +56,9 @@ async fn a_query_typed_into_graphiql_returns_data_with_no_internet(backend: Back
     );
     assert_eq!(seen["outside"], serde_json::json!([]), "{seen}");
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+    // The token never outlives the tab: not in storage, gone on reload.
+    assert_eq!(seen["stored"], false, "{seen}");
+    assert_eq!(seen["kept"], false, "{seen}");
 }
 
 async fn get(app: &TestApp, path: &str, etag: Option<&str>) -> reqwest::Response {

@@ -22,6 +22,7 @@ mod constraints;
 mod delegations;
 mod enrolments;
 mod exports;
+mod federation;
 mod graphiql;
 mod graphql_over_http;
 mod hardening;

@@ -1,5 +1,7 @@
 //! Benchmark of `programmeMetrics` with every field (four breakdowns, weekly
-//! and monthly timelines, skill progress) on a programme of 12,000
+//! and monthly timelines, skill progress), and of the programme's CSV
+//! exports (time to the last byte, size, and the process's peak RSS while
+//! they stream), on a programme of 12,000
 //! participants (4,000 mentors, 8,000 mentees, 4,000 pairings) and 150,000
 //! sessions with their feedback, on PostgreSQL. Baseline in the same run: a
 //! trivial query (`programme(id) { name }`) through the same HTTP, token and
@@ -166,11 +168,84 @@ async fn main() -> anyhow::Result<()> {
             samples.len()
         );
     }
+    exports(&client, &address, &key, programme, requests).await?;
     db.close().await?;
     admin
         .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await?;
     Ok(())
+}
+
+/// Each CSV export of the programme, downloaded `requests / 3` times (at
+/// least 3): median and p99 time to the last byte, rows, bytes, and the
+/// peak RSS while they stream (the high-water mark is reset first).
+async fn exports(
+    client: &reqwest::Client,
+    graphql: &str,
+    key: &DevKey,
+    programme: Uuid,
+    requests: usize,
+) -> anyhow::Result<()> {
+    let admin = dev::issue(
+        key,
+        &DevTokenRequest {
+            email: None,
+            roles: vec!["admin".into()],
+            ttl_secs: 3600,
+        },
+    )?;
+    let base = graphql.trim_end_matches("/graphql");
+    // Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_kib("VmRSS:");
+    println!("\n| export | median | p99 | rows | bytes |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for file in ["enrolments", "pairings", "sessions", "metrics"] {
+        let url = format!("{base}/exports/programmes/{programme}/{file}.csv");
+        let mut samples = Vec::new();
+        let mut size = (0, 0);
+        for _ in 0..(requests / 3).max(3) {
+            let started = Instant::now();
+            let response = client.get(&url).bearer_auth(&admin).send().await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{file}: {}",
+                response.status()
+            );
+            let body = response.bytes().await?;
+            samples.push(started.elapsed());
+            let rows = body.windows(2).filter(|w| *w == b"\r\n").count() - 1;
+            size = (rows, body.len());
+        }
+        samples.sort();
+        let p99 = samples[((samples.len() - 1) as f64 * 0.99).round() as usize];
+        println!(
+            "| {file}.csv | {:.1} ms | {:.1} ms | {} | {} |",
+            ms(samples[samples.len() / 2]),
+            ms(p99),
+            size.0,
+            size.1
+        );
+    }
+    println!(
+        "\nRSS before the exports {} MiB; peak while they streamed {} MiB",
+        rss_before / 1024,
+        status_kib("VmHWM:") / 1024
+    );
+    Ok(())
+}
+
+/// A `/proc/self/status` figure in KiB (0 where there is none).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -3,7 +3,9 @@
 // token into the Headers tab and a query into the editor, runs it, and
 // prints one JSON object:
 //   {"result": <the response pane's JSON>, "outside": [urls the page tried],
-//    "problems": [uncaught page errors, Content-Security-Policy violations]}
+//    "problems": [uncaught page errors, Content-Security-Policy violations],
+//    "stored": whether the token is in localStorage or sessionStorage,
+//    "kept": whether the page, reloaded, still shows the token}
 // Usage: node graphiql-check.mjs <server base url> <bearer token> <query>
 import { chromium } from 'playwright-core';
 
@@ -64,7 +66,16 @@ try {
   );
   const text = await response.evaluate((pane) => pane.CodeMirror.getValue());
   const typed = await editor.evaluate((pane) => pane.CodeMirror.getValue());
-  console.log(JSON.stringify({ result: JSON.parse(text), typed, outside, problems }));
+  // Whether the token was written anywhere that outlives the tab.
+  const stored = await page.evaluate(
+    (secret) => [localStorage, sessionStorage].some((area) =>
+      Object.keys(area).some((key) => String(area.getItem(key)).includes(secret))),
+    token
+  );
+  await page.reload({ waitUntil: 'load' });
+  await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 15000 });
+  const kept = (await page.content()).includes(token);
+  console.log(JSON.stringify({ result: JSON.parse(text), typed, outside, problems, stored, kept }));
 } finally {
   await browser.close();
 }

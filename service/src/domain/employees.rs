@@ -43,6 +43,22 @@ pub async fn get(
         .ok_or(AppError::NotFound("employee"))
 }
 
+/// One employee by their HRIS id, if the caller may see them (NOT_FOUND
+/// otherwise, as for [`get`]).
+pub async fn get_by_external_id(
+    db: &DatabaseConnection,
+    scope: &EmployeeScope,
+    external_id: &str,
+) -> AppResult<employee::Model> {
+    employee::Entity::find()
+        .filter(employee::Column::ExternalId.eq(external_id))
+        .filter(employee::Column::ErasedAt.is_null())
+        .one(db)
+        .await?
+        .filter(|found| scope.contains(found.id))
+        .ok_or(AppError::NotFound("employee"))
+}
+
 /// Employees by id (for DataLoaders); ids that do not exist are absent.
 pub async fn by_ids(
     db: &DatabaseConnection,

@@ -466,6 +466,9 @@ pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Resul
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
+                    if field.node.name.node == "_entities" {
+                        check_representations(&field.node.arguments, variables)?;
+                    }
                     for (argument, value) in &field.node.arguments {
                         if literal_has_refused_char(&value.node) {
                             return refused(&format!("argument {}", argument.node));
@@ -517,6 +520,74 @@ fn literal_has_refused_char(value: &async_graphql_value::Value) -> bool {
         Literal::Object(fields) => fields.values().any(literal_has_refused_char),
         _ => false,
     }
+}
+
+/// Refuses a variable declared with a type the schema has no input of
+/// (`query($x: [Nope])`): async-graphql 7.2 validates a list-typed
+/// variable's default against the type and panics on an unknown one.
+/// `input_types`: the schema's scalars, enums and input objects.
+pub fn check_variable_types(
+    document: &ExecutableDocument,
+    input_types: &std::collections::HashSet<String>,
+) -> Result<(), Refusal> {
+    let operations: Vec<&async_graphql::parser::types::OperationDefinition> =
+        match &document.operations {
+            DocumentOperations::Single(op) => vec![&op.node],
+            DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
+        };
+    for op in operations {
+        for definition in &op.variable_definitions {
+            let mut ty = &definition.node.var_type.node;
+            let name = loop {
+                match &ty.base {
+                    async_graphql::parser::types::BaseType::Named(name) => break name,
+                    async_graphql::parser::types::BaseType::List(inner) => ty = inner,
+                }
+            };
+            if !input_types.contains(name.as_str()) {
+                return Err(Refusal::invalid(format!(
+                    "variable ${} is declared with {name}, which is no input type of the schema",
+                    definition.node.name.node
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Most representations one `_entities` call looks up (federation): each
+/// is one lookup, and a gateway asks for a page of entities at a time.
+pub const MAX_REPRESENTATIONS: usize = 500;
+
+/// Refuses an `_entities` call with more than [`MAX_REPRESENTATIONS`]
+/// representations, given inline or as a variable.
+fn check_representations(
+    arguments: &[(
+        async_graphql::Positioned<Name>,
+        async_graphql::Positioned<async_graphql_value::Value>,
+    )],
+    variables: &Variables,
+) -> Result<(), Refusal> {
+    use async_graphql_value::Value as Literal;
+    for (name, value) in arguments {
+        if name.node != "representations" {
+            continue;
+        }
+        let count = match &value.node {
+            Literal::List(items) => items.len(),
+            Literal::Variable(variable) => match variables.get(variable) {
+                Some(Value::List(items)) => items.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        if count > MAX_REPRESENTATIONS {
+            return Err(Refusal::bad_request(format!(
+                "_entities takes at most {MAX_REPRESENTATIONS} representations at a time"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a literal holds an integer outside `Int`'s 32 bits. async-graphql
@@ -595,6 +666,42 @@ mod tests {
             assert_eq!(refusal.kind, RefusalKind::Invalid, "{query}");
             assert!(refusal.message.contains("Int's range"), "{refusal}");
         }
+    }
+
+    #[test]
+    fn variables_of_unknown_types_are_refused_at_any_list_depth() {
+        let known: std::collections::HashSet<String> =
+            ["Int", "UUID"].iter().map(|s| (*s).to_owned()).collect();
+        let check = |query: &str| {
+            let document = async_graphql::parser::parse_query(query).unwrap();
+            check_variable_types(&document, &known)
+        };
+        assert_eq!(check("query($a: Int, $b: [[UUID!]]!) { a }"), Ok(()));
+        for query in [
+            "query($x: [Nope] = [1]) { __typename }",
+            "query($x: Nope) { __typename }",
+            "query A { a } query B($y: [[Nope!]]) { b }",
+        ] {
+            let refusal = check(query).unwrap_err();
+            assert_eq!(refusal.kind, RefusalKind::Invalid, "{query}");
+            assert!(refusal.message.contains("Nope"), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn entity_lookups_are_capped_inline_and_as_variables() {
+        let inline = |n: usize| {
+            let items = vec!["{__typename: \"Employee\", id: \"x\"}"; n].join(", ");
+            format!("{{ _entities(representations: [{items}]) {{ __typename }} }}")
+        };
+        assert_eq!(admitted(&inline(MAX_REPRESENTATIONS)), Ok(()));
+        let refused = admitted(&inline(MAX_REPRESENTATIONS + 1)).unwrap_err();
+        assert!(refused.message.contains("at most 500"), "{refused}");
+        let query = "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }";
+        let many =
+            serde_json::json!({ "r": vec![serde_json::json!({"__typename": "Employee"}); 501] });
+        let refused = admit(query, &Variables::from_json(many), &LIMITS).unwrap_err();
+        assert_eq!(refused.kind, RefusalKind::BadRequest);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod delegations;
 pub mod enrolments;
 pub mod error;
 pub mod fair_share;
+pub mod federation;
 pub mod guards;
 pub mod hris;
 pub mod limits;
@@ -23,7 +24,9 @@ pub mod sessions;
 pub mod trusted;
 
 use crate::cache::{FreeTimeCache, InProcessCache};
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{
+    EmptySubscription, MergedObject, ObjectType, Request, Response, Schema, SchemaBuilder,
+};
 use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
@@ -32,20 +35,32 @@ use crate::domain::notifications::NotifySettings;
 use crate::domain::seal::Keyring;
 use crate::domain::settings::RuleSettings;
 
-/// Every query root field, one object per area.
-#[derive(MergedObject, Default)]
-#[graphql(name = "Query")]
-pub struct QueryRoot(
-    people::PeopleQuery,
-    programmes::ProgrammeQuery,
-    pairings::PairingQuery,
-    calendar::CalendarQuery,
-    delegations::DelegationQuery,
-    notifications::NotificationQuery,
-    hris::HrisQuery,
-    metrics::MetricsQuery,
-    privacy::AuditQuery,
-    privacy::PersonalDataQuery,
+/// Declares a Query root: every query field, one object per area, and the
+/// `$extra` parts.
+macro_rules! query_root {
+    ($(#[$doc:meta])* $name:ident $(, $extra:ty)*) => {
+        $(#[$doc])*
+        #[derive(MergedObject, Default)]
+        #[graphql(name = "Query")]
+        pub struct $name(
+            people::PeopleQuery,
+            programmes::ProgrammeQuery,
+            pairings::PairingQuery,
+            calendar::CalendarQuery,
+            delegations::DelegationQuery,
+            notifications::NotificationQuery,
+            hris::HrisQuery,
+            metrics::MetricsQuery,
+            privacy::AuditQuery,
+            privacy::PersonalDataQuery
+            $(, $extra)*
+        );
+    };
+}
+
+query_root!(
+    /// Every query root field, one object per area.
+    QueryRoot
 );
 
 /// Every mutation, one object per area.
@@ -64,8 +79,52 @@ pub struct MutationRoot(
     privacy::PersonalDataMutation,
 );
 
-/// The executable schema, built once and shared by all workers.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+query_root!(
+    /// The Query of the Apollo Federation subgraph: every query field and
+    /// the entity resolvers (`_entities`).
+    SubgraphQueryRoot,
+    federation::EntityQuery
+);
+
+/// The executable schema, built once and shared by all workers: the plain
+/// schema, or the same schema as a federation subgraph
+/// (`GRAPHQL_FEDERATION`). Two types, because async-graphql turns
+/// federation on for any schema that has entity resolvers.
+#[derive(Clone)]
+pub enum AppSchema {
+    /// `_service` and `_entities` do not exist.
+    Plain(Schema<QueryRoot, MutationRoot, EmptySubscription>),
+    /// An Apollo Federation v2 subgraph.
+    Subgraph(Schema<SubgraphQueryRoot, MutationRoot, EmptySubscription>),
+}
+
+impl AppSchema {
+    /// Runs one request.
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        match self {
+            AppSchema::Plain(schema) => schema.execute(request).await,
+            AppSchema::Subgraph(schema) => schema.execute(request).await,
+        }
+    }
+
+    /// Every type a variable may be declared with ([`input_type_names`];
+    /// a subgraph's `_Any` too, for `_entities`).
+    pub fn input_type_names(&self) -> std::collections::HashSet<String> {
+        let mut names = input_type_names(&self.sdl());
+        if matches!(self, AppSchema::Subgraph(_)) {
+            names.insert("_Any".to_owned());
+        }
+        names
+    }
+
+    /// The schema in SDL (without federation's own fields and directives).
+    pub fn sdl(&self) -> String {
+        match self {
+            AppSchema::Plain(schema) => schema.sdl(),
+            AppSchema::Subgraph(schema) => schema.sdl(),
+        }
+    }
+}
 
 /// What the resolvers read besides the databases and the cache.
 pub struct SchemaSettings {
@@ -87,28 +146,91 @@ pub fn build_schema(
     cache: FreeTimeCache,
     settings: SchemaSettings,
 ) -> AppSchema {
-    let mut builder = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
-    .data(db)
-    .data(rules)
-    .data(metrics_db)
-    .data(cache)
-    .data(settings.public_base_url)
-    .data(settings.notify)
-    .data(settings.keyring)
-    .limit_depth(config.max_depth)
-    .limit_complexity(config.max_complexity)
-    .limit_recursive_depth(config.max_recursive_depth)
-    .limit_directives(config.max_directives)
-    .extension(observability::OperationSpans)
-    .extension(fair_share::CallerShare::new(config.max_parallel_per_caller));
+    let data = SchemaData {
+        db,
+        rules,
+        metrics_db,
+        cache,
+        settings,
+    };
+    if config.federation {
+        let builder = Schema::build(
+            SubgraphQueryRoot::default(),
+            MutationRoot::default(),
+            EmptySubscription,
+        );
+        AppSchema::Subgraph(
+            configure(builder, config, data)
+                .enable_federation()
+                .finish(),
+        )
+    } else {
+        let builder = Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            EmptySubscription,
+        );
+        AppSchema::Plain(configure(builder, config, data).finish())
+    }
+}
+
+/// What every resolver may read, handed to the schema once.
+struct SchemaData {
+    db: DatabaseConnection,
+    rules: RuleSettings,
+    metrics_db: MetricsDb,
+    cache: FreeTimeCache,
+    settings: SchemaSettings,
+}
+
+/// The data, limits and extensions of either schema.
+fn configure<Q: ObjectType + 'static>(
+    builder: SchemaBuilder<Q, MutationRoot, EmptySubscription>,
+    config: &GraphqlConfig,
+    data: SchemaData,
+) -> SchemaBuilder<Q, MutationRoot, EmptySubscription> {
+    let mut builder = builder
+        .data(data.db)
+        .data(data.rules)
+        .data(data.metrics_db)
+        .data(data.cache)
+        .data(data.settings.public_base_url)
+        .data(data.settings.notify)
+        .data(data.settings.keyring)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .limit_recursive_depth(config.max_recursive_depth)
+        .limit_directives(config.max_directives)
+        .extension(observability::OperationSpans)
+        .extension(fair_share::CallerShare::new(config.max_parallel_per_caller));
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    builder
+}
+
+/// The names of every type a variable may be declared with: the built-in
+/// scalars and the schema's own scalars, enums and input objects (from its
+/// SDL; see `limits::check_variable_types`).
+pub fn input_type_names(sdl: &str) -> std::collections::HashSet<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let mut names: std::collections::HashSet<String> = ["Int", "Float", "String", "Boolean", "ID"]
+        .iter()
+        .map(|name| (*name).to_owned())
+        .collect();
+    if let Ok(document) = async_graphql::parser::parse_schema(sdl) {
+        for definition in document.definitions {
+            if let TypeSystemDefinition::Type(ty) = definition
+                && matches!(
+                    ty.node.kind,
+                    TypeKind::Scalar | TypeKind::Enum(_) | TypeKind::InputObject(_)
+                )
+            {
+                names.insert(ty.node.name.node.to_string());
+            }
+        }
+    }
+    names
 }
 
 /// The SDL of the schema, as `tandem export-schema` prints it and
@@ -128,12 +250,14 @@ pub fn sdl() -> String {
                 keyring: std::sync::Arc::new(Keyring::none()),
             },
         ),
-        Err(_) => Schema::build(
-            QueryRoot::default(),
-            MutationRoot::default(),
-            EmptySubscription,
-        )
-        .finish(),
+        Err(_) => AppSchema::Plain(
+            Schema::build(
+                QueryRoot::default(),
+                MutationRoot::default(),
+                EmptySubscription,
+            )
+            .finish(),
+        ),
     };
     schema.sdl()
 }
@@ -189,5 +313,23 @@ mod tests {
             .filter(|(_, ty)| matches!(ty.as_str(), "Float" | "ID" | "JSON"))
             .collect();
         assert!(wider.is_empty(), "inputs taking wider numbers: {wider:?}");
+    }
+
+    #[test]
+    fn variables_may_be_declared_with_every_input_type_and_no_output_type() {
+        let names = super::input_type_names(&super::sdl());
+        for input in [
+            "Int",
+            "Boolean",
+            "UUID",
+            "DateTime",
+            "Upload",
+            "CreateProgrammeInput",
+        ] {
+            assert!(names.contains(input), "{input}");
+        }
+        for output in ["Employee", "Query", "Pairing"] {
+            assert!(!names.contains(output), "{output}");
+        }
     }
 }

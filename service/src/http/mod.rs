@@ -17,7 +17,7 @@ use actix_web::web::{self, BytesMut};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthFailure, Authenticator, Caller, Role};
@@ -39,6 +39,8 @@ use negotiation::MediaType;
 pub struct AppState {
     /// The executable schema.
     pub schema: AppSchema,
+    /// The types a variable may be declared with (`limits::check_variable_types`).
+    pub input_types: Arc<std::collections::HashSet<String>>,
     /// Bearer token → caller.
     pub authenticator: Authenticator,
     /// The primary pool (readiness checks).
@@ -474,7 +476,7 @@ async fn graphql_post(
             return error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &message);
         }
     }
-    let batch = match admit_batch(batch, &state.config) {
+    let batch = match admit_batch(batch, &state) {
         Ok(batch) => batch,
         Err(refusal) => return refusal_response(&refusal, media),
     };
@@ -531,7 +533,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             );
         }
     };
-    let request = match admit(request, &state.config) {
+    let request = match admit(request, &state) {
         Ok(request) => request,
         Err(refusal) => return refusal_response(&refusal, media),
     };
@@ -604,7 +606,8 @@ impl From<Admitted> for Request {
 
 /// Checks one request's text (nesting, size once expanded, control
 /// characters) and hands its parsed document on, so it is parsed once.
-fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
+fn admit(mut request: Request, state: &AppState) -> Result<Admitted, Refusal> {
+    let config = &state.config;
     if request.query.trim().is_empty() {
         return Err(Refusal::bad_request("the request has no query"));
     }
@@ -618,6 +621,7 @@ fn admit(mut request: Request, config: &Config) -> Result<Admitted, Refusal> {
         &request.variables,
         &config.graphql.shape_limits(),
     )?;
+    limits::check_variable_types(&document, &state.input_types)?;
     let operation = selected_operation(&document, request.operation_name.as_deref());
     request.set_parsed_query(document);
     Ok(Admitted { request, operation })
@@ -635,13 +639,13 @@ fn is_graphql_name(name: &str) -> bool {
 }
 
 /// [`admit`] for each operation of a batch: one refused refuses the batch.
-fn admit_batch(batch: BatchRequest, config: &Config) -> Result<BatchRequest, Refusal> {
+fn admit_batch(batch: BatchRequest, state: &AppState) -> Result<BatchRequest, Refusal> {
     Ok(match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(admit(request, config)?.into()),
+        BatchRequest::Single(request) => BatchRequest::Single(admit(request, state)?.into()),
         BatchRequest::Batch(requests) => BatchRequest::Batch(
             requests
                 .into_iter()
-                .map(|request| admit(request, config).map(Request::from))
+                .map(|request| admit(request, state).map(Request::from))
                 .collect::<Result<_, _>>()?,
         ),
     })
@@ -709,22 +713,34 @@ async fn execute(
     } else {
         state.config.graphql.execution_timeout
     };
-    let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
-        Ok(response) => response,
+    // A panic inside async-graphql (a bug of ours or theirs) answers INTERNAL
+    // instead of cutting the connection.
+    let execution = std::panic::AssertUnwindSafe(state.schema.execute(request));
+    let mut response = match tokio::time::timeout(timeout, execution.catch_unwind()).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => {
+            tracing::error!("a GraphQL operation panicked");
+            internal_error("internal error")
+        }
         Err(_) => {
             tracing::warn!(?timeout, "GraphQL operation timed out");
-            let mut error = ServerError::new("the operation took too long", None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code::INTERNAL);
-            Response::from_errors(vec![error])
+            internal_error("the operation took too long")
         }
     };
     for error in &mut response.errors {
         default_code(error);
     }
     response
+}
+
+/// A response of one INTERNAL error (never the client's fault).
+fn internal_error(message: &str) -> Response {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::INTERNAL);
+    Response::from_errors(vec![error])
 }
 
 /// Errors raised by async-graphql itself (syntax, validation, limits, argument

@@ -155,8 +155,11 @@ pub fn respond(media: MediaType, response: &BatchResponse) -> HttpResponse {
         _ => (StatusCode::OK, serde_json::to_vec(response)),
     };
     match body {
+        // The type depends on Accept; the answer on the caller (its token).
         Ok(body) => HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, media.content_type()))
+            .insert_header((header::VARY, "Accept"))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(body),
         Err(err) => {
             tracing::error!(error = %err, "could not serialise a GraphQL response");
