@@ -286,6 +286,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Where the HTTP server listens.
     pub bind_addr: SocketAddr,
+    /// Where `/metrics` (Prometheus text) listens (`METRICS_ADDR`); None:
+    /// no such endpoint. Never the API's address.
+    pub metrics_addr: Option<SocketAddr>,
     /// The service's URL as users reach it (feed links).
     pub public_base_url: PublicBaseUrl,
     /// Token verification.
@@ -409,7 +412,19 @@ impl Config {
                     .map_err(|_| "expected host:port, e.g. 0.0.0.0:8080".to_owned())
             },
         )?;
+        let metrics_addr = parse_or(env, "METRICS_ADDR", None, |v| {
+            v.parse()
+                .map(Some)
+                .map_err(|_| "expected host:port, e.g. 0.0.0.0:9464".to_owned())
+        })?;
+        if metrics_addr.is_some_and(|addr: SocketAddr| addr == bind_addr && addr.port() != 0) {
+            return Err(ConfigError::new(
+                "METRICS_ADDR",
+                "must differ from BIND_ADDR: /metrics is never served with the API".to_owned(),
+            ));
+        }
         Ok(Self {
+            metrics_addr,
             database,
             cache: CacheConfig {
                 redis_url: redis_url(env)?,
@@ -1048,6 +1063,20 @@ mod tests {
         assert_eq!(french.export_csv_delimiter, b';');
         let tab = Config::from_source(&env(&[("EXPORT_CSV_DELIMITER", "|")]));
         assert_eq!(tab.unwrap_err().variable, "EXPORT_CSV_DELIMITER");
+    }
+
+    #[test]
+    fn metrics_have_their_own_address_or_none() {
+        assert_eq!(Config::from_source(&env(&[])).unwrap().metrics_addr, None);
+        let on = Config::from_source(&env(&[("METRICS_ADDR", "0.0.0.0:9464")])).unwrap();
+        assert_eq!(on.metrics_addr.map(|a| a.port()), Some(9464));
+        let same = Config::from_source(&env(&[
+            ("BIND_ADDR", "0.0.0.0:8080"),
+            ("METRICS_ADDR", "0.0.0.0:8080"),
+        ]));
+        assert_eq!(same.unwrap_err().variable, "METRICS_ADDR");
+        let bad = Config::from_source(&env(&[("METRICS_ADDR", "9464")]));
+        assert_eq!(bad.unwrap_err().variable, "METRICS_ADDR");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exports_http;
 pub mod feed_http;
 pub mod graphql;
 pub mod http;
+pub mod instruments;
 pub mod notify;
 pub mod probe;
 pub mod rate_limit;

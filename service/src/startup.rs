@@ -23,6 +23,7 @@ use crate::domain::skills;
 use crate::graphql::metrics::MetricsDb;
 use crate::graphql::{SchemaSettings, build_schema};
 use crate::http::{AppState, RequestId, routes};
+use crate::instruments::Metrics;
 use crate::notify::Notifier;
 
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
@@ -80,6 +81,10 @@ async fn read_pool(
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on `METRICS_ADDR`: its port and server.
+    metrics_server: Option<(u16, Server)>,
+    /// The instruments (flushed at the end).
+    metrics: Option<Arc<Metrics>>,
     draining: Arc<AtomicBool>,
     drain: std::time::Duration,
     /// The scheduler (notifier and retention loops), stopped with the server.
@@ -91,12 +96,14 @@ pub struct Application {
 fn spawn_notifier(
     config: &Config,
     db: &DatabaseConnection,
+    metrics: Option<Arc<Metrics>>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if !config.notify.enabled {
         tracing::info!("notifier off (NOTIFY=off)");
         return Ok(None);
     }
-    let notifier = Notifier::new(db.clone(), &config.notify, &config.public_base_url)?;
+    let notifier =
+        Notifier::new(db.clone(), &config.notify, &config.public_base_url)?.with_metrics(metrics);
     let interval = config.notify.interval;
     let retention = retention_loop(db.clone(), retention_settings(config));
     Ok(Some(tokio::spawn(async move {
@@ -222,6 +229,7 @@ impl Application {
         let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
         let metrics_db = MetricsDb(read_pool(&config, &db).await?);
         let keyring = Arc::new(notes_keyring(&config, &db).await?);
+        let metrics = Metrics::start(&config, &db, &cache);
         let schema = build_schema(
             &config.graphql,
             config.rules,
@@ -232,9 +240,14 @@ impl Application {
                 public_base_url: config.public_base_url.clone(),
                 notify: config.notify.settings,
                 keyring,
+                metrics: metrics.clone(),
             },
         );
-        let notifier = spawn_notifier(&config, &db)?;
+        let notifier = spawn_notifier(&config, &db, metrics.clone())?;
+        let metrics_server = match (config.metrics_addr, &metrics) {
+            (Some(addr), Some(metrics)) => Some(metrics_server(addr, metrics.clone())?),
+            _ => None,
+        };
         let draining = Arc::new(AtomicBool::new(false));
         let (drain, timeout) = (config.shutdown_drain, config.shutdown_timeout);
         let limiter = Arc::new(crate::rate_limit::RateLimiter::new(
@@ -254,12 +267,18 @@ impl Application {
             config: Arc::new(config),
             limiter,
         });
+        let recorder = metrics.clone();
         let server = HttpServer::new(move || {
+            let recorder = recorder.clone();
             App::new()
                 .app_data(state.clone())
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
+                    let started = std::time::Instant::now();
+                    let recorder = recorder.clone();
+                    let method = req.method().to_string();
                     let request_id = RequestId::from_header(req.headers());
                     let route = req.match_pattern().unwrap_or_default();
+                    let measured_route = route.clone();
                     // Semantic conventions: a server span named "{method} {route}".
                     let span_name = match route.as_str() {
                         "" => req.method().to_string(),
@@ -294,6 +313,14 @@ impl Application {
                             span.record("otel.status_code", "ERROR");
                         }
                         request_id.stamp(response.headers_mut());
+                        if let Some(recorder) = recorder {
+                            recorder.http_request(
+                                &method,
+                                &measured_route,
+                                response.status().as_u16(),
+                                started.elapsed().as_secs_f64(),
+                            );
+                        }
                         Ok(response)
                     }
                     .instrument(span)
@@ -310,6 +337,8 @@ impl Application {
             draining,
             drain,
             notifier,
+            metrics_server,
+            metrics,
         })
     }
 
@@ -318,13 +347,24 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` listens on, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until the process ends, without handling signals (tests and
     /// benchmarks, where Ctrl-C must still stop the whole process).
     pub async fn run(self) -> std::io::Result<()> {
+        let metrics_handle = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let served = self.server.await;
         if let Some(notifier) = self.notifier {
             notifier.abort();
         }
+        stop_metrics(metrics_handle, self.metrics).await;
         served
     }
 
@@ -350,13 +390,59 @@ impl Application {
             tokio::time::sleep(drain).await;
             handle.stop(true).await;
         });
+        let metrics_handle = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let served = self.server.await;
         if let Some(notifier) = notifier {
             // A delivery cut short keeps its lease and is sent by a later pass.
             notifier.abort();
         }
+        stop_metrics(metrics_handle, self.metrics).await;
         served
     }
+}
+
+/// Stops `/metrics` and flushes the last figures to the OTLP collector.
+async fn stop_metrics(handle: Option<actix_web::dev::ServerHandle>, metrics: Option<Arc<Metrics>>) {
+    if let Some(handle) = handle {
+        handle.stop(true).await;
+    }
+    if let Some(metrics) = metrics {
+        metrics.shutdown();
+    }
+}
+
+/// `GET /metrics` (Prometheus text) on its own listener, one worker:
+/// never on the API's address.
+fn metrics_server(
+    addr: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        let metrics = metrics.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let text = metrics.prometheus_text().unwrap_or_default();
+                async move {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("text/plain; version=0.0.4; charset=utf-8")
+                        .body(text)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

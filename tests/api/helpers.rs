@@ -137,6 +137,8 @@ async fn fresh_database(backend: &Backend) -> (String, TestDatabase) {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// Where `/metrics` answers, when `METRICS_ADDR` was set.
+    pub metrics_address: Option<String>,
     /// A direct connection to the app's database, for arranging data.
     pub db: DatabaseConnection,
     /// The identity provider the service trusts (unused in dev mode).
@@ -214,9 +216,13 @@ impl TestApp {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         tokio::spawn(app.run());
         Self {
             address,
+            metrics_address,
             db,
             idp,
             key,

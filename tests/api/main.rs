@@ -36,6 +36,7 @@ mod pairing_health;
 mod pairing_races;
 mod pairings;
 mod people;
+mod platform_metrics;
 mod privacy;
 mod programme_lifecycle;
 mod programmes;

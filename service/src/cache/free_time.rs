@@ -86,6 +86,11 @@ impl FreeTimeCache {
     pub fn backend(&self) -> &'static str {
         self.store.backend()
     }
+
+    /// Whether the store is being skipped after a failure (metrics).
+    pub fn breaker_open(&self) -> bool {
+        self.store.breaker_open()
+    }
 }
 
 fn key(employee_id: Uuid, version: i64, horizon: Interval) -> String {

@@ -54,6 +54,11 @@ pub trait AvailabilityCache: Send + Sync {
     fn check(&self) -> BoxFuture<'_, CacheHealth>;
     /// `redis` or `in-process`, for readiness and logs.
     fn backend(&self) -> &'static str;
+    /// Whether calls skip the store after a failure (a circuit breaker,
+    /// for the metrics); a store without one never does.
+    fn breaker_open(&self) -> bool {
+        false
+    }
 }
 
 /// The store the configuration asks for: Redis when `REDIS_URL` is set (it

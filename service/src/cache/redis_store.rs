@@ -173,4 +173,8 @@ impl AvailabilityCache for RedisCache {
     fn backend(&self) -> &'static str {
         "redis"
     }
+
+    fn breaker_open(&self) -> bool {
+        !self.is_reachable()
+    }
 }

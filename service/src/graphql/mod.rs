@@ -134,6 +134,8 @@ pub struct SchemaSettings {
     pub notify: NotifySettings,
     /// The keys sealed notes and comments open with.
     pub keyring: std::sync::Arc<Keyring>,
+    /// The service's instruments, when metrics are on.
+    pub metrics: Option<std::sync::Arc<crate::instruments::Metrics>>,
 }
 
 /// Builds the schema with the configured limits. Introspection and field
@@ -203,6 +205,9 @@ fn configure<Q: ObjectType + 'static>(
         .limit_directives(config.max_directives)
         .extension(observability::OperationSpans)
         .extension(fair_share::CallerShare::new(config.max_parallel_per_caller));
+    if let Some(metrics) = data.settings.metrics {
+        builder = builder.data(metrics);
+    }
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -248,6 +253,7 @@ pub fn sdl() -> String {
                 public_base_url: config.public_base_url,
                 notify: NotifySettings::default(),
                 keyring: std::sync::Arc::new(Keyring::none()),
+                metrics: None,
             },
         ),
         Err(_) => AppSchema::Plain(

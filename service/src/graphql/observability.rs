@@ -1,5 +1,7 @@
 //! A span per GraphQL operation, named after it, with its type — never its
-//! variables (they may hold personal data).
+//! variables (they may hold personal data) — and, when metrics are on, one
+//! count of `graphql.server.operations` by type, name and outcome (`ok`,
+//! `error`; `invalid` when it never ran).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,10 +22,13 @@ impl ExtensionFactory for OperationSpans {
     }
 }
 
-/// Per-request state: the operation types found by the parser, by name.
+/// Per-request state: the operation types found by the parser, by name,
+/// and whether execution started (else the request was refused: syntax,
+/// validation, variables).
 #[derive(Default)]
 struct OperationSpan {
     types: Mutex<HashMap<Option<String>, OperationType>>,
+    executed: std::sync::atomic::AtomicBool,
 }
 
 fn type_name(ty: OperationType) -> &'static str {
@@ -42,7 +47,13 @@ impl Extension for OperationSpan {
             graphql.operation.name = tracing::field::Empty,
             graphql.operation.type = tracing::field::Empty,
         );
-        next.run(ctx).instrument(span).await
+        let response = next.run(ctx).instrument(span).await;
+        if !self.executed.load(std::sync::atomic::Ordering::Acquire)
+            && let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>()
+        {
+            metrics.graphql_operation("unknown", None, "invalid");
+        }
+        response
     }
 
     async fn parse_query(
@@ -86,6 +97,14 @@ impl Extension for OperationSpan {
         if let Some(ty) = ty {
             span.record("graphql.operation.type", type_name(ty));
         }
-        next.run(ctx, operation_name).await
+        self.executed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let response = next.run(ctx, operation_name).await;
+        if let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>() {
+            let outcome = if response.is_ok() { "ok" } else { "error" };
+            let kind = ty.map_or("unknown", type_name);
+            metrics.graphql_operation(kind, operation_name, outcome);
+        }
+        response
     }
 }

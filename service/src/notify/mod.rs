@@ -56,6 +56,8 @@ pub struct Notifier {
     mailer: Option<smtp::Mailer>,
     hook: Option<webhook::Hook>,
     send_limit: Duration,
+    /// Where each pass's outcomes are counted (metrics on).
+    metrics: Option<std::sync::Arc<crate::instruments::Metrics>>,
 }
 
 impl Notifier {
@@ -93,7 +95,17 @@ impl Notifier {
             mailer,
             hook,
             send_limit: config.send_timeout.saturating_mul(2),
+            metrics: None,
         })
+    }
+
+    /// The notifier, counting its passes into `metrics`.
+    pub fn with_metrics(
+        mut self,
+        metrics: Option<std::sync::Arc<crate::instruments::Metrics>>,
+    ) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Runs a pass every `interval` until the process ends; a failed pass
@@ -103,7 +115,20 @@ impl Notifier {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match self.pass(Utc::now()).await {
+            let pass = self.pass(Utc::now()).await;
+            if let (Ok(report), Some(metrics)) = (&pass, &self.metrics) {
+                match delivery::waiting(&self.db).await {
+                    Ok(waiting) => metrics.notifier_pass(
+                        report.sent,
+                        report.suppressed,
+                        report.retrying,
+                        report.failed,
+                        waiting,
+                    ),
+                    Err(error) => tracing::warn!(error = ?error, "counting the queue failed"),
+                }
+            }
+            match pass {
                 Ok(report) if report != PassReport::default() => {
                     tracing::info!(?report, "notifier pass");
                 }

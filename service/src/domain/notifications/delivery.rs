@@ -38,6 +38,16 @@ use crate::error::AppResult;
 /// to be taken again once the lease ends (at least once).
 pub const LEASE: Duration = Duration::minutes(15);
 
+/// How many notifications wait for delivery (PENDING, due or not): the
+/// queue depth the platform's dashboards show.
+pub async fn waiting(db: &DatabaseConnection) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait as _;
+    Ok(notification::Entity::find()
+        .filter(notification::Column::State.eq(DeliveryState::Pending))
+        .count(db)
+        .await?)
+}
+
 /// Claims up to `limit` due rows at `now`: their attempt count grows and
 /// their next attempt moves to the end of the lease, in one transaction.
 pub async fn claim(
