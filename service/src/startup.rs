@@ -273,12 +273,13 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(move |req, srv| {
-                    let started = std::time::Instant::now();
-                    let recorder = recorder.clone();
-                    let method = req.method().to_string();
                     let request_id = RequestId::from_header(req.headers());
                     let route = req.match_pattern().unwrap_or_default();
-                    let measured_route = route.clone();
+                    // Only with metrics on: nothing is copied per request otherwise.
+                    let measured = recorder.clone().map(|recorder| {
+                        let method = req.method().to_string();
+                        (recorder, method, route.clone(), std::time::Instant::now())
+                    });
                     // Semantic conventions: a server span named "{method} {route}".
                     let span_name = match route.as_str() {
                         "" => req.method().to_string(),
@@ -313,10 +314,10 @@ impl Application {
                             span.record("otel.status_code", "ERROR");
                         }
                         request_id.stamp(response.headers_mut());
-                        if let Some(recorder) = recorder {
+                        if let Some((recorder, method, route, started)) = measured {
                             recorder.http_request(
                                 &method,
-                                &measured_route,
+                                &route,
                                 response.status().as_u16(),
                                 started.elapsed().as_secs_f64(),
                             );
