@@ -268,27 +268,7 @@ fn otlp_exporter(
     protocol: crate::config::OtlpProtocol,
     endpoint: &str,
 ) -> anyhow::Result<opentelemetry_otlp::MetricExporter> {
-    use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithTonicConfig as _};
-    let builder = opentelemetry_otlp::MetricExporter::builder();
-    Ok(match protocol {
-        crate::config::OtlpProtocol::HttpProtobuf => builder
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .build()?,
-        crate::config::OtlpProtocol::Grpc if endpoint.starts_with("https://") => {
-            // The system's trust store, as for the traces.
-            let tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
-                .with_native_roots();
-            builder
-                .with_tonic()
-                .with_protocol(Protocol::Grpc)
-                .with_tls_config(tls)
-                .build()?
-        }
-        crate::config::OtlpProtocol::Grpc => {
-            builder.with_tonic().with_protocol(Protocol::Grpc).build()?
-        }
-    })
+    crate::telemetry::otlp_exporter!(opentelemetry_otlp::MetricExporter, protocol, endpoint)
 }
 
 /// The provider owns its readers; the scrape handler needs the same one.

@@ -136,6 +136,42 @@ fn with_quiet_sqlx(directives: &str) -> EnvFilter {
     EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))
 }
 
+/// Builds an OTLP exporter of `$exporter` (spans or metrics: the builders
+/// share their method names, not a trait) for `$protocol` and `$endpoint`;
+/// evaluates to `anyhow::Result<exporter>`. The transport is chosen here,
+/// not left to the exporter crate; gRPC over `https://` trusts the system's
+/// store (and `SSL_CERT_FILE`), as OTLP/HTTP does.
+macro_rules! otlp_exporter {
+    ($exporter:path, $protocol:expr, $endpoint:expr) => {{
+        use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithTonicConfig as _};
+        let builder = <$exporter>::builder();
+        let built: anyhow::Result<_> = match $protocol {
+            $crate::config::OtlpProtocol::HttpProtobuf => builder
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .build()
+                .map_err(anyhow::Error::from),
+            $crate::config::OtlpProtocol::Grpc if $endpoint.starts_with("https://") => {
+                let tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                    .with_native_roots();
+                builder
+                    .with_tonic()
+                    .with_protocol(Protocol::Grpc)
+                    .with_tls_config(tls)
+                    .build()
+                    .map_err(anyhow::Error::from)
+            }
+            $crate::config::OtlpProtocol::Grpc => builder
+                .with_tonic()
+                .with_protocol(Protocol::Grpc)
+                .build()
+                .map_err(anyhow::Error::from),
+        };
+        built
+    }};
+}
+pub(crate) use otlp_exporter;
+
 /// An OTLP exporter configured from the standard environment variables.
 /// The transport is chosen here, not left to the exporter crate, so a
 /// protocol it cannot speak is a configuration error at start (see
@@ -145,25 +181,7 @@ fn tracer_provider(
     endpoint: &str,
     service_name: &str,
 ) -> anyhow::Result<SdkTracerProvider> {
-    use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithTonicConfig as _};
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    let exporter = match protocol {
-        OtlpProtocol::HttpProtobuf => builder
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .build()?,
-        OtlpProtocol::Grpc if endpoint.starts_with("https://") => {
-            // The system's trust store (and `SSL_CERT_FILE`), as for OTLP/HTTP.
-            let tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
-                .with_native_roots();
-            builder
-                .with_tonic()
-                .with_protocol(Protocol::Grpc)
-                .with_tls_config(tls)
-                .build()?
-        }
-        OtlpProtocol::Grpc => builder.with_tonic().with_protocol(Protocol::Grpc).build()?,
-    };
+    let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, protocol, endpoint)?;
     let resource = Resource::builder()
         .with_service_name(service_name.to_owned())
         .build();

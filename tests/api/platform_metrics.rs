@@ -22,21 +22,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         samples.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value})
 print(json.dumps(samples))
 "#;
-    use std::io::Write as _;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", PARSE])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = crate::helpers::python_with_stdin(PARSE, text.as_bytes());
     assert!(
         output.status.success(),
         "the scrape does not parse: {}\n{text}",
