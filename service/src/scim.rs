@@ -12,6 +12,16 @@
 //! `DELETE` deactivates (Tandem keeps a leaver's programme history), so the
 //! user then reads `active: false` rather than 404. Attributes Tandem does not
 //! hold (phone numbers, addresses, …) are ignored, as providers send many.
+//!
+//! Validators and providers discover all this at `/ServiceProviderConfig`,
+//! `/Schemas` and `/ResourceTypes` ([`discovery`]); the User JSON carries
+//! exactly what the User schema declares, unassigned attributes omitted.
+//! Every error under `/scim/v2`, unknown routes and methods included, is a
+//! SCIM error body (RFC 7644 §3.12).
+
+mod discovery;
+mod patch;
+mod projection;
 
 use std::collections::HashMap;
 
@@ -29,11 +39,11 @@ use crate::domain::hris::directory::{self, UserFilter};
 use crate::domain::text::{holds_refused_char, json_holds_refused_char};
 use crate::error::{AppError, retry_once};
 use crate::http::AppState;
+use projection::Projection;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-const CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const CONTENT_TYPE: &str = "application/scim+json";
 /// Largest request body: one user.
 const MAX_BODY: usize = 64 * 1024;
@@ -42,21 +52,64 @@ const MAX_COUNT: u64 = 1_000;
 /// Page size when the client names none.
 const DEFAULT_COUNT: u64 = 100;
 
-/// Registers the SCIM routes (under `/scim/v2`).
+/// Registers the SCIM routes (under `/scim/v2`). Each path is one resource
+/// whose other methods answer a SCIM 405 with `Allow` (actix alone would
+/// answer an empty 404), and any other path a SCIM 404: SCIM clients read
+/// the body of every error. `/Users/.search` comes before `/Users/{id}`,
+/// which would otherwise take it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Users", web::get().to(list))
-        .route("/Users", web::post().to(create))
-        .route("/Users/{id}", web::get().to(fetch))
-        .route("/Users/{id}", web::put().to(replace))
-        .route("/Users/{id}", web::patch().to(patch))
-        .route("/Users/{id}", web::delete().to(remove))
-        .route(
-            "/ServiceProviderConfig",
-            web::get().to(service_provider_config),
-        );
+    cfg.service(
+        endpoint("/Users", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(endpoint("/Users/.search", "POST").route(web::post().to(search)))
+    .service(
+        endpoint("/Users/{id}", "GET, PUT, PATCH, DELETE")
+            .route(web::get().to(fetch))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(remove)),
+    )
+    .service(endpoint("/.search", "POST").route(web::post().to(search)))
+    .service(
+        endpoint("/ServiceProviderConfig", "GET")
+            .route(web::get().to(discovery::service_provider_config)),
+    )
+    .service(endpoint("/Schemas", "GET").route(web::get().to(discovery::schemas)))
+    .service(endpoint("/Schemas/{id}", "GET").route(web::get().to(discovery::schema)))
+    .service(endpoint("/ResourceTypes", "GET").route(web::get().to(discovery::resource_types)))
+    .service(endpoint("/ResourceTypes/{id}", "GET").route(web::get().to(discovery::resource_type)))
+    .default_service(web::to(no_such_endpoint));
+}
+
+/// The resource at `path`, answering the methods it has no route for with
+/// a SCIM 405 naming those it has (`allow`, RFC 9110 §15.5.6).
+fn endpoint(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        method_not_allowed(&req, allow)
+    }))
+}
+
+fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
+    let path = req
+        .match_pattern()
+        .unwrap_or_else(|| "this path".to_owned());
+    let detail = format!("{} is not supported on {path}; use {allow}", req.method());
+    let mut response = ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, detail).response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Anything under `/scim/v2` that is no endpoint.
+async fn no_such_endpoint() -> HttpResponse {
+    ScimError::new(StatusCode::NOT_FOUND, None, "no such endpoint").response()
 }
 
 /// A SCIM error response (RFC 7644 §3.12).
+#[derive(Debug)]
 struct ScimError {
     status: StatusCode,
     scim_type: Option<&'static str>,
@@ -202,20 +255,15 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
     }
 }
 
-/// The SCIM representation of an employee.
+/// The SCIM representation of an employee: the attributes the User schema
+/// declares, those unassigned left out (RFC 7643 §2.5).
 fn user_json(person: &employee::Model) -> Value {
-    json!({
+    let mut user = json!({
         "schemas": [USER_SCHEMA],
         "id": person.id,
         "externalId": person.external_id,
         "userName": person.email,
-        "name": {
-            "givenName": person.given_name,
-            "familyName": person.family_name,
-            "formatted": person.display_name,
-        },
         "displayName": person.display_name,
-        "title": person.job_title,
         "timezone": person.timezone,
         "active": person.status != EmployeeStatus::Terminated,
         "emails": [{ "value": person.email, "type": "work", "primary": true }],
@@ -225,11 +273,30 @@ fn user_json(person: &employee::Model) -> Value {
             "lastModified": person.updated_at.to_rfc3339(),
             "location": format!("/scim/v2/Users/{}", person.id),
         },
-    })
+    });
+    let name: Map<String, Value> = [
+        ("givenName", &person.given_name),
+        ("familyName", &person.family_name),
+    ]
+    .into_iter()
+    .filter_map(|(part, value)| Some((part.to_owned(), json!(value.as_ref()?))))
+    .collect();
+    if !name.is_empty() {
+        user["name"] = Value::Object(name);
+    }
+    if let Some(title) = &person.job_title {
+        user["title"] = json!(title);
+    }
+    user
 }
 
-fn user_response(status: StatusCode, person: &employee::Model) -> HttpResponse {
-    let mut response = scim_json(status, &user_json(person));
+/// One user with the attributes the request asked for, and its `Location`.
+fn user_response(
+    status: StatusCode,
+    person: &employee::Model,
+    projection: &Projection,
+) -> HttpResponse {
+    let mut response = scim_json(status, &projection.apply(user_json(person)));
     if let Ok(location) = HeaderValue::from_str(&format!("/scim/v2/Users/{}", person.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -323,54 +390,7 @@ fn primary_email(emails: &Value) -> Option<String> {
     primary["value"].as_str().map(str::to_owned)
 }
 
-/// The attributes one PATCH operation sets, as a (partial) user object.
-fn operation_attributes(operation: &Value) -> Result<Map<String, Value>, ScimError> {
-    let op = operation["op"]
-        .as_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let value = operation.get("value").cloned().unwrap_or(Value::Null);
-    let value = match op.as_str() {
-        "add" | "replace" => value,
-        "remove" => Value::Null,
-        _ => {
-            return Err(ScimError::invalid(
-                "invalidSyntax",
-                format!("unknown op `{op}`"),
-            ));
-        }
-    };
-    let Some(path) = operation["path"].as_str() else {
-        return match value {
-            Value::Object(map) => Ok(map),
-            _ => Err(ScimError::invalid(
-                "invalidValue",
-                "an operation without path needs an object value",
-            )),
-        };
-    };
-    let path = path.trim();
-    let lower = path.to_ascii_lowercase();
-    let mut attributes = Map::new();
-    if let Some(part) = lower.strip_prefix("name.") {
-        let mut name = Map::new();
-        name.insert(part.to_owned(), value);
-        attributes.insert("name".to_owned(), Value::Object(name));
-    } else if lower.starts_with("emails") {
-        let email = match &value {
-            Value::Array(_) => primary_email(&value)
-                .map(Value::String)
-                .unwrap_or(Value::Null),
-            other => other.clone(),
-        };
-        attributes.insert("userName".to_owned(), email);
-    } else {
-        attributes.insert(path.to_owned(), value);
-    }
-    Ok(attributes)
-}
-
-fn filter_of(raw: Option<&String>) -> Result<UserFilter, ScimError> {
+fn filter_of(raw: Option<&str>) -> Result<UserFilter, ScimError> {
     let Some(raw) = raw.map(|f| f.trim()).filter(|f| !f.is_empty()) else {
         return Ok(UserFilter::All);
     };
@@ -405,7 +425,7 @@ fn filter_of(raw: Option<&String>) -> Result<UserFilter, ScimError> {
     }
 }
 
-fn number(raw: Option<&String>, default: u64) -> Result<u64, ScimError> {
+fn number(raw: Option<&str>, default: u64) -> Result<u64, ScimError> {
     match raw {
         None => Ok(default),
         Some(v) => v
@@ -416,28 +436,150 @@ fn number(raw: Option<&String>, default: u64) -> Result<u64, ScimError> {
     }
 }
 
+/// A startIndex or count in a SearchRequest: a number (or a numeric string).
+fn json_number(value: Option<&Value>, default: u64) -> Result<u64, ScimError> {
+    match value {
+        None | Some(Value::Null) => Ok(default),
+        // Below 1 reads as 1 (startIndex) or 0 (count), as in a query string.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.as_u64().unwrap_or(0)),
+        Some(Value::String(s)) => number(Some(s), default),
+        Some(_) => Err(ScimError::invalid(
+            "invalidValue",
+            "startIndex and count are integers",
+        )),
+    }
+}
+
+/// The attribute names of a SearchRequest member: an array of strings (or
+/// one comma-separated string, as in a query string).
+fn names(value: Option<&Value>) -> Result<Vec<&str>, ScimError> {
+    let invalid = || {
+        ScimError::invalid(
+            "invalidValue",
+            "attributes and excludedAttributes are arrays of attribute names",
+        )
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().ok_or_else(invalid))
+            .collect(),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// What a list or search asks for: which users, which page, which attributes.
+struct Query {
+    filter: UserFilter,
+    /// 1-based.
+    start: u64,
+    count: u64,
+    projection: Projection,
+}
+
+impl Query {
+    /// From `GET /Users`'s query string.
+    fn from_params(params: &HashMap<String, String>) -> Result<Self, ScimError> {
+        let param = |name: &str| params.get(name).map(String::as_str);
+        Ok(Self {
+            filter: filter_of(param("filter"))?,
+            start: number(param("startIndex"), 1)?.max(1),
+            count: number(param("count"), DEFAULT_COUNT)?.min(MAX_COUNT),
+            projection: projection_of(params),
+        })
+    }
+
+    /// From a SearchRequest body (RFC 7644 §3.4.3); members are matched
+    /// case-insensitively, `sortBy` is ignored as in a query string.
+    fn from_search(body: &Map<String, Value>) -> Result<Self, ScimError> {
+        let member = |name: &str| {
+            body.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value)
+        };
+        let filter = match member("filter") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(filter)) => Some(filter.as_str()),
+            Some(_) => {
+                return Err(ScimError::invalid(
+                    "invalidFilter",
+                    "filter must be a string",
+                ));
+            }
+        };
+        Ok(Self {
+            filter: filter_of(filter)?,
+            start: json_number(member("startIndex"), 1)?.max(1),
+            count: json_number(member("count"), DEFAULT_COUNT)?.min(MAX_COUNT),
+            projection: Projection::new(
+                names(member("attributes"))?,
+                names(member("excludedAttributes"))?,
+            ),
+        })
+    }
+}
+
+fn query_params(req: &HttpRequest) -> Result<HashMap<String, String>, ScimError> {
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|_| ScimError::invalid("invalidSyntax", "malformed query string"))
+}
+
+/// `attributes` / `excludedAttributes` of a query string.
+fn projection_of(params: &HashMap<String, String>) -> Projection {
+    Projection::new(
+        params.get("attributes").map(String::as_str),
+        params.get("excludedAttributes").map(String::as_str),
+    )
+}
+
+/// The ListResponse answering `query`.
+async fn page(state: &AppState, caller: &Caller, query: &Query) -> ScimResult {
+    let offset = query.start - 1;
+    let (total, page) =
+        directory::list(&state.db, caller, &query.filter, offset, query.count).await?;
+    let resources: Vec<Value> = page
+        .iter()
+        .map(|person| query.projection.apply(user_json(person)))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": query.start,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
+}
+
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     finish(
         async {
             let caller = authenticate(&req, &state).await?;
-            let params = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-                .map_err(|_| ScimError::invalid("invalidSyntax", "malformed query string"))?;
-            let filter = filter_of(params.get("filter"))?;
-            let start = number(params.get("startIndex"), 1)?.max(1);
-            let count = number(params.get("count"), DEFAULT_COUNT)?.min(MAX_COUNT);
-            let (total, page) =
-                directory::list(&state.db, &caller, &filter, start - 1, count).await?;
-            let resources: Vec<Value> = page.iter().map(user_json).collect();
-            Ok(scim_json(
-                StatusCode::OK,
-                &json!({
-                    "schemas": [LIST_SCHEMA],
-                    "totalResults": total,
-                    "startIndex": start,
-                    "itemsPerPage": resources.len(),
-                    "Resources": resources,
-                }),
-            ))
+            let query = Query::from_params(&query_params(&req)?)?;
+            page(&state, &caller, &query).await
+        }
+        .await,
+    )
+}
+
+/// `POST /Users/.search` and `POST /.search` (RFC 7644 §3.4.3): a list whose
+/// query is in the body. Users are the only resource type, so the root
+/// search is the same.
+async fn search(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    finish(
+        async {
+            let caller = authenticate(&req, &state).await?;
+            let body = parse_body(&read_body(payload).await?)?;
+            page(&state, &caller, &Query::from_search(&body)?).await
         }
         .await,
     )
@@ -451,8 +593,9 @@ async fn fetch(
     finish(
         async {
             let caller = authenticate(&req, &state).await?;
+            let projection = projection_of(&query_params(&req)?);
             let person = directory::get(&state.db, &caller, parse_id(&path)?).await?;
-            Ok(user_response(StatusCode::OK, &person))
+            Ok(user_response(StatusCode::OK, &person, &projection))
         }
         .await,
     )
@@ -466,6 +609,7 @@ async fn create(
     finish(
         async {
             let caller = authenticate(&req, &state).await?;
+            let projection = projection_of(&query_params(&req)?);
             let attributes = parse_body(&read_body(payload).await?)?;
             let mut record = EmployeeRecord::default();
             apply_attributes(&mut record, &attributes, None)?;
@@ -486,7 +630,7 @@ async fn create(
             let person =
                 retry_once(|| directory::provision(&state.db, &caller, ratio, record.clone()))
                     .await?;
-            Ok(user_response(StatusCode::CREATED, &person))
+            Ok(user_response(StatusCode::CREATED, &person, &projection))
         }
         .await,
     )
@@ -505,11 +649,16 @@ async fn current(
 
 /// Provisions the record; a transaction lost to a concurrent one is run
 /// once more (setting a user to a given state is idempotent).
-async fn save(state: &AppState, caller: &Caller, record: EmployeeRecord) -> ScimResult {
+async fn save(
+    state: &AppState,
+    caller: &Caller,
+    record: EmployeeRecord,
+    projection: &Projection,
+) -> ScimResult {
     let ratio = state.config.rules.hris_max_deactivation_ratio;
     let person =
         retry_once(|| directory::provision(&state.db, caller, ratio, record.clone())).await?;
-    Ok(user_response(StatusCode::OK, &person))
+    Ok(user_response(StatusCode::OK, &person, projection))
 }
 
 async fn replace(
@@ -521,6 +670,7 @@ async fn replace(
     finish(
         async {
             let (caller, stored) = current(&req, &state, &path).await?;
+            let projection = projection_of(&query_params(&req)?);
             let attributes = parse_body(&read_body(payload).await?)?;
             let key = stored.external_id.clone();
             // PUT replaces what SCIM describes; the HRIS's own attributes stay.
@@ -536,7 +686,7 @@ async fn replace(
             if record.email.trim().is_empty() {
                 return Err(ScimError::invalid("invalidValue", "userName is required"));
             }
-            save(&state, &caller, record).await
+            save(&state, &caller, record, &projection).await
         }
         .await,
     )
@@ -551,6 +701,7 @@ async fn patch(
     finish(
         async {
             let (caller, mut record) = current(&req, &state, &path).await?;
+            let projection = projection_of(&query_params(&req)?);
             let request = parse_body(&read_body(payload).await?)?;
             let operations = request
                 .iter()
@@ -559,10 +710,9 @@ async fn patch(
                 .ok_or_else(|| ScimError::invalid("invalidSyntax", "Operations is required"))?;
             let key = record.external_id.clone();
             for operation in operations {
-                let attributes = operation_attributes(operation)?;
-                apply_attributes(&mut record, &attributes, Some(&key))?;
+                patch::apply_operation(&mut record, operation, &key)?;
             }
-            save(&state, &caller, record).await
+            save(&state, &caller, record, &projection).await
         }
         .await,
     )
@@ -580,30 +730,9 @@ async fn remove(
                 status: Some(EmployeeStatus::Terminated),
                 ..record
             };
-            save(&state, &caller, leaving).await?;
+            save(&state, &caller, leaving, &Projection::default()).await?;
             Ok(HttpResponse::NoContent().finish())
         }
         .await,
-    )
-}
-
-async fn service_provider_config() -> HttpResponse {
-    scim_json(
-        StatusCode::OK,
-        &json!({
-            "schemas": [CONFIG_SCHEMA],
-            "patch": { "supported": true },
-            "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
-            "filter": { "supported": true, "maxResults": MAX_COUNT },
-            "changePassword": { "supported": false },
-            "sort": { "supported": false },
-            "etag": { "supported": false },
-            "authenticationSchemes": [{
-                "type": "oauthbearertoken",
-                "name": "OAuth Bearer Token",
-                "description": "A token of the identity provider with the hris role",
-                "primary": true,
-            }],
-        }),
     )
 }

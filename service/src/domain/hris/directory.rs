@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::plan::DEFAULT_TIMEZONE;
 use super::{EmployeeRecord, SyncRequest};
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
@@ -23,6 +24,64 @@ pub enum UserFilter {
     UserName(String),
     /// `externalId eq "…"`.
     ExternalId(String),
+}
+
+/// An attribute of an employee a provisioning client may ask to unassign
+/// (SCIM PATCH `remove`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attribute {
+    /// The work email (SCIM `userName`, and the one address of `emails`).
+    Email,
+    /// The HRIS key.
+    ExternalId,
+    /// First name.
+    GivenName,
+    /// Last name.
+    FamilyName,
+    /// The name shown.
+    DisplayName,
+    /// Job title.
+    JobTitle,
+    /// IANA time zone.
+    Timezone,
+    /// Employment status (SCIM `active`).
+    Status,
+}
+
+/// Unassigns `attribute` on `record`. Names and title simply go; an
+/// employee always has a display name and a time zone, so those fall back to
+/// what Tandem gives a person whose record names none: the display name is
+/// derived again ("given family", else the email's local part) and the time
+/// zone becomes [`DEFAULT_TIMEZONE`]. The email (the person's identity and
+/// sign-in), the HRIS key and the status cannot be unassigned: refused
+/// with a message saying what to do instead.
+pub fn unassign(record: &mut EmployeeRecord, attribute: Attribute) -> AppResult<()> {
+    match attribute {
+        Attribute::GivenName => record.given_name = None,
+        Attribute::FamilyName => record.family_name = None,
+        Attribute::DisplayName => record.display_name = None,
+        Attribute::JobTitle => record.job_title = None,
+        Attribute::Timezone => record.timezone = Some(DEFAULT_TIMEZONE.to_owned()),
+        Attribute::Email => {
+            return Err(AppError::bad_input(
+                "email",
+                "the work email identifies the employee and cannot be removed; replace it instead",
+            ));
+        }
+        Attribute::ExternalId => {
+            return Err(AppError::bad_input(
+                "externalId",
+                "externalId cannot change",
+            ));
+        }
+        Attribute::Status => {
+            return Err(AppError::bad_input(
+                "status",
+                "an employee always has a status; set active to false to deactivate",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn require_hris(caller: &Caller) -> AppResult<()> {
@@ -168,4 +227,51 @@ pub async fn provision(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("user"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unassigned_attributes_fall_back_to_what_a_new_employee_gets() {
+        let mut record = EmployeeRecord {
+            email: "ada@corp.example".into(),
+            given_name: Some("Ada".into()),
+            display_name: Some("Countess".into()),
+            job_title: Some("Analyst".into()),
+            timezone: Some("Europe/London".into()),
+            ..Default::default()
+        };
+        for attribute in [
+            Attribute::GivenName,
+            Attribute::DisplayName,
+            Attribute::JobTitle,
+            Attribute::Timezone,
+        ] {
+            unassign(&mut record, attribute).unwrap();
+        }
+        assert_eq!(record.given_name, None);
+        assert_eq!(record.display_name, None, "derived again when planned");
+        assert_eq!(record.job_title, None);
+        assert_eq!(record.timezone.as_deref(), Some(DEFAULT_TIMEZONE));
+    }
+
+    #[test]
+    fn identity_key_and_status_cannot_be_unassigned() {
+        let mut record = EmployeeRecord {
+            email: "ada@corp.example".into(),
+            external_id: "E-1".into(),
+            ..Default::default()
+        };
+        for attribute in [Attribute::Email, Attribute::ExternalId, Attribute::Status] {
+            let refused = unassign(&mut record, attribute).unwrap_err();
+            assert!(
+                matches!(refused, AppError::BadInput { .. }),
+                "{attribute:?}"
+            );
+        }
+        assert_eq!(record.email, "ada@corp.example");
+        assert_eq!(record.external_id, "E-1");
+    }
 }
