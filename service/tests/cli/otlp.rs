@@ -1,10 +1,12 @@
-//! Traces as a collector receives them: the binary exports to a real OTLP
-//! receiver started here — OTLP/HTTP (HTTP/1.1, protobuf body) or OTLP/gRPC
-//! (HTTP/2, length-prefixed protobuf, `grpc-status` trailer) — and the test
-//! decodes every export request with the OpenTelemetry protobuf definitions.
+//! Traces (and metrics) as a collector receives them: the binary exports to
+//! a real OTLP receiver started here — OTLP/HTTP (HTTP/1.1, protobuf body)
+//! or OTLP/gRPC (HTTP/2, length-prefixed protobuf, `grpc-status` trailer) —
+//! and the test decodes every export request with the OpenTelemetry
+//! protobuf definitions. Metrics go to the same collector on their own path.
 
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -20,6 +22,13 @@ struct Export {
     content_type: String,
     /// The protobuf message (for gRPC, without the 5-byte frame prefix).
     message: Vec<u8>,
+}
+
+impl Export {
+    /// Whether it carries spans (the rest are metrics).
+    fn is_trace(&self) -> bool {
+        self.path == "/v1/traces" || self.path.contains("TraceService")
+    }
 }
 
 type Exports = Arc<Mutex<Vec<Export>>>;
@@ -454,7 +463,7 @@ fn check_exported_trace(exports: &[Export], token: &str) {
 /// Spans of the whole export, after checking each request decodes.
 fn decoded_spans(exports: &[Export]) -> Vec<(Resource, Span)> {
     let mut spans = Vec::new();
-    for export in exports {
+    for export in exports.iter().filter(|export| export.is_trace()) {
         let request = ExportTraceServiceRequest::decode(export.message.as_slice())
             .expect("a valid ExportTraceServiceRequest");
         for resource_spans in request.resource_spans {
@@ -483,10 +492,31 @@ fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
     ]);
     let exports = exports.lock().unwrap();
     for export in exports.iter() {
-        assert_eq!(export.path, "/v1/traces");
+        assert!(
+            ["/v1/traces", "/v1/metrics"].contains(&export.path.as_str()),
+            "{}",
+            export.path
+        );
         assert_eq!(export.content_type, "application/x-protobuf");
     }
     check_exported_trace(&exports, &token);
+    // The metrics, flushed at the same SIGTERM, name the request served.
+    let metrics: Vec<String> = exports
+        .iter()
+        .filter(|export| export.path == "/v1/metrics")
+        .flat_map(|export| {
+            ExportMetricsServiceRequest::decode(export.message.as_slice())
+                .expect("a valid ExportMetricsServiceRequest")
+                .resource_metrics
+        })
+        .flat_map(|resource| resource.scope_metrics)
+        .flat_map(|scope| scope.metrics)
+        .map(|metric| metric.name)
+        .collect();
+    assert!(
+        metrics.iter().any(|name| name == "http.server.request.duration"),
+        "{metrics:?}"
+    );
     for (resource, _) in decoded_spans(&exports) {
         assert_eq!(
             string_attribute(&resource.attributes, "deployment.environment.name"),
@@ -509,9 +539,14 @@ fn spans_are_exported_with_otlp_grpc_when_configured() {
     ]);
     let exports = exports.lock().unwrap();
     for export in exports.iter() {
-        assert_eq!(
-            export.path,
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        assert!(
+            [
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+            ]
+            .contains(&export.path.as_str()),
+            "{}",
+            export.path
         );
         assert!(export.content_type.starts_with("application/grpc"));
     }
