@@ -9,7 +9,8 @@
 //! The bearer token, the rate limit and the error codes are GraphQL's (the
 //! body of a refusal is a GraphQL-shaped error). The CSV is RFC 4180 (CRLF,
 //! quotes where needed), UTF-8 with a byte-order mark so Excel reads accents
-//! right, delimited by `EXPORT_CSV_DELIMITER`. Rows are streamed page by
+//! right, delimited by `EXPORT_CSV_DELIMITER`; a text cell that a
+//! spreadsheet would run as a formula is prefixed with `'`. Rows are streamed page by
 //! page: memory holds one page whatever the programme's size. A failure after
 //! the first bytes cannot change the status any more: the download is cut
 //! short (the client sees an incomplete transfer) and the cause is logged.
@@ -209,11 +210,30 @@ fn csv_bytes(delimiter: u8, header: Option<&[&str]>, rows: &[Row]) -> Result<Vec
         writer.write_record(header).map_err(failed)?;
     }
     for row in rows {
-        writer.write_record(row).map_err(failed)?;
+        for cell in row {
+            writer
+                .write_field(neutralized(cell).as_bytes())
+                .map_err(failed)?;
+        }
+        writer.write_record(None::<&[u8]>).map_err(failed)?;
     }
     writer
         .into_inner()
         .map_err(|err| AppError::Internal(anyhow::anyhow!("csv: {}", err.error())))
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+/// carriage return first, or their full-width forms; OWASP's CSV injection)
+/// gets a leading `'`, unless it is a plain number (a negative NPS stays a
+/// number). Names and departments come from the HRIS and SCIM.
+fn neutralized(cell: &str) -> std::borrow::Cow<'_, str> {
+    const FORMULA_STARTS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+    let risky = cell.starts_with(FORMULA_STARTS) && cell.parse::<f64>().is_err();
+    if risky {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 fn not_found() -> HttpResponse {
@@ -242,4 +262,20 @@ fn refusal(err: AppError) -> HttpResponse {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralized;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_kept() {
+        assert_eq!(neutralized("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralized("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralized("+33 1 23"), "'+33 1 23");
+        assert_eq!(neutralized("＝1+1"), "'＝1+1");
+        assert_eq!(neutralized("-12.500"), "-12.500");
+        assert_eq!(neutralized("Zoë Lefèvre"), "Zoë Lefèvre");
+        assert_eq!(neutralized(""), "");
+    }
 }

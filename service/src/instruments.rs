@@ -139,12 +139,22 @@ impl Metrics {
         let _ = self.provider.shutdown();
     }
 
-    /// Records one HTTP request (`route`: the matched pattern, never the path).
+    /// Records one HTTP request (`route`: the matched pattern, never the
+    /// path; a method outside HTTP's own is `_OTHER`, as the conventions
+    /// say, so no client can grow the series).
     pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        const KNOWN: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ];
+        let method = KNOWN
+            .iter()
+            .find(|known| **known == method)
+            .copied()
+            .unwrap_or("_OTHER");
         self.request_duration.record(
             seconds,
             &[
-                KeyValue::new("http.request.method", method.to_owned()),
+                KeyValue::new("http.request.method", method),
                 KeyValue::new("http.route", route.to_owned()),
                 KeyValue::new("http.response.status_code", i64::from(status)),
             ],
@@ -167,6 +177,9 @@ impl Metrics {
 
     /// `name`, or `other` once [`MAX_OPERATION_NAMES`] names were seen.
     fn bounded_name(&self, name: &str) -> String {
+        if name.len() > crate::graphql::limits::MAX_OPERATION_NAME {
+            return "other".to_owned();
+        }
         let Ok(mut seen) = self.operation_names.lock() else {
             return "other".to_owned();
         };

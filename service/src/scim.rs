@@ -425,13 +425,16 @@ fn filter_of(raw: Option<&str>) -> Result<UserFilter, ScimError> {
     }
 }
 
+/// The largest startIndex or count read (far above any directory's size).
+const MAX_INDEX: u64 = 1 << 40;
+
 fn number(raw: Option<&str>, default: u64) -> Result<u64, ScimError> {
     match raw {
         None => Ok(default),
         Some(v) => v
             .trim()
             .parse::<i64>()
-            .map(|n| n.max(0) as u64)
+            .map(|n| u64::try_from(n).unwrap_or(0).min(MAX_INDEX))
             .map_err(|_| ScimError::invalid("invalidValue", "startIndex and count are integers")),
     }
 }
@@ -441,7 +444,11 @@ fn json_number(value: Option<&Value>, default: u64) -> Result<u64, ScimError> {
     match value {
         None | Some(Value::Null) => Ok(default),
         // Below 1 reads as 1 (startIndex) or 0 (count), as in a query string.
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.as_u64().unwrap_or(0)),
+        // Beyond i64 the database layer cannot bind it: clamped far above
+        // any directory's size.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            Ok(n.as_u64().unwrap_or(0).min(MAX_INDEX))
+        }
         Some(Value::String(s)) => number(Some(s), default),
         Some(_) => Err(ScimError::invalid(
             "invalidValue",

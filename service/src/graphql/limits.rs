@@ -124,6 +124,7 @@ pub fn admit(
         }
     })?;
     check_shape(&document, limits)?;
+    check_operation_names(&document)?;
     check_text(&document, variables)?;
     Ok(document)
 }
@@ -462,12 +463,25 @@ pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Resul
             }
         }
     }
+    // Every `_entities` field of the document counts together (aliases,
+    // fragments, operations), as each representation is one lookup.
+    let defaults = variable_defaults(document);
+    let mut representations = 0usize;
     while let Some(set) = sets.pop() {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
                     if field.node.name.node == "_entities" {
-                        check_representations(&field.node.arguments, variables)?;
+                        representations = representations.saturating_add(representations_in(
+                            &field.node.arguments,
+                            variables,
+                            &defaults,
+                        ));
+                        if representations > MAX_REPRESENTATIONS {
+                            return Err(Refusal::bad_request(format!(
+                                "_entities takes at most {MAX_REPRESENTATIONS} representations a document"
+                            )));
+                        }
                     }
                     for (argument, value) in &field.node.arguments {
                         if literal_has_refused_char(&value.node) {
@@ -522,6 +536,22 @@ fn literal_has_refused_char(value: &async_graphql_value::Value) -> bool {
     }
 }
 
+/// Longest operation name: a name reaches spans, logs and metric labels.
+pub const MAX_OPERATION_NAME: usize = 128;
+
+/// Refuses an operation whose name is longer than [`MAX_OPERATION_NAME`].
+fn check_operation_names(document: &ExecutableDocument) -> Result<(), Refusal> {
+    // Named operations are in `Multiple` (a lone anonymous one is `Single`).
+    if let DocumentOperations::Multiple(ops) = &document.operations
+        && ops.keys().any(|name| name.len() > MAX_OPERATION_NAME)
+    {
+        return Err(Refusal::bad_request(format!(
+            "operation names are at most {MAX_OPERATION_NAME} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a variable declared with a type the schema has no input of
 /// (`query($x: [Nope])`): async-graphql 7.2 validates a list-typed
 /// variable's default against the type and panics on an unknown one.
@@ -555,39 +585,56 @@ pub fn check_variable_types(
     Ok(())
 }
 
-/// Most representations one `_entities` call looks up (federation): each
-/// is one lookup, and a gateway asks for a page of entities at a time.
+/// Most representations one document's `_entities` fields look up
+/// together (federation): each is one lookup, and a gateway asks for a page
+/// of entities at a time.
 pub const MAX_REPRESENTATIONS: usize = 500;
 
-/// Refuses an `_entities` call with more than [`MAX_REPRESENTATIONS`]
-/// representations, given inline or as a variable.
-fn check_representations(
+/// How many representations an `_entities` field's arguments hold: inline,
+/// in a variable, or in that variable's default when the request has none.
+fn representations_in(
     arguments: &[(
         async_graphql::Positioned<Name>,
         async_graphql::Positioned<async_graphql_value::Value>,
     )],
     variables: &Variables,
-) -> Result<(), Refusal> {
+    defaults: &HashMap<&str, &Value>,
+) -> usize {
     use async_graphql_value::Value as Literal;
-    for (name, value) in arguments {
-        if name.node != "representations" {
-            continue;
-        }
-        let count = match &value.node {
+    arguments
+        .iter()
+        .filter(|(name, _)| name.node == "representations")
+        .map(|(_, value)| match &value.node {
             Literal::List(items) => items.len(),
-            Literal::Variable(variable) => match variables.get(variable) {
-                Some(Value::List(items)) => items.len(),
-                _ => 0,
-            },
+            Literal::Variable(variable) => {
+                match variables
+                    .get(variable)
+                    .or_else(|| defaults.get(variable.as_str()).copied())
+                {
+                    Some(Value::List(items)) => items.len(),
+                    _ => 0,
+                }
+            }
             _ => 0,
+        })
+        .sum()
+}
+
+/// The default values of the document's variables, by name.
+fn variable_defaults(document: &ExecutableDocument) -> HashMap<&str, &Value> {
+    let operations: Vec<&async_graphql::parser::types::OperationDefinition> =
+        match &document.operations {
+            DocumentOperations::Single(op) => vec![&op.node],
+            DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
         };
-        if count > MAX_REPRESENTATIONS {
-            return Err(Refusal::bad_request(format!(
-                "_entities takes at most {MAX_REPRESENTATIONS} representations at a time"
-            )));
-        }
-    }
-    Ok(())
+    operations
+        .into_iter()
+        .flat_map(|op| op.variable_definitions.iter())
+        .filter_map(|definition| {
+            let default = definition.node.default_value.as_ref()?;
+            Some((definition.node.name.node.as_str(), &default.node))
+        })
+        .collect()
 }
 
 /// Whether a literal holds an integer outside `Int`'s 32 bits. async-graphql
@@ -669,6 +716,15 @@ mod tests {
     }
 
     #[test]
+    fn operation_names_are_bounded() {
+        let long = "A".repeat(MAX_OPERATION_NAME + 1);
+        assert!(admitted(&format!("query {long} {{ a }}")).is_err());
+        assert!(admitted(&format!("query B {{ a }} query {long} {{ b }}")).is_err());
+        let longest = "A".repeat(MAX_OPERATION_NAME);
+        assert_eq!(admitted(&format!("query {longest} {{ a }}")), Ok(()));
+    }
+
+    #[test]
     fn variables_of_unknown_types_are_refused_at_any_list_depth() {
         let known: std::collections::HashSet<String> =
             ["Int", "UUID"].iter().map(|s| (*s).to_owned()).collect();
@@ -702,6 +758,18 @@ mod tests {
             serde_json::json!({ "r": vec![serde_json::json!({"__typename": "Employee"}); 501] });
         let refused = admit(query, &Variables::from_json(many), &LIMITS).unwrap_err();
         assert_eq!(refused.kind, RefusalKind::BadRequest);
+        // A default value counts when the request sends no variable.
+        let items = vec!["{__typename: \"Employee\"}"; 501].join(", ");
+        let by_default = format!(
+            "query($r: [_Any!]! = [{items}]) {{ _entities(representations: $r) {{ __typename }} }}"
+        );
+        assert!(admitted(&by_default).is_err());
+        // Aliases add up.
+        let half = vec!["{__typename: \"Employee\"}"; 300].join(", ");
+        let aliased = format!(
+            "{{ a: _entities(representations: [{half}]) {{ __typename }} b: _entities(representations: [{half}]) {{ __typename }} }}"
+        );
+        assert!(admitted(&aliased).is_err());
     }
 
     #[test]

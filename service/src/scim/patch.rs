@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ScimError, USER_SCHEMA, apply_attributes, primary_email};
+use super::{ScimError, USER_SCHEMA, apply_attributes};
 use crate::domain::hris::EmployeeRecord;
 use crate::domain::hris::directory::{self, Attribute};
 
@@ -52,17 +52,50 @@ fn operation_attributes(path: Option<&str>, value: Value) -> Result<Map<String, 
         name.insert(part.to_owned(), value);
         attributes.insert("name".to_owned(), Value::Object(name));
     } else if lower.starts_with("emails") {
-        let email = match &value {
-            Value::Array(_) => primary_email(&value)
-                .map(Value::String)
-                .unwrap_or(Value::Null),
-            other => other.clone(),
-        };
-        attributes.insert("userName".to_owned(), email);
+        // Tandem holds one address, the work email (userName): only an
+        // operation naming it (primary, or type work) changes it. Any other
+        // address is one Tandem does not hold, and is left alone — never
+        // taken for the person's identity.
+        if let Some(email) = work_email(&lower, &value) {
+            attributes.insert("userName".to_owned(), Value::String(email));
+        }
     } else {
         attributes.insert(path.to_owned(), value);
     }
     Ok(attributes)
+}
+
+/// The work email an `emails` operation sets, if it names it: a filter
+/// on `primary eq true` or `type eq "work"`, an object or list item marked
+/// so, or a bare `emails.value`.
+fn work_email(path: &str, value: &Value) -> Option<String> {
+    let filter = path
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(filter, _)| filter);
+    let names_work =
+        |text: &str| text.contains("primary eq true") || text.contains("type eq \"work\"");
+    let marked = |item: &Value| {
+        item["primary"] == Value::Bool(true)
+            || item["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+    };
+    if filter.is_some_and(|f| !names_work(f)) {
+        return None;
+    }
+    match value {
+        Value::String(email) => Some(email.clone()),
+        Value::Object(_) if filter.is_some() || marked(value) => {
+            value["value"].as_str().map(str::to_owned)
+        }
+        Value::Array(items) => items
+            .iter()
+            .find(|item| marked(item))
+            .and_then(|item| item["value"].as_str())
+            .map(str::to_owned),
+        _ => None,
+    }
 }
 
 /// `path` without the User schema's URN, which may qualify it

@@ -42,6 +42,9 @@ impl Named {
     }
 }
 
+/// Distinct attribute names one list may hold.
+const MAX_NAMES: usize = 64;
+
 /// The attributes a client asked for (`only`) or asked to leave out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Projection {
@@ -56,11 +59,23 @@ impl Projection {
         attributes: impl IntoIterator<Item = &'a str>,
         excluded: impl IntoIterator<Item = &'a str>,
     ) -> Self {
+        // A user has about a dozen attributes: past MAX_NAMES distinct
+        // names, the rest are ignored (the work per user stays bounded).
         let names = |list: Vec<&str>| -> Vec<Named> {
-            list.iter()
+            let mut distinct: Vec<Named> = Vec::new();
+            for named in list
+                .iter()
                 .flat_map(|item| item.split(','))
                 .filter_map(Named::parse)
-                .collect()
+            {
+                if distinct.len() == MAX_NAMES {
+                    break;
+                }
+                if !distinct.contains(&named) {
+                    distinct.push(named);
+                }
+            }
+            distinct
         };
         Self {
             only: names(attributes.into_iter().collect()),

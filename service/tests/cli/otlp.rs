@@ -514,7 +514,9 @@ fn spans_are_exported_with_otlp_http_by_default_and_flushed_on_sigterm() {
         .map(|metric| metric.name)
         .collect();
     assert!(
-        metrics.iter().any(|name| name == "http.server.request.duration"),
+        metrics
+            .iter()
+            .any(|name| name == "http.server.request.duration"),
         "{metrics:?}"
     );
     for (resource, _) in decoded_spans(&exports) {
