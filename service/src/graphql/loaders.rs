@@ -1,13 +1,15 @@
 //! DataLoaders: one per relation, created per request (so nothing is cached
 //! across requests) and batching every lookup of one resolver round into one
-//! `WHERE id IN (…)` query — no N+1.
+//! `WHERE id IN (…)` query — no N+1. Within a query, what was loaded is kept
+//! for later rounds (a pairing's mentees, read for the mentees and again for
+//! its sessions' access, are read once); within a mutation nothing is kept.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     department, employee, goal, mentoring_session, pairing, programme, session_feedback, skill,
     skill_profile,
@@ -30,17 +32,21 @@ pub struct TableLoader {
 /// The loaders of one request.
 pub struct Loaders {
     /// Employees, departments, skills and skill profiles by id.
-    pub tables: DataLoader<TableLoader>,
+    pub tables: DataLoader<TableLoader, HashMapCache>,
 }
 
 impl Loaders {
     /// Fresh loaders over `db`. Zero batching delay: lookups issued in the same
     /// resolver round are still batched, without a timer on every request
     /// (async-graphql issue #1306).
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self {
-            tables: DataLoader::new(TableLoader { db }, tokio::spawn).delay(Duration::ZERO),
-        }
+    /// `reads_only`: the request is a query, so a row loaded once may be
+    /// served again for the rest of the request.
+    pub fn new(db: DatabaseConnection, reads_only: bool) -> Self {
+        let tables =
+            DataLoader::with_cache(TableLoader { db }, tokio::spawn, HashMapCache::default())
+                .delay(Duration::ZERO);
+        tables.enable_all_cache(reads_only);
+        Self { tables }
     }
 }
 

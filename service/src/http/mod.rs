@@ -480,15 +480,14 @@ async fn graphql_post(
         Ok(batch) => batch,
         Err(refusal) => return refusal_response(&refusal, media),
     };
-    let response = match batch {
-        BatchRequest::Single(request) => {
-            BatchResponse::Single(execute(&state, &caller, &request_id, request).await)
-        }
-        BatchRequest::Batch(requests) => {
-            let mut responses = Vec::with_capacity(requests.len());
-            for request in requests {
-                responses.push(execute(&state, &caller, &request_id, request).await);
-            }
+    let mut responses = Vec::with_capacity(batch.operations.len());
+    for operation in batch.operations {
+        responses.push(execute(&state, &caller, &request_id, operation).await);
+    }
+    let response = match (batch.batched, responses.pop()) {
+        (false, Some(single)) => BatchResponse::Single(single),
+        (_, last) => {
+            responses.extend(last);
             BatchResponse::Batch(responses)
         }
     };
@@ -549,8 +548,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return response;
     }
     let request_id = request_id_of(&req);
-    let response =
-        BatchResponse::Single(execute(&state, &caller, &request_id, request.into()).await);
+    let response = BatchResponse::Single(execute(&state, &caller, &request_id, request).await);
     negotiation::respond(media, &response)
 }
 
@@ -598,10 +596,10 @@ struct Admitted {
     operation: Option<OperationType>,
 }
 
-impl From<Admitted> for Request {
-    fn from(admitted: Admitted) -> Self {
-        admitted.request
-    }
+/// A request's admitted operations: one, or a batch (answered as a list).
+struct AdmittedBatch {
+    operations: Vec<Admitted>,
+    batched: bool,
 }
 
 /// Checks one request's text (nesting, size once expanded, control
@@ -639,15 +637,19 @@ fn is_graphql_name(name: &str) -> bool {
 }
 
 /// [`admit`] for each operation of a batch: one refused refuses the batch.
-fn admit_batch(batch: BatchRequest, state: &AppState) -> Result<BatchRequest, Refusal> {
+fn admit_batch(batch: BatchRequest, state: &AppState) -> Result<AdmittedBatch, Refusal> {
     Ok(match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(admit(request, state)?.into()),
-        BatchRequest::Batch(requests) => BatchRequest::Batch(
-            requests
+        BatchRequest::Single(request) => AdmittedBatch {
+            operations: vec![admit(request, state)?],
+            batched: false,
+        },
+        BatchRequest::Batch(requests) => AdmittedBatch {
+            operations: requests
                 .into_iter()
-                .map(|request| admit(request, state).map(Request::from))
+                .map(|request| admit(request, state))
                 .collect::<Result<_, _>>()?,
-        ),
+            batched: true,
+        },
     })
 }
 
@@ -698,16 +700,21 @@ fn selects_mutation(admitted: &Admitted) -> bool {
     )
 }
 
-/// Runs one operation for `caller` with fresh loaders, under the execution timeout.
+/// Runs one operation for `caller` with fresh loaders, under the execution
+/// timeout. A query's loaders remember what they loaded for the rest of the
+/// request (the same mentees or skills are read once); a mutation's do not,
+/// as it changes what they would remember.
 async fn execute(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
-    request: Request,
+    admitted: Admitted,
 ) -> Response {
-    let request = request
+    let reads_only = admitted.operation == Some(OperationType::Query);
+    let request = admitted
+        .request
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
-        .data(Loaders::new(state.db.clone()));
+        .data(Loaders::new(state.db.clone(), reads_only));
     let timeout = if caller.has_role(Role::Hris) {
         state.config.graphql.hris_execution_timeout
     } else {
