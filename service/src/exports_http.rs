@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::domain::exports::{self, Row, Table};
 use crate::error::AppError;
-use crate::graphql::error::code;
+use crate::graphql::error::{code, code_of};
 use crate::http::{AppState, authenticate, error_response, too_many};
 
 /// The routes, as request spans name them.
@@ -242,22 +242,19 @@ fn not_found() -> HttpResponse {
 
 /// A domain refusal with GraphQL's code and the matching status.
 fn refusal(err: AppError) -> HttpResponse {
-    let (status, code) = match &err {
-        AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED),
-        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, code::FORBIDDEN),
-        AppError::NotFound(_) => (StatusCode::NOT_FOUND, code::NOT_FOUND),
-        AppError::BadInput { .. } => (StatusCode::BAD_REQUEST, code::BAD_USER_INPUT),
-        AppError::Conflict(_) | AppError::Retry => (StatusCode::CONFLICT, code::CONFLICT),
+    let status = match &err {
+        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+        AppError::Conflict(_) | AppError::Retry => StatusCode::CONFLICT,
         AppError::Internal(cause) => {
             tracing::error!(error = ?cause, "CSV export failed");
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                code::INTERNAL,
-                "internal error",
-            );
+            StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    let mut response = error_response(status, code, &err.to_string());
+    // An internal error's text is the generic "internal error".
+    let mut response = error_response(status, code_of(&err), &err.to_string());
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

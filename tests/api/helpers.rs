@@ -672,23 +672,3 @@ pub async fn insert_session(
         .unwrap();
     session.id
 }
-
-/// Runs a Python script (`python3 -c`) with `input` on its stdin: the
-/// output, whatever its status (the caller says what a failure means).
-pub fn python_with_stdin(script: &str, input: &[u8]) -> std::process::Output {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin piped")
-        .write_all(input)
-        .expect("python reads its stdin");
-    child.wait_with_output().expect("python3 ends")
-}

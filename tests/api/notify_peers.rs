@@ -1,7 +1,9 @@
 //! The notifier's real peers, over TCP on loopback: an SMTP server that
 //! speaks the protocol (and can refuse), a webhook receiver that checks
 //! the Standard Webhooks signature (and can fail or hang), and a reader of
-//! delivered mail built on Python's `email` package and `icalendar`.
+//! delivered mail built on Python's `email` package and `icalendar` (Python
+//! run with text on its stdin, [`python_with_stdin`], which other tests use
+//! for their own readers).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -366,22 +368,7 @@ print(json.dumps(out))
 /// A delivered message as a mail client reads it: decoded headers, the
 /// text and HTML bodies, and the calendar part read by `icalendar`.
 pub fn read(mail: &Mail) -> Value {
-    let mut child = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(READER)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(mail.raw.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = python_with_stdin(READER, mail.raw.as_bytes());
     assert!(
         output.status.success(),
         "the mail could not be read: {}\n{}",
@@ -389,4 +376,24 @@ pub fn read(mail: &Mail) -> Value {
         mail.raw
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Runs a Python script (`python3 -c`) with `input` on its stdin: the
+/// output, whatever its status (the caller says what a failure means).
+pub fn python_with_stdin(script: &str, input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(input)
+        .expect("python reads its stdin");
+    child.wait_with_output().expect("python3 ends")
 }

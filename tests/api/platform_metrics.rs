@@ -22,7 +22,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         samples.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value})
 print(json.dumps(samples))
 "#;
-    let output = crate::helpers::python_with_stdin(PARSE, text.as_bytes());
+    let output = crate::notify_peers::python_with_stdin(PARSE, text.as_bytes());
     assert!(
         output.status.success(),
         "the scrape does not parse: {}\n{text}",

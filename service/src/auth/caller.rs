@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use entity::employee;
 use entity::enums::EmployeeStatus;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -148,10 +148,8 @@ async fn find_employee(
     } else {
         employee::Column::ExternalId.eq(value)
     };
-    // An erased person's row names nobody any more.
-    employee::Entity::find()
+    crate::domain::employees::findable()
         .filter(filter)
-        .filter(employee::Column::ErasedAt.is_null())
         .one(db)
         .await
 }

@@ -8,7 +8,7 @@ use entity::employee;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,13 @@ pub async fn me(db: &DatabaseConnection, caller: &Caller) -> AppResult<Option<em
     }
 }
 
+/// Employees who can still be found. An erased person's nameless row only
+/// keeps the programmes' figures whole and names nobody: sign-in, search,
+/// the HRIS push, SCIM and federation all start from here.
+pub fn findable() -> Select<employee::Entity> {
+    employee::Entity::find().filter(employee::Column::ErasedAt.is_null())
+}
+
 /// One employee, if it exists and is in scope; NOT_FOUND otherwise.
 pub async fn get(
     db: &DatabaseConnection,
@@ -34,10 +41,8 @@ pub async fn get(
     if !scope.contains(id) {
         return Err(AppError::NotFound("employee"));
     }
-    // An erased person cannot be found again (their nameless row only
-    // keeps the programme's figures whole).
-    employee::Entity::find_by_id(id)
-        .filter(employee::Column::ErasedAt.is_null())
+    findable()
+        .filter(employee::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(AppError::NotFound("employee"))
@@ -50,9 +55,8 @@ pub async fn get_by_external_id(
     scope: &EmployeeScope,
     external_id: &str,
 ) -> AppResult<employee::Model> {
-    employee::Entity::find()
+    findable()
         .filter(employee::Column::ExternalId.eq(external_id))
-        .filter(employee::Column::ErasedAt.is_null())
         .one(db)
         .await?
         .filter(|found| scope.contains(found.id))
@@ -109,7 +113,7 @@ pub async fn list(
     page: &PageRequest,
     search: Option<&SearchText>,
 ) -> AppResult<Page<employee::Model>> {
-    let mut query = employee::Entity::find().filter(employee::Column::ErasedAt.is_null());
+    let mut query = findable();
     if let Some(ids) = scope.ids() {
         query = query.filter(employee::Column::Id.is_in(ids));
     }

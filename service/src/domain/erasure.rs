@@ -124,13 +124,12 @@ pub async fn erase_people<C: ConnectionTrait>(
 ) -> AppResult<u64> {
     let mut erased = 0;
     for chunk in people.chunks(CHUNK) {
-        let rows: Vec<(Uuid, String, String)> = employee::Entity::find()
+        let rows: Vec<(Uuid, String, String)> = crate::domain::employees::findable()
             .select_only()
             .column(employee::Column::Id)
             .column(employee::Column::ExternalId)
             .column(employee::Column::Email)
             .filter(employee::Column::Id.is_in(chunk.iter().copied()))
-            .filter(employee::Column::ErasedAt.is_null())
             .filter(employee::Column::Status.eq(EmployeeStatus::Terminated.to_value()))
             .into_tuple()
             .all(db)

@@ -133,11 +133,10 @@ async fn erase_old_leavers(
                 .add(employee::Column::TerminatedAt.is_null())
                 .add(employee::Column::UpdatedAt.lte(cutoff)),
         );
-    let leavers: Vec<Uuid> = employee::Entity::find()
+    let leavers: Vec<Uuid> = crate::domain::employees::findable()
         .select_only()
         .column(employee::Column::Id)
         .filter(employee::Column::Status.eq(EmployeeStatus::Terminated.to_value()))
-        .filter(employee::Column::ErasedAt.is_null())
         .filter(left_by_cutoff)
         .into_tuple()
         .all(db)

@@ -25,32 +25,33 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
 
+/// The contract's code of a domain error (GraphQL's `extensions.code`, and
+/// the same code in the bodies of the REST-like routes: exports).
+pub fn code_of(err: &AppError) -> &'static str {
+    match err {
+        AppError::Unauthenticated => code::UNAUTHENTICATED,
+        AppError::Forbidden(_) => code::FORBIDDEN,
+        AppError::NotFound(_) => code::NOT_FOUND,
+        AppError::BadInput { .. } => code::BAD_USER_INPUT,
+        AppError::Conflict(_) | AppError::Retry => code::CONFLICT,
+        AppError::Internal(_) => code::INTERNAL,
+    }
+}
+
 /// Converts a domain error into a GraphQL error carrying its code.
 pub fn to_graphql(err: AppError) -> Error {
+    let code = code_of(&err);
     match err {
-        AppError::Unauthenticated => {
-            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
-        }
-        AppError::Forbidden(_) => {
-            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::FORBIDDEN))
-        }
-        AppError::NotFound(_) => {
-            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::NOT_FOUND))
-        }
         AppError::BadInput { field, message } => Error::new(message).extend_with(|_, e| {
-            e.set("code", code::BAD_USER_INPUT);
+            e.set("code", code);
             e.set("field", field.as_str());
         }),
-        AppError::Conflict(message) => {
-            Error::new(message).extend_with(|_, e| e.set("code", code::CONFLICT))
-        }
-        AppError::Retry => {
-            Error::new(err.to_string()).extend_with(|_, e| e.set("code", code::CONFLICT))
-        }
+        AppError::Conflict(message) => Error::new(message).extend_with(|_, e| e.set("code", code)),
         AppError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error while resolving");
-            Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))
+            Error::new("internal error").extend_with(|_, e| e.set("code", code))
         }
+        other => Error::new(other.to_string()).extend_with(|_, e| e.set("code", code)),
     }
 }
 

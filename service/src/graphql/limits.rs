@@ -18,9 +18,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, Value, Variables};
 
 use crate::domain::text::holds_refused_char;
@@ -299,12 +297,11 @@ fn expand(direct: &Direct, costs: &HashMap<Name, Cost>) -> Cost {
 /// Refuses operations over the limits, and fragment cycles. A fragment's
 /// fields count as root fields only where it is spread at the root.
 pub fn check_shape(document: &ExecutableDocument, limits: &ShapeLimits) -> Result<(), Refusal> {
-    let operations: Vec<&SelectionSet> = match &document.operations {
-        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
-        DocumentOperations::Multiple(ops) => {
-            ops.values().map(|op| &op.node.selection_set.node).collect()
-        }
-    };
+    let operations: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .collect();
     refuse_unused_fragments(document, &operations)?;
     let costs = fragment_costs(document)?;
     let mut all_fields: usize = 0;
@@ -441,26 +438,13 @@ pub fn check_text(document: &ExecutableDocument, variables: &Variables) -> Resul
         .values()
         .map(|fragment| &fragment.node.selection_set.node)
         .collect();
-    match &document.operations {
-        DocumentOperations::Single(op) => {
-            sets.push(&op.node.selection_set.node);
-            if defaults_have_refused_char(&op.node) {
-                return refused("a variable's default value");
-            }
-            if let Some(variable) = default_with_oversized_int(&op.node) {
-                return Err(oversized_int(&format!("${variable}")));
-            }
+    for (_, op) in document.operations.iter() {
+        sets.push(&op.node.selection_set.node);
+        if defaults_have_refused_char(&op.node) {
+            return refused("a variable's default value");
         }
-        DocumentOperations::Multiple(ops) => {
-            for op in ops.values() {
-                sets.push(&op.node.selection_set.node);
-                if defaults_have_refused_char(&op.node) {
-                    return refused("a variable's default value");
-                }
-                if let Some(variable) = default_with_oversized_int(&op.node) {
-                    return Err(oversized_int(&format!("${variable}")));
-                }
-            }
+        if let Some(variable) = default_with_oversized_int(&op.node) {
+            return Err(oversized_int(&format!("${variable}")));
         }
     }
     // Every `_entities` field of the document counts together (aliases,
@@ -541,9 +525,10 @@ pub const MAX_OPERATION_NAME: usize = 128;
 
 /// Refuses an operation whose name is longer than [`MAX_OPERATION_NAME`].
 fn check_operation_names(document: &ExecutableDocument) -> Result<(), Refusal> {
-    // Named operations are in `Multiple` (a lone anonymous one is `Single`).
-    if let DocumentOperations::Multiple(ops) = &document.operations
-        && ops.keys().any(|name| name.len() > MAX_OPERATION_NAME)
+    if document
+        .operations
+        .iter()
+        .any(|(name, _)| name.is_some_and(|name| name.len() > MAX_OPERATION_NAME))
     {
         return Err(Refusal::bad_request(format!(
             "operation names are at most {MAX_OPERATION_NAME} characters"
@@ -560,13 +545,8 @@ pub fn check_variable_types(
     document: &ExecutableDocument,
     input_types: &std::collections::HashSet<String>,
 ) -> Result<(), Refusal> {
-    let operations: Vec<&async_graphql::parser::types::OperationDefinition> =
-        match &document.operations {
-            DocumentOperations::Single(op) => vec![&op.node],
-            DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
-        };
-    for op in operations {
-        for definition in &op.variable_definitions {
+    for (_, op) in document.operations.iter() {
+        for definition in &op.node.variable_definitions {
             let mut ty = &definition.node.var_type.node;
             let name = loop {
                 match &ty.base {
@@ -622,14 +602,10 @@ fn representations_in(
 
 /// The default values of the document's variables, by name.
 fn variable_defaults(document: &ExecutableDocument) -> HashMap<&str, &Value> {
-    let operations: Vec<&async_graphql::parser::types::OperationDefinition> =
-        match &document.operations {
-            DocumentOperations::Single(op) => vec![&op.node],
-            DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
-        };
-    operations
-        .into_iter()
-        .flat_map(|op| op.variable_definitions.iter())
+    document
+        .operations
+        .iter()
+        .flat_map(|(_, op)| op.node.variable_definitions.iter())
         .filter_map(|definition| {
             let default = definition.node.default_value.as_ref()?;
             Some((definition.node.name.node.as_str(), &default.node))

@@ -146,6 +146,17 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// `tandem serve` in dev mode over the database at `url`, on `port`.
+fn serve_dev(url: &str, port: u16) -> Command {
+    let mut command = tandem();
+    command
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("AUTH_DEV_MODE", "true")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"));
+    command
+}
+
 fn free_port() -> u16 {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     free.local_addr().unwrap().port()
@@ -193,11 +204,7 @@ fn a_redis_outage_is_logged_once_and_its_end_once() {
     let log_path = dir.path().join("tandem.log");
     let (redis_port, port) = (free_port(), free_port());
     let redis = PrivateRedis::start(redis_port);
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+    let mut server = serve_dev(&url, port)
         .env("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"))
         .env("LOG_FORMAT", "json")
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -256,11 +263,7 @@ fn sigterm_turns_readiness_off_first_and_drops_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let port = free_port();
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+    let mut server = serve_dev(&url, port)
         .env("SHUTDOWN_DRAIN_SECS", "2")
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -333,11 +336,7 @@ fn a_token_header_cannot_forge_a_pretty_log_line() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let port = free_port();
     let log_path = dir.path().join("tandem.log");
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+    let mut server = serve_dev(&url, port)
         .env("LOG_FORMAT", "pretty")
         .env("SHUTDOWN_DRAIN_SECS", "0")
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -416,11 +415,7 @@ fn a_calendar_feed_token_never_reaches_the_log() {
     );
     let port = free_port();
     let log_path = dir.path().join("tandem.log");
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+    let mut server = serve_dev(&url, port)
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "debug")
         .env("SHUTDOWN_DRAIN_SECS", "0")
@@ -670,11 +665,7 @@ fn the_embedded_default_keeps_its_notes_key_beside_the_database_owner_only() {
         assert_eq!(output.status.code(), Some(2));
     }
     let port = free_port();
-    let mut server = tandem()
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTH_DEV_MODE", "true")
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+    let mut server = serve_dev(&url, port)
         .env("NOTIFY", "off")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

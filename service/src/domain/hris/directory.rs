@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::plan::DEFAULT_TIMEZONE;
 use super::{EmployeeRecord, SyncRequest};
 use crate::auth::{Caller, Role};
+use crate::domain::employees;
 use crate::error::{AppError, AppResult};
 
 /// The filters provisioning clients send.
@@ -103,7 +104,7 @@ pub async fn list(
     limit: u64,
 ) -> AppResult<(u64, Vec<employee::Model>)> {
     require_hris(caller)?;
-    let mut query = employee::Entity::find().filter(employee::Column::ErasedAt.is_null());
+    let mut query = employees::findable();
     query = match filter {
         UserFilter::All => query,
         UserFilter::UserName(name) => {
@@ -124,8 +125,8 @@ pub async fn list(
 /// One employee by id.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> AppResult<employee::Model> {
     require_hris(caller)?;
-    employee::Entity::find_by_id(id)
-        .filter(employee::Column::ErasedAt.is_null())
+    employees::findable()
+        .filter(employee::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(AppError::NotFound("user"))
@@ -139,8 +140,7 @@ pub async fn exists(
     external_id: &str,
 ) -> AppResult<bool> {
     require_hris(caller)?;
-    let found = employee::Entity::find()
-        .filter(employee::Column::ErasedAt.is_null())
+    let found = employees::findable()
         .filter(
             Condition::any()
                 .add(employee::Column::Email.eq(email.trim().to_lowercase()))

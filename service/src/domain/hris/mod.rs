@@ -104,10 +104,7 @@ pub async fn sync(
     let stored = plan::Stored {
         departments: department::Entity::find().all(db).await?,
         // Erased rows are nobody's: no record can match or update them.
-        employees: employee::Entity::find()
-            .filter(employee::Column::ErasedAt.is_null())
-            .all(db)
-            .await?,
+        employees: crate::domain::employees::findable().all(db).await?,
         erased: crate::domain::erasure::erased_identities(db).await?,
     };
     let snapshot = request.mode == HrisSyncMode::FullSnapshot;
