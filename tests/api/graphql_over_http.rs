@@ -7,7 +7,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Person, TestApp, insert_employee};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -129,6 +129,17 @@ async fn request_errors_answer_by_media_type_without_data(backend: Backend) {
     let (status, _, answer) = post_accepting(&app, &token, Some(GRAPHQL_RESPONSE), &missing).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["data"]["__typename"], "Query");
+    // A mutation that ran and failed is not a request error either: 200,
+    // with `data` null, so a client never retries it as if it had not run.
+    insert_employee(&app.db, Person::new("Rae Runner", 3)).await;
+    let rae = app.token(Some(&Person::email("Rae Runner")), &[]).await;
+    let failed = json!({
+        "query": "mutation { withdrawEnrolment(id: \"00000000-0000-4000-8000-000000000000\") { id } }"
+    });
+    let (status, _, answer) = post_accepting(&app, &rae, Some(GRAPHQL_RESPONSE), &failed).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.get("data").is_some_and(Value::is_null), "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "NOT_FOUND");
     // Our own limits stay 400 whatever the client accepts.
     let deep = format!("{}{}", "{ a ".repeat(200), "}".repeat(200));
     let (status, _, _) = post_accepting(

@@ -13,6 +13,19 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Response, ServerResult, Variables};
 use tracing::Instrument as _;
 
+/// The response extension marking a request that never reached execution
+/// (validation, variable coercion): a GraphQL-over-HTTP request error. The
+/// HTTP layer reads it for the status and never sends it
+/// (`http::negotiation`).
+pub const NOT_EXECUTED: &str = "tandem.notExecuted";
+
+/// Marks `response` as a request error (see [`NOT_EXECUTED`]).
+pub fn mark_not_executed(response: &mut Response) {
+    response
+        .extensions
+        .insert(NOT_EXECUTED.to_owned(), async_graphql::Value::Boolean(true));
+}
+
 /// Factory registered on the schema.
 pub struct OperationSpans;
 
@@ -47,11 +60,12 @@ impl Extension for OperationSpan {
             graphql.operation.name = tracing::field::Empty,
             graphql.operation.type = tracing::field::Empty,
         );
-        let response = next.run(ctx).instrument(span).await;
-        if !self.executed.load(std::sync::atomic::Ordering::Acquire)
-            && let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>()
-        {
-            metrics.graphql_operation("unknown", None, "invalid");
+        let mut response = next.run(ctx).instrument(span).await;
+        if !self.executed.load(std::sync::atomic::Ordering::Acquire) {
+            mark_not_executed(&mut response);
+            if let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>() {
+                metrics.graphql_operation("unknown", None, "invalid");
+            }
         }
         response
     }

@@ -14,7 +14,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use async_graphql::{BatchResponse, Response, ServerError, Value};
+use async_graphql::{BatchResponse, Response, ServerError};
+
+use crate::graphql::observability;
 
 /// The two media types a GraphQL response may be written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,47 +114,52 @@ fn quality_of(parameter: &str) -> Option<u16> {
     }
 }
 
-/// Whether a response reports a request error: execution never started
-/// (async-graphql leaves `data` null and puts no error on a path). A field
-/// error has a path; a null propagated to the root comes with one.
+/// Whether a response reports a request error: the operation never
+/// reached execution, as the schema's operation extension marks it
+/// ([`observability::NOT_EXECUTED`]). A mutation that ran, a timeout or a
+/// panic is never one, whatever its errors look like.
 pub fn is_request_error(response: &Response) -> bool {
-    response.data == Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-        && response
-            .errors
-            .iter()
-            .all(|e| error_code(e) != Some(crate::graphql::error::code::INTERNAL))
+    response
+        .extensions
+        .contains_key(observability::NOT_EXECUTED)
 }
 
-fn error_code(error: &ServerError) -> Option<&str> {
-    match error.extensions.as_ref()?.get("code")? {
-        Value::String(code) => Some(code),
-        _ => None,
-    }
-}
-
-/// A request error's body: no `data` entry, as the specification asks.
+/// One operation's body: a request error has no `data` entry, as the
+/// specification asks, and the mark never leaves the service.
 #[derive(serde::Serialize)]
-struct RequestErrorBody<'a> {
-    errors: &'a [ServerError],
+#[serde(untagged)]
+enum Body<'a> {
+    Executed(&'a Response),
+    RequestError { errors: &'a [ServerError] },
+}
+
+impl<'a> Body<'a> {
+    fn of(response: &'a Response) -> Self {
+        if is_request_error(response) {
+            Body::RequestError {
+                errors: &response.errors,
+            }
+        } else {
+            Body::Executed(response)
+        }
+    }
 }
 
 /// The HTTP response for executed (or validated) operations.
 pub fn respond(media: MediaType, response: &BatchResponse) -> HttpResponse {
     let (status, body) = match response {
-        BatchResponse::Single(single) if is_request_error(single) => {
+        BatchResponse::Single(single) => {
             let status = match media {
-                MediaType::Json => StatusCode::OK,
-                MediaType::GraphQLResponse => StatusCode::BAD_REQUEST,
+                MediaType::GraphQLResponse if is_request_error(single) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::OK,
             };
-            let body = RequestErrorBody {
-                errors: &single.errors,
-            };
-            (status, serde_json::to_vec(&body))
+            (status, serde_json::to_vec(&Body::of(single)))
         }
         // A batch is one 200: each operation reports its own errors.
-        _ => (StatusCode::OK, serde_json::to_vec(response)),
+        BatchResponse::Batch(all) => {
+            let bodies: Vec<Body<'_>> = all.iter().map(Body::of).collect();
+            (StatusCode::OK, serde_json::to_vec(&bodies))
+        }
     };
     match body {
         // The type depends on Accept; the answer on the caller (its token).
@@ -176,10 +183,9 @@ pub fn request_error(media: MediaType, message: &str, code: &str) -> HttpRespons
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
-    respond(
-        media,
-        &BatchResponse::Single(Response::from_errors(vec![error])),
-    )
+    let mut response = Response::from_errors(vec![error]);
+    observability::mark_not_executed(&mut response);
+    respond(media, &BatchResponse::Single(response))
 }
 
 /// 406 with the types we can write.
@@ -287,9 +293,21 @@ mod tests {
     }
 
     #[test]
-    fn a_response_without_data_and_without_paths_is_a_request_error() {
+    fn a_response_that_never_ran_is_a_request_error_sent_without_data_or_mark() {
+        let mut response = Response::from_errors(vec![ServerError::new("Unknown field", None)]);
+        observability::mark_not_executed(&mut response);
+        assert!(is_request_error(&response));
+        let body = serde_json::to_value(Body::of(&response)).unwrap_or_default();
+        assert_eq!(
+            body,
+            serde_json::json!({ "errors": [{ "message": "Unknown field" }] })
+        );
+    }
+
+    #[test]
+    fn errors_without_paths_from_an_operation_that_ran_are_not_a_request_error() {
         let error = ServerError::new("Unknown field", None);
-        assert!(is_request_error(&Response::from_errors(vec![error])));
+        assert!(!is_request_error(&Response::from_errors(vec![error])));
     }
 
     #[test]
@@ -311,8 +329,9 @@ mod tests {
 
     #[test]
     fn a_response_with_data_is_not_a_request_error() {
-        let response =
-            Response::new(Value::from_json(serde_json::json!({"a": 1})).unwrap_or_default());
+        let response = Response::new(
+            async_graphql::Value::from_json(serde_json::json!({"a": 1})).unwrap_or_default(),
+        );
         assert!(!is_request_error(&response));
     }
 }
