@@ -36,7 +36,8 @@
 #   BENCH_EMAIL               the caller (default: the busiest mentor)
 #   BENCH_PG_HOST=127.0.0.1 BENCH_PG_PORT=5432 BENCH_PG_USER=postgres
 #   BENCH_TANDEM_BIN          default target/release/tandem
-#   BENCH_KEEP=1              keep the work directory (logs, answers)
+#   BENCH_KEEP=1              keep the work directory (logs, answers, the
+#                             token) and the database, for profiling
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -180,7 +181,9 @@ cleanup() {
   local status=$?
   set +e
   stop_servers
-  if [[ -n $DB_CREATED ]]; then
+  if [[ -n $DB_CREATED && -n ${BENCH_KEEP:-} ]]; then
+    printf 'vs-postgraphile: database %s kept (BENCH_KEEP)\n' "$DB" >&2
+  elif [[ -n $DB_CREATED ]]; then
     psql_at postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
       psql_at postgres -c "DROP DATABASE IF EXISTS \"$DB\"" >/dev/null 2>&1 ||
       printf 'vs-postgraphile: could not drop database %s\n' "$DB" >&2

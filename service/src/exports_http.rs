@@ -52,7 +52,7 @@ async fn export(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
+        Ok(signed_in) => signed_in.caller,
         Err(response) => return response,
     };
     if let Some(limited) = state.limiter.check(&caller).await {

@@ -499,6 +499,119 @@ async fn a_missed_session_is_a_no_show_not_held(backend: Backend) {
     );
 }
 
+const PAGES: &str = "query($after: String) { myPairings { id sessions(first: 2, after: $after) { edges { cursor node { id topics { slug } } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }";
+
+/// The page of `pairing` in a `myPairings` answer.
+fn page_of(data: &Value, pairing: Uuid) -> Value {
+    data["myPairings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == pairing.to_string())
+        .map(|p| p["sessions"].clone())
+        .unwrap_or_else(|| panic!("pairing {pairing} missing: {data}"))
+}
+
+fn ids_in(page: &Value) -> Vec<String> {
+    page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_pairings_sessions_come_page_by_page_with_their_topics(backend: Backend) {
+    let w = world(backend).await;
+    let skills = w
+        .app
+        .query_ok(&w.mia, "{ skills { id slug } }", json!({}))
+        .await;
+    let skill = |i: usize| skills["skills"][i].clone();
+    // Five sessions with Mia (topics 0, 1, 0 and 1, none, 1), two with Ned.
+    let topics = [vec![0], vec![1], vec![0, 1], vec![], vec![1]];
+    let mut booked = Vec::new();
+    for (day, wanted) in topics.iter().enumerate() {
+        let mut request = input(w.pairing, &at(24 * (day as i64 + 1)), 60);
+        request["input"]["topicSkillIds"] = json!(
+            wanted
+                .iter()
+                .map(|&i| skill(i)["id"].clone())
+                .collect::<Vec<_>>()
+        );
+        let session = w.app.query_ok(&w.mia, SCHEDULE, request).await["scheduleSession"].clone();
+        let mut slugs: Vec<String> = wanted
+            .iter()
+            .map(|&i| skill(i)["slug"].as_str().unwrap().to_owned())
+            .collect();
+        slugs.sort();
+        booked.push((session["id"].as_str().unwrap().to_owned(), slugs));
+    }
+    let mut with_ned = Vec::new();
+    for hours in [200, 220] {
+        let session = schedule(&w, &w.ned, w.other_pairing, &at(hours), 60).await;
+        with_ned.push(session["id"].as_str().unwrap().to_owned());
+    }
+
+    // Max, in both pairings, walks Mia's sessions two at a time.
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for round in 0.. {
+        let data = w
+            .app
+            .query_ok(&w.max, PAGES, json!({ "after": after }))
+            .await;
+        let page = page_of(&data, w.pairing);
+        let ids = ids_in(&page);
+        assert!(ids.len() <= 2, "{page}");
+        assert_eq!(page["pageInfo"]["hasPreviousPage"], round > 0, "{page}");
+        for edge in page["edges"].as_array().unwrap() {
+            let mut slugs: Vec<String> = edge["node"]["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["slug"].as_str().unwrap().to_owned())
+                .collect();
+            slugs.sort();
+            let id = edge["node"]["id"].as_str().unwrap();
+            let expected = &booked
+                .iter()
+                .find(|(booked_id, _)| booked_id == id)
+                .unwrap()
+                .1;
+            assert_eq!(&slugs, expected, "topics of {id}");
+        }
+        seen.extend(ids);
+        if round == 0 {
+            // The other pairing's first page, in the same answer, is its own.
+            let theirs = page_of(&data, w.other_pairing);
+            assert_eq!(ids_in(&theirs), with_ned);
+            assert_eq!(theirs["pageInfo"]["hasNextPage"], false);
+        }
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+        assert!(round < 5, "more pages than sessions");
+    }
+    let in_booking_order: Vec<String> = booked.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(seen, in_booking_order);
+
+    // Two page sizes of the same pairings in one document.
+    let both_sizes = "{ myPairings { id one: sessions(first: 1) { edges { node { id } } pageInfo { hasNextPage } } three: sessions(first: 3) { edges { node { id } } pageInfo { hasNextPage } } } }";
+    let data = w.app.query_ok(&w.max, both_sizes, json!({})).await;
+    let mine = data["myPairings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == w.pairing.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(ids_in(&mine["one"]), in_booking_order[..1]);
+    assert_eq!(ids_in(&mine["three"]), in_booking_order[..3]);
+    assert_eq!(mine["three"]["pageInfo"]["hasNextPage"], true);
+}
+
 both!(
     participants_schedule_sessions_within_the_rules,
     nobody_is_double_booked,
@@ -509,4 +622,5 @@ both!(
     sessions_are_moved_by_the_rules_of_booking,
     concurrent_moves_into_one_slot_leave_exactly_one,
     a_missed_session_is_a_no_show_not_held,
+    a_pairings_sessions_come_page_by_page_with_their_topics,
 );

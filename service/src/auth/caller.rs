@@ -68,6 +68,17 @@ impl Caller {
     }
 }
 
+/// A caller with the employee row their token was linked through: read
+/// once to authenticate, then handed to the request's loaders so `me`
+/// (and any other read of that row) costs no second statement.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The caller's employee row as sign-in read it; None for service accounts.
+    pub employee: Option<employee::Model>,
+}
+
 /// Builds the caller from verified claims: links the identity claim to an
 /// employee (email case-insensitively, or `employee_id` to externalId) and
 /// translates provider roles. A terminated employee is refused.
@@ -75,7 +86,7 @@ pub async fn resolve(
     db: &DatabaseConnection,
     config: &AuthConfig,
     claims: &Claims,
-) -> Result<Caller, AuthFailure> {
+) -> Result<Authenticated, AuthFailure> {
     // Every token names its subject (RFC 9068): the audit log, the caller's
     // share of the pool and the service principals all go by it.
     let subject = claims
@@ -119,10 +130,13 @@ pub async fn resolve(
         tracing::info!(%subject, "the token names no employee and no service principal: no role");
         BTreeSet::new()
     };
-    Ok(Caller {
-        subject,
-        employee_id: employee.map(|e| e.id),
-        roles,
+    Ok(Authenticated {
+        caller: Caller {
+            subject,
+            employee_id: employee.as_ref().map(|e| e.id),
+            roles,
+        },
+        employee,
     })
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 
-pub use caller::{Caller, Role};
+pub use caller::{Authenticated, Caller, Role};
 
 use crate::config::AuthConfig;
 
@@ -85,8 +85,12 @@ impl Authenticator {
         })
     }
 
-    /// The caller behind an `Authorization` header value, or why it is refused.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
+    /// The caller behind an `Authorization` header value (with the employee
+    /// row it was linked through), or why it is refused.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Authenticated, AuthFailure> {
         let token = bearer_token(authorization).ok_or(AuthFailure::MissingToken)?;
         let claims = match &self.verifier {
             Verifier::Dev(verifier) => verifier.verify(token)?,

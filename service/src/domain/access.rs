@@ -156,6 +156,16 @@ pub fn sees_pairing(
         && (is_participant(caller, pairing.mentor_id, mentee_ids) || supervises_mentor)
 }
 
+/// Whether the caller sees a pairing's mentor and mentees as employees
+/// without computing the whole [`employee_scope`]: admins (whose scope is
+/// everyone) and the participants of a known pairing (whose scope holds
+/// every member of their known pairings). Anyone else asks the scope.
+pub fn sees_members_of(caller: &Caller, pairing: &pairing::Model, mentee_ids: &[Uuid]) -> bool {
+    caller.is_admin()
+        || (KNOWN_PAIRING_STATES.contains(&pairing.status)
+            && is_participant(caller, pairing.mentor_id, mentee_ids))
+}
+
 /// Whether the caller may read why a pairing was proposed (score and match
 /// reasons): they quote the mentees' wishes, departments, generations and
 /// common free time, so only admins and the participants.
@@ -332,5 +342,56 @@ mod tests {
                 [Catalogue, Programmes, People, Hris, Metrics].map(|area| may_reach(&who, area));
             assert_eq!(reached, expected, "{who:?}");
         }
+    }
+
+    fn pairing(mentor_id: Uuid, status: PairingStatus) -> pairing::Model {
+        let now = chrono::Utc::now();
+        pairing::Model {
+            id: Uuid::now_v7(),
+            programme_id: Uuid::now_v7(),
+            mentor_id,
+            status,
+            score: None,
+            reasons: serde_json::json!([]),
+            end_reason: None,
+            decided_at: None,
+            ended_at: None,
+            paused_at: None,
+            pause_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn participants_of_a_known_pairing_see_its_members_without_the_scope() {
+        let me = caller(true, &[]);
+        let other = Uuid::now_v7();
+        for status in KNOWN_PAIRING_STATES {
+            assert!(sees_members_of(
+                &me,
+                &pairing(Uuid::nil(), status),
+                &[other]
+            ));
+            assert!(sees_members_of(
+                &me,
+                &pairing(other, status),
+                &[Uuid::nil()]
+            ));
+        }
+        for status in [PairingStatus::Proposed, PairingStatus::Declined] {
+            assert!(!sees_members_of(
+                &me,
+                &pairing(Uuid::nil(), status),
+                &[other]
+            ));
+        }
+        let outsider = pairing(other, PairingStatus::Active);
+        assert!(!sees_members_of(&me, &outsider, &[Uuid::now_v7()]));
+        assert!(sees_members_of(
+            &caller(false, &[Role::Admin]),
+            &pairing(other, PairingStatus::Proposed),
+            &[]
+        ));
     }
 }

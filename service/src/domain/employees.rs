@@ -14,16 +14,7 @@ use uuid::Uuid;
 
 use super::access::EmployeeScope;
 use super::pagination::{Cursor, Page, PageRequest, after_condition};
-use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-
-/// The caller's own employee record, if the token names one.
-pub async fn me(db: &DatabaseConnection, caller: &Caller) -> AppResult<Option<employee::Model>> {
-    match caller.employee_id {
-        Some(id) => Ok(employee::Entity::find_by_id(id).one(db).await?),
-        None => Ok(None),
-    }
-}
 
 /// Employees who can still be found. An erased person's nameless row only
 /// keeps the programmes' figures whole and names nobody: sign-in, search,

@@ -627,24 +627,6 @@ pub async fn set_notes(
     Ok(updated)
 }
 
-/// Sessions of several pairings at once, by id (for DataLoaders: a pairing
-/// holds a bounded number of sessions, paged in memory).
-pub async fn of_pairings(
-    db: &DatabaseConnection,
-    pairing_ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, Vec<mentoring_session::Model>>> {
-    let rows = mentoring_session::Entity::find()
-        .filter(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()))
-        .order_by_asc(mentoring_session::Column::Id)
-        .all(db)
-        .await?;
-    let mut grouped: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.pairing_id).or_default().push(row);
-    }
-    Ok(grouped)
-}
-
 /// Topic skill ids of several sessions (for DataLoaders).
 pub async fn topics_of(
     db: &DatabaseConnection,

@@ -11,13 +11,16 @@ use std::time::Duration;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    department, employee, goal, mentoring_session, pairing, programme, session_feedback, skill,
-    skill_profile,
+    department, employee, goal, pairing, programme, session_feedback, skill, skill_profile,
 };
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::context::ContextExt;
+use crate::domain::pagination::{Cursor, PageRequest};
+use crate::domain::pairings::joined::WithRelations;
+use crate::domain::pairings::members::GoalWithSkill;
+use crate::domain::session_pages::{self, SessionsPage};
 use crate::domain::{departments, employees, pairings, programmes, sessions, skills};
 use crate::error::AppError;
 
@@ -50,6 +53,79 @@ impl Loaders {
     }
 }
 
+impl Loaders {
+    /// Hands the caller's own row, read by sign-in, to the loaders (`me`
+    /// makes no statement).
+    pub async fn prime_caller(&self, employee: employee::Model) {
+        self.tables
+            .feed_one(EmployeeKey(employee.id), employee)
+            .await;
+    }
+
+    /// Hands what a joined read brought (programmes, mentors, mentees) to
+    /// the loaders, so the resolvers that ask for them make no statement;
+    /// answers the pairings. Only a query's loaders keep it.
+    pub async fn prime_pairings(&self, rows: Vec<WithRelations>) -> Vec<pairing::Model> {
+        let mut programmes = Vec::new();
+        let mut employees = Vec::new();
+        let mut mentees = Vec::new();
+        let mut pairings = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(programme) = row.programme {
+                programmes.push((ProgrammeKey(programme.id), programme));
+            }
+            if let Some(mentor) = row.mentor {
+                employees.push((EmployeeKey(mentor.id), mentor));
+            }
+            if let Some(list) = row.mentees {
+                let ids = list.iter().map(|mentee| mentee.id).collect();
+                mentees.push((MenteesKey(row.pairing.id), ids));
+                employees.extend(
+                    list.into_iter()
+                        .map(|mentee| (EmployeeKey(mentee.id), mentee)),
+                );
+            }
+            pairings.push(row.pairing);
+        }
+        self.tables.feed_many(programmes).await;
+        self.tables.feed_many(employees).await;
+        self.tables.feed_many(mentees).await;
+        pairings
+    }
+}
+
+impl Loaders {
+    /// Hands a page's topics to the loaders (each session's topic ids, the
+    /// skills), so the sessions' `topics` make no statement.
+    pub async fn prime_topics(&self, topics: HashMap<Uuid, Vec<skill::Model>>) {
+        let mut skills = Vec::new();
+        let mut ids = Vec::with_capacity(topics.len());
+        for (session, list) in topics {
+            ids.push((TopicsKey(session), list.iter().map(|s| s.id).collect()));
+            skills.extend(list.into_iter().map(|skill| (SkillKey(skill.id), skill)));
+        }
+        self.tables.feed_many(ids).await;
+        self.tables.feed_many(skills).await;
+    }
+}
+
+impl Loaders {
+    /// Hands the skills read with goals to the loaders (the goals' `skill`
+    /// makes no statement); answers the goals.
+    pub async fn prime_goal_skills(&self, goals: Vec<GoalWithSkill>) -> Vec<goal::Model> {
+        let mut skills = Vec::new();
+        let goals = goals
+            .into_iter()
+            .map(|found| {
+                skills.extend(found.skill.map(|skill| (SkillKey(skill.id), skill)));
+                found.goal
+            })
+            .collect();
+        self.tables.feed_many(skills).await;
+        goals
+    }
+}
+
 /// Key of an employee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EmployeeKey(pub Uuid);
@@ -74,9 +150,35 @@ pub struct FeedbackKey(pub Uuid);
 /// Key of a pairing's activity (latest held session, next one, poor ratings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActivityKey(pub Uuid);
-/// Key of a pairing's sessions.
+/// Key of one page of a pairing's sessions: the pairing, the page size and
+/// the session the page starts after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SessionsKey(pub Uuid);
+pub struct SessionsPageKey {
+    pairing: Uuid,
+    first: u64,
+    after: Option<Uuid>,
+}
+
+impl SessionsPageKey {
+    /// The page `request` asks of `pairing`'s sessions.
+    pub fn new(pairing: Uuid, request: &PageRequest) -> Self {
+        Self {
+            pairing,
+            first: request.first,
+            after: request.after.as_ref().map(|cursor| cursor.id),
+        }
+    }
+
+    fn request(&self) -> PageRequest {
+        PageRequest {
+            first: self.first,
+            after: self.after.map(|id| Cursor {
+                key: id.to_string(),
+                id,
+            }),
+        }
+    }
+}
 /// Key of a department.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepartmentKey(pub Uuid);
@@ -163,7 +265,7 @@ impl Loader<MenteesKey> for TableLoader {
 }
 
 impl Loader<GoalsKey> for TableLoader {
-    type Value = Vec<goal::Model>;
+    type Value = Vec<GoalWithSkill>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.goals", skip_all, fields(keys = keys.len() as i64))]
@@ -191,19 +293,42 @@ impl Loader<PairingKey> for TableLoader {
     }
 }
 
-impl Loader<SessionsKey> for TableLoader {
-    type Value = Vec<mentoring_session::Model>;
+impl Loader<SessionsPageKey> for TableLoader {
+    type Value = SessionsPage;
     type Error = LoadError;
 
-    #[tracing::instrument(name = "dataloader.sessions", skip_all, fields(keys = keys.len() as i64))]
+    /// One statement per distinct page asked (usually one: a list of
+    /// pairings asks each the same page).
+    #[tracing::instrument(name = "dataloader.session_pages", skip_all, fields(keys = keys.len() as i64))]
     async fn load(
         &self,
-        keys: &[SessionsKey],
-    ) -> Result<HashMap<SessionsKey, Self::Value>, Self::Error> {
-        let found = sessions::of_pairings(&self.db, &ids(keys, |k| k.0))
-            .await
-            .map_err(Arc::new)?;
-        Ok(rekey(found, SessionsKey))
+        keys: &[SessionsPageKey],
+    ) -> Result<HashMap<SessionsPageKey, Self::Value>, Self::Error> {
+        let mut by_page: HashMap<(u64, Option<Uuid>), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_page
+                .entry((key.first, key.after))
+                .or_default()
+                .push(key.pairing);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for ((first, after), pairings) in by_page {
+            let key = |pairing| SessionsPageKey {
+                pairing,
+                first,
+                after,
+            };
+            let request = key(Uuid::nil()).request();
+            let pages = session_pages::pages_of(&self.db, &pairings, &request)
+                .await
+                .map_err(Arc::new)?;
+            found.extend(
+                pages
+                    .into_iter()
+                    .map(|(pairing, page)| (key(pairing), page)),
+            );
+        }
+        Ok(found)
     }
 }
 

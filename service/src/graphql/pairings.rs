@@ -2,7 +2,7 @@
 
 use super::scalars::DateTime;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, Lookahead, Object, SimpleObject};
 use entity::{employee, goal, pairing};
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{
-    ActivityKey, EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsKey, SkillKey, load,
+    ActivityKey, EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsPageKey, SkillKey, load,
     load_in_order, load_required,
 };
 use super::people::{Employee, Skill, connection};
@@ -20,8 +20,9 @@ use super::scalars::Date;
 use super::sessions::MentoringSession;
 use crate::domain::access::{self, Area};
 use crate::domain::matching;
-use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::pairings::{self, health, reasons};
+use crate::domain::pagination::PageRequest;
+use crate::domain::pairings::{self, health, joined, reasons};
+use crate::domain::session_pages::SessionsPage;
 use crate::domain::{calendar, goals};
 use crate::error::AppError;
 
@@ -95,7 +96,10 @@ impl Pairing {
     /// Whoever sees the pairing may see its mentor (a participant, the
     /// mentor's supervisor, an admin).
     async fn mentor(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
-        if !ctx.employee_scope().await?.contains(self.0.mentor_id) {
+        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        let seen = access::sees_members_of(ctx.caller()?, &self.0, &mentees)
+            || ctx.employee_scope().await?.contains(self.0.mentor_id);
+        if !seen {
             return Err(super::error::to_graphql(AppError::NotFound("employee")));
         }
         Ok(Employee(
@@ -106,12 +110,19 @@ impl Pairing {
     /// `employee(id)`): all of them for participants and admins, none for
     /// a supervisor, who knows only their names (`menteeNames`).
     async fn mentees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Employee>> {
-        let scope = ctx.employee_scope().await?;
+        let ids = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        // The scope (a few statements) only for those who are neither
+        // participants nor admins.
+        let scope = if access::sees_members_of(ctx.caller()?, &self.0, &ids) {
+            None
+        } else {
+            Some(ctx.employee_scope().await?)
+        };
         Ok(self
             .mentee_rows(ctx)
             .await?
             .into_iter()
-            .filter(|mentee| scope.contains(mentee.id))
+            .filter(|mentee| scope.is_none_or(|scope| scope.contains(mentee.id)))
             .map(Employee)
             .collect())
     }
@@ -173,13 +184,12 @@ impl Pairing {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, MentoringSession>> {
-        let page = PageRequest::parse(first, after.as_deref()).gql()?;
-        let rows = load(ctx, SessionsKey(self.0.id)).await?;
-        let rows = Page::from_sorted(&rows.unwrap_or_default(), &page, |s| Cursor {
-            key: s.id.to_string(),
-            id: s.id,
-        });
-        Ok(connection(rows, MentoringSession))
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let found = load(ctx, SessionsPageKey::new(self.0.id, &request))
+            .await?
+            .unwrap_or_else(|| SessionsPage::empty(&request));
+        ctx.loaders()?.prime_topics(found.topics).await;
+        Ok(connection(found.page, MentoringSession))
     }
     /// Free slots common to every participant, soonest first (default: the
     /// next four weeks, 5 slots).
@@ -250,8 +260,9 @@ impl Pairing {
         if !access::reads_goals(caller, self.0.mentor_id, &mentees, supervises) {
             return Ok(Vec::new());
         }
-        let found = load(ctx, GoalsKey(self.0.id)).await?;
-        Ok(found.unwrap_or_default().into_iter().map(Goal).collect())
+        let found = load(ctx, GoalsKey(self.0.id)).await?.unwrap_or_default();
+        let goals = ctx.loaders()?.prime_goal_skills(found).await;
+        Ok(goals.into_iter().map(Goal).collect())
     }
 }
 
@@ -298,6 +309,27 @@ impl Goal {
     }
 }
 
+/// The relations a selection of pairings reads, to be read with the
+/// pairings themselves (look-ahead). Only a saving: a relation not read
+/// here is loaded by its resolver.
+fn relations_selected(selection: &Lookahead<'_>) -> joined::Relations {
+    let any = |fields: &[&str]| fields.iter().any(|name| selection.field(name).exists());
+    joined::Relations {
+        programme: any(&["programme", "health"]),
+        mentor: any(&["mentor", "mentorName"]),
+        // Who the mentees are decides what the caller may read of the rest.
+        mentees: any(&[
+            "mentor",
+            "mentees",
+            "menteeNames",
+            "pauseReason",
+            "score",
+            "reasons",
+            "goals",
+        ]),
+    }
+}
+
 /// Query fields about pairings.
 #[derive(Default)]
 pub struct PairingQuery;
@@ -311,9 +343,11 @@ impl PairingQuery {
         ctx: &Context<'_>,
         status: Option<PairingStatus>,
     ) -> async_graphql::Result<Vec<Pairing>> {
-        let rows = pairings::mine(ctx.db()?, ctx.caller()?, status.map(Into::into))
+        let relations = relations_selected(&ctx.look_ahead());
+        let rows = pairings::mine_with(ctx.db()?, ctx.caller()?, status.map(Into::into), relations)
             .await
             .gql()?;
+        let rows = ctx.loaders()?.prime_pairings(rows).await;
         Ok(rows.into_iter().map(Pairing).collect())
     }
 

@@ -20,7 +20,7 @@ use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError}
 use futures_util::{FutureExt as _, StreamExt as _};
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{AuthFailure, Authenticator, Caller, Role};
+use crate::auth::{AuthFailure, Authenticated, Authenticator, Caller, Role};
 use crate::cache::FreeTimeCache;
 use crate::config::Config;
 use crate::graphql::AppSchema;
@@ -150,6 +150,14 @@ fn refused(failure: &AuthFailure, had_header: bool) -> HttpResponse {
 /// The caller of a request, from its `Authorization` header (shared by
 /// GraphQL and SCIM, which word their refusals differently).
 pub async fn caller_of(req: &HttpRequest, state: &AppState) -> Result<Caller, AuthFailure> {
+    authenticated_of(req, state).await.map(|found| found.caller)
+}
+
+/// [`caller_of`] with the employee row the caller was linked through.
+async fn authenticated_of(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Authenticated, AuthFailure> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -161,9 +169,9 @@ pub async fn caller_of(req: &HttpRequest, state: &AppState) -> Result<Caller, Au
 pub(crate) async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
-) -> Result<Caller, HttpResponse> {
+) -> Result<Authenticated, HttpResponse> {
     let had_header = req.headers().contains_key(header::AUTHORIZATION);
-    caller_of(req, state)
+    authenticated_of(req, state)
         .await
         .map_err(|failure| refused(&failure, had_header))
 }
@@ -376,11 +384,12 @@ async fn graphql_post(
     let Ok(media) = MediaType::of(&req) else {
         return negotiation::not_acceptable();
     };
-    let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
+    let signed_in = match authenticate(&req, &state).await {
+        Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    if let Some(limited) = state.limiter.check(&caller).await {
+    let caller = &signed_in.caller;
+    if let Some(limited) = state.limiter.check(caller).await {
         return too_many(limited);
     }
     let request_id = request_id_of(&req);
@@ -464,7 +473,7 @@ async fn graphql_post(
     // Each operation of a batch counts (the first already did).
     if let BatchRequest::Batch(requests) = &batch {
         for _ in 1..requests.len().min(state.config.graphql.max_batch.max(1)) {
-            if let Some(limited) = state.limiter.check(&caller).await {
+            if let Some(limited) = state.limiter.check(caller).await {
                 return too_many(limited);
             }
         }
@@ -482,7 +491,7 @@ async fn graphql_post(
     };
     let mut responses = Vec::with_capacity(batch.operations.len());
     for operation in batch.operations {
-        responses.push(execute(&state, &caller, &request_id, operation).await);
+        responses.push(execute(&state, &signed_in, &request_id, operation).await);
     }
     let response = match (batch.batched, responses.pop()) {
         (false, Some(single)) => BatchResponse::Single(single),
@@ -499,11 +508,11 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return graphiql::page(&req, &state);
     }
     // Authenticated first: nothing of an anonymous request is parsed.
-    let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
+    let signed_in = match authenticate(&req, &state).await {
+        Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    if let Some(limited) = state.limiter.check(&caller).await {
+    if let Some(limited) = state.limiter.check(&signed_in.caller).await {
         return too_many(limited);
     }
     let Ok(media) = MediaType::of(&req) else {
@@ -548,7 +557,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return response;
     }
     let request_id = request_id_of(&req);
-    let response = BatchResponse::Single(execute(&state, &caller, &request_id, request).await);
+    let response = BatchResponse::Single(execute(&state, &signed_in, &request_id, request).await);
     negotiation::respond(media, &response)
 }
 
@@ -700,21 +709,27 @@ fn selects_mutation(admitted: &Admitted) -> bool {
     )
 }
 
-/// Runs one operation for `caller` with fresh loaders, under the execution
-/// timeout. A query's loaders remember what they loaded for the rest of the
-/// request (the same mentees or skills are read once); a mutation's do not,
-/// as it changes what they would remember.
+/// Runs one operation for the signed-in caller with fresh loaders, under
+/// the execution timeout. A query's loaders remember what they loaded for
+/// the rest of the request (the same mentees or skills are read once) and
+/// start with the caller's own row, read by sign-in; a mutation's remember
+/// nothing, as it changes what they would remember.
 async fn execute(
     state: &AppState,
-    caller: &Caller,
+    signed_in: &Authenticated,
     request_id: &RequestId,
     admitted: Admitted,
 ) -> Response {
+    let caller = &signed_in.caller;
     let reads_only = admitted.operation == Some(OperationType::Query);
+    let loaders = Loaders::new(state.db.clone(), reads_only);
+    if reads_only && let Some(employee) = &signed_in.employee {
+        loaders.prime_caller(employee.clone()).await;
+    }
     let request = admitted
         .request
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
-        .data(Loaders::new(state.db.clone(), reads_only));
+        .data(loaders);
     let timeout = if caller.has_role(Role::Hris) {
         state.config.graphql.hris_execution_timeout
     } else {

@@ -5,15 +5,18 @@
 use std::collections::HashMap;
 
 use entity::enums::PairingStatus;
-use entity::{enrolment, goal, pairing, pairing_mentee};
+use entity::{enrolment, goal, pairing, pairing_mentee, skill};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Order, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
+use super::joined;
 use crate::auth::Caller;
 use crate::domain::access::{self, Area};
+use crate::domain::joined::select_prefixed;
 use crate::domain::pagination::{Cursor, Page, PageRequest, after_condition};
 use crate::error::{AppError, AppResult};
 
@@ -59,21 +62,47 @@ pub async fn by_ids(
     Ok(rows.into_iter().map(|p| (p.id, p)).collect())
 }
 
-/// Goals of several pairings at once (for DataLoaders).
+/// Goals of several pairings at once, each with its skill: one statement
+/// (for DataLoaders).
 pub async fn goals_of(
     db: &DatabaseConnection,
     pairing_ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, Vec<goal::Model>>> {
-    let rows = goal::Entity::find()
-        .filter(goal::Column::PairingId.is_in(pairing_ids.iter().copied()))
-        .order_by_asc(goal::Column::Id)
-        .all(db)
-        .await?;
-    let mut grouped: HashMap<Uuid, Vec<goal::Model>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.pairing_id).or_default().push(row);
+) -> AppResult<HashMap<Uuid, Vec<GoalWithSkill>>> {
+    let mut query = Query::select();
+    select_prefixed::<goal::Entity>(&mut query, "goals", "g_");
+    select_prefixed::<skill::Entity>(&mut query, "skills", "k_");
+    query
+        .from(goal::Entity)
+        .join(
+            JoinType::LeftJoin,
+            skill::Entity,
+            Expr::col((skill::Entity, skill::Column::Id))
+                .equals((goal::Entity, goal::Column::SkillId)),
+        )
+        .and_where(goal::Column::PairingId.is_in(pairing_ids.iter().copied()))
+        .order_by((goal::Entity, goal::Column::Id), Order::Asc);
+    let mut grouped: HashMap<Uuid, Vec<GoalWithSkill>> = HashMap::new();
+    for row in db.query_all(&query).await? {
+        let goal = goal::Model::from_query_result(&row, "g_")?;
+        let skill = match goal.skill_id {
+            Some(_) => Some(skill::Model::from_query_result(&row, "k_")?),
+            None => None,
+        };
+        grouped
+            .entry(goal.pairing_id)
+            .or_default()
+            .push(GoalWithSkill { goal, skill });
     }
     Ok(grouped)
+}
+
+/// A goal with the skill it works on, read together.
+#[derive(Clone, Debug)]
+pub struct GoalWithSkill {
+    /// The goal.
+    pub goal: goal::Model,
+    /// Its skill, if it names one.
+    pub skill: Option<skill::Model>,
 }
 
 /// Whether the caller may see this pairing: admins, its participants, and the
@@ -175,6 +204,20 @@ pub async fn of_principal(
     of_employee(db, principal, Some(PairingStatus::Active)).await
 }
 
+/// The caller's pairings with the relations the API's selection needs
+/// (programme, mentor, mentees), in one statement: see [`joined`].
+pub async fn mine_with(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    status: Option<PairingStatus>,
+    relations: joined::Relations,
+) -> AppResult<Vec<joined::WithRelations>> {
+    match caller.employee_id {
+        Some(me) => joined::read(db, of_employee_condition(me, status), relations).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Known pairings (not proposals) where `employee` is mentor or mentee,
 /// newest first.
 async fn of_employee(
@@ -182,25 +225,43 @@ async fn of_employee(
     employee: Uuid,
     status: Option<PairingStatus>,
 ) -> AppResult<Vec<pairing::Model>> {
-    let as_mentee = pairing_mentee::Entity::find()
-        .select_only()
-        .column(pairing_mentee::Column::PairingId)
-        .filter(pairing_mentee::Column::MenteeId.eq(employee))
-        .into_tuple::<Uuid>()
+    Ok(pairing::Entity::find()
+        .filter(of_employee_condition(employee, status))
+        .order_by_desc(pairing::Column::Id)
         .all(db)
-        .await?;
-    // A proposal names nobody to its participants until it is accepted.
-    let mut query = pairing::Entity::find()
-        .filter(
-            Condition::any()
-                .add(pairing::Column::MentorId.eq(employee))
-                .add(pairing::Column::Id.is_in(as_mentee)),
+        .await?)
+}
+
+/// The pairings `employee` mentors or is a mentee of, in a known state
+/// (a proposal names nobody to its participants until it is accepted),
+/// and in `status` when one is given: one condition, so one statement.
+///
+/// The two ways in are a UNION ALL of two index seeks rather than an OR:
+/// PostgreSQL cannot estimate `mentor_id = $1 OR id IN (…)` and, guessing
+/// half the table, joined the employees by scanning them (2–3 ms instead
+/// of 0.5 ms on the demo company).
+fn of_employee_condition(employee: Uuid, status: Option<PairingStatus>) -> Condition {
+    let own = Alias::new("own");
+    let ids = Query::select()
+        .column((own.clone(), pairing::Column::Id))
+        .from_as(pairing::Entity, own.clone())
+        .and_where(Expr::col((own, pairing::Column::MentorId)).eq(employee))
+        .union(
+            UnionType::All,
+            Query::select()
+                .column(pairing_mentee::Column::PairingId)
+                .from(pairing_mentee::Entity)
+                .and_where(pairing_mentee::Column::MenteeId.eq(employee))
+                .to_owned(),
         )
-        .filter(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
+        .to_owned();
+    let mut condition = Condition::all()
+        .add(pairing::Column::Id.in_subquery(ids))
+        .add(pairing::Column::Status.is_in(access::KNOWN_PAIRING_STATES));
     if let Some(status) = status {
-        query = query.filter(pairing::Column::Status.eq(status));
+        condition = condition.add(pairing::Column::Status.eq(status));
     }
-    Ok(query.order_by_desc(pairing::Column::Id).all(db).await?)
+    condition
 }
 
 /// A page of a programme's pairings the caller may see (admins: all;

@@ -12,6 +12,7 @@
 //! - [`health`]: how a pairing does against its cadence (one rule).
 
 pub mod health;
+pub mod joined;
 pub mod lifecycle;
 pub mod members;
 pub mod reasons;
@@ -19,6 +20,6 @@ pub mod rules;
 
 pub use lifecycle::{create, decide, end, pause, resume};
 pub use members::{
-    by_ids, get, get_as_participant, goals_of, list, mentees_of, mine, participants,
+    by_ids, get, get_as_participant, goals_of, list, mentees_of, mine, mine_with, participants,
 };
 pub use rules::PairingRules;

@@ -1,0 +1,141 @@
+//! A page of each pairing's sessions, with each session's topics, in one
+//! statement: the window function numbers every pairing's sessions, so a
+//! list of pairings reads the page it shows and nothing more, however many
+//! sessions each pairing has held.
+
+use std::collections::HashMap;
+
+use entity::{mentoring_session, session_topic, skill};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait as _, Func, JoinType, Order, Query, WindowStatement,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, IdenStatic as _, Iterable as _};
+use uuid::Uuid;
+
+use super::joined::select_prefixed;
+use super::pagination::{Cursor, Page, PageRequest};
+use crate::error::AppResult;
+
+/// One pairing's page of sessions.
+#[derive(Clone, Debug)]
+pub struct SessionsPage {
+    /// The sessions, in id order (the order they were booked).
+    pub page: Page<mentoring_session::Model>,
+    /// Each session's topics, by session id, in skill id order; every
+    /// session of the page has an entry, empty when it has no topic.
+    pub topics: HashMap<Uuid, Vec<skill::Model>>,
+}
+
+impl SessionsPage {
+    /// The page of a pairing without sessions (past the cursor).
+    pub fn empty(request: &PageRequest) -> Self {
+        Self {
+            page: Page::from_rows(Vec::new(), request, cursor_of),
+            topics: HashMap::new(),
+        }
+    }
+}
+
+/// Where a session sits in its pairing's list: its id (ids grow with time).
+pub fn cursor_of(session: &mentoring_session::Model) -> Cursor {
+    Cursor {
+        key: session.id.to_string(),
+        id: session.id,
+    }
+}
+
+const PAGE: &str = "page";
+const LINK: &str = "link";
+const TOPIC: &str = "topic";
+const ROW_NUMBER: &str = "row_in_pairing";
+
+/// The page `request` asks (the `first` sessions after its cursor) of each
+/// of `pairing_ids`, with the topics of those sessions: one statement.
+/// Every pairing asked has a page, empty when it has no session there.
+pub async fn pages_of<C: ConnectionTrait>(
+    db: &C,
+    pairing_ids: &[Uuid],
+    request: &PageRequest,
+) -> AppResult<HashMap<Uuid, SessionsPage>> {
+    let mut numbered = Query::select();
+    numbered
+        .columns(mentoring_session::Column::iter())
+        .expr_window_as(
+            Func::cust(Alias::new("ROW_NUMBER")),
+            WindowStatement::partition_by(mentoring_session::Column::PairingId)
+                .order_by(mentoring_session::Column::Id, Order::Asc)
+                .to_owned(),
+            Alias::new(ROW_NUMBER),
+        )
+        .from(mentoring_session::Entity)
+        .and_where(mentoring_session::Column::PairingId.is_in(pairing_ids.iter().copied()));
+    if let Some(after) = &request.after {
+        numbered.and_where(mentoring_session::Column::Id.gt(after.id));
+    }
+    // One row more than the page: it tells that another page follows.
+    let rows_wanted = i64::try_from(request.first)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1);
+    let mut query = Query::select();
+    select_prefixed::<mentoring_session::Entity>(&mut query, PAGE, "s_");
+    select_prefixed::<skill::Entity>(&mut query, TOPIC, "k_");
+    query
+        .from_subquery(numbered, Alias::new(PAGE))
+        .join_as(
+            JoinType::LeftJoin,
+            session_topic::Entity,
+            Alias::new(LINK),
+            Expr::col((Alias::new(LINK), session_topic::Column::SessionId))
+                .equals((Alias::new(PAGE), mentoring_session::Column::Id)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            skill::Entity,
+            Alias::new(TOPIC),
+            Expr::col((Alias::new(TOPIC), skill::Column::Id))
+                .equals((Alias::new(LINK), session_topic::Column::SkillId)),
+        )
+        .and_where(Expr::col((Alias::new(PAGE), Alias::new(ROW_NUMBER))).lte(rows_wanted))
+        .order_by(
+            (Alias::new(PAGE), mentoring_session::Column::PairingId),
+            Order::Asc,
+        )
+        .order_by(
+            (Alias::new(PAGE), mentoring_session::Column::Id),
+            Order::Asc,
+        )
+        .order_by((Alias::new(TOPIC), skill::Column::Id), Order::Asc);
+    let rows = db.query_all(&query).await?;
+
+    let mut sessions: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
+    let mut topics: HashMap<Uuid, Vec<skill::Model>> = HashMap::new();
+    for row in rows {
+        let session = mentoring_session::Model::from_query_result(&row, "s_")?;
+        let of_session = topics.entry(session.id).or_default();
+        // A session without topics has one row of nulls (left join).
+        let topic: Option<Uuid> = row.try_get("k_", skill::Column::Id.as_str())?;
+        if topic.is_some() {
+            of_session.push(skill::Model::from_query_result(&row, "k_")?);
+        }
+        let listed = sessions.entry(session.pairing_id).or_default();
+        if listed.last().is_none_or(|last| last.id != session.id) {
+            listed.push(session);
+        }
+    }
+    Ok(pairing_ids
+        .iter()
+        .map(|pairing_id| {
+            let rows = sessions.remove(pairing_id).unwrap_or_default();
+            let page = Page::from_rows(rows, request, cursor_of);
+            let topics = page
+                .items
+                .iter()
+                .map(|(_, session)| {
+                    let id = session.id;
+                    (id, topics.remove(&id).unwrap_or_default())
+                })
+                .collect();
+            (*pairing_id, SessionsPage { page, topics })
+        })
+        .collect())
+}
