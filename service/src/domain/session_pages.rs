@@ -77,7 +77,7 @@ pub async fn pages_of<C: ConnectionTrait>(
         .unwrap_or(i64::MAX)
         .saturating_add(1);
     let mut query = Query::select();
-    select_prefixed::<mentoring_session::Entity>(&mut query, PAGE, "s_");
+    select_prefixed::<mentoring_session::Entity>(&mut query, PAGE, "");
     select_prefixed::<skill::Entity>(&mut query, TOPIC, "k_");
     query
         .from_subquery(numbered, Alias::new(PAGE))
@@ -110,7 +110,7 @@ pub async fn pages_of<C: ConnectionTrait>(
     let mut sessions: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
     let mut topics: HashMap<Uuid, Vec<skill::Model>> = HashMap::new();
     for row in rows {
-        let session = mentoring_session::Model::from_query_result(&row, "s_")?;
+        let session = mentoring_session::Model::from_query_result(&row, "")?;
         let of_session = topics.entry(session.id).or_default();
         // A session without topics has one row of nulls (left join).
         let topic: Option<Uuid> = row.try_get("k_", skill::Column::Id.as_str())?;

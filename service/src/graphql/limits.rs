@@ -110,6 +110,15 @@ pub fn admit(
     variables: &Variables,
     limits: &ShapeLimits,
 ) -> Result<ExecutableDocument, Refusal> {
+    let document = admit_text(query, limits)?;
+    check_text(&document, variables)?;
+    Ok(document)
+}
+
+/// What [`admit`] checks of the text alone before [`check_text`] (nesting,
+/// syntax, shape, operation names): the parsed document, which
+/// [`ParsedDocuments`] may keep.
+fn admit_text(query: &str, limits: &ShapeLimits) -> Result<ExecutableDocument, Refusal> {
     check_nesting(query, limits.max_nesting)?;
     let document = async_graphql::parser::parse_query(query).map_err(|err| {
         // The parser's own text quotes the source line: give only where.
@@ -123,8 +132,77 @@ pub fn admit(
     })?;
     check_shape(&document, limits)?;
     check_operation_names(&document)?;
-    check_text(&document, variables)?;
     Ok(document)
+}
+
+/// The documents an intranet sends again and again, kept parsed: parsing
+/// is a third of the CPU of a small query (the pest grammar), and the
+/// front-ends send a handful of texts. [`admit`] with a memory: a text seen
+/// before skips the parser and the shape checks (they depend on the text
+/// only); [`check_text`], which reads the variables, runs every time.
+/// Bounded: texts up to [`ParsedDocuments::MAX_TEXT`] bytes, at most
+/// `capacity` of them; a full cache forgets an arbitrary entry, so a flood
+/// of distinct texts costs what no cache costs. A text the parser or the
+/// shape checks refuse is never kept.
+pub struct ParsedDocuments {
+    limits: ShapeLimits,
+    capacity: usize,
+    kept: std::sync::Mutex<HashMap<Box<str>, ExecutableDocument>>,
+}
+
+impl ParsedDocuments {
+    /// Longest text kept (longer ones are parsed each time).
+    pub const MAX_TEXT: usize = 4 * 1024;
+
+    /// An empty cache of at most `capacity` documents checked against `limits`.
+    pub fn new(limits: ShapeLimits, capacity: usize) -> Self {
+        Self {
+            limits,
+            capacity,
+            kept: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`admit`], from the cache when the text was admitted before.
+    pub fn admit(&self, query: &str, variables: &Variables) -> Result<ExecutableDocument, Refusal> {
+        // The lock is let go before parsing (a temporary in the match
+        // would hold it through the arms).
+        let kept = self.lock().get(query).cloned();
+        let document = match kept {
+            Some(kept) => kept,
+            None => {
+                let parsed = admit_text(query, &self.limits)?;
+                if query.len() <= Self::MAX_TEXT && self.capacity > 0 {
+                    let mut kept = self.lock();
+                    if kept.len() >= self.capacity
+                        && let Some(any) = kept.keys().next().cloned()
+                    {
+                        kept.remove(&any);
+                    }
+                    kept.insert(query.into(), parsed.clone());
+                }
+                parsed
+            }
+        };
+        check_text(&document, variables)?;
+        Ok(document)
+    }
+
+    /// How many documents are kept (tests).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is kept (tests).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, ExecutableDocument>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Refuses text whose brackets nest deeper than `max`, in one pass and
@@ -859,5 +937,37 @@ mod tests {
         let variables = Variables::from_json(serde_json::json!({ "name": "nul\u{0}" }));
         let refusal = admit("query($name: String) { f(a: $name) }", &variables, &LIMITS);
         assert!(refusal.unwrap_err().message.contains("$name"));
+    }
+
+    #[test]
+    fn a_kept_document_still_has_its_variables_checked() {
+        let documents = ParsedDocuments::new(LIMITS, 4);
+        let query = "query($name: String) { f(a: $name) }";
+        let clean = Variables::from_json(serde_json::json!({ "name": "Zoë" }));
+        assert!(documents.admit(query, &clean).is_ok());
+        assert_eq!(documents.len(), 1);
+        let nul = Variables::from_json(serde_json::json!({ "name": "nul\u{0}" }));
+        let refusal = documents.admit(query, &nul).unwrap_err();
+        assert!(refusal.message.contains("$name"), "{refusal}");
+        assert!(documents.admit(query, &clean).is_ok());
+    }
+
+    #[test]
+    fn refused_texts_are_not_kept_and_the_cache_stays_bounded() {
+        let documents = ParsedDocuments::new(LIMITS, 3);
+        let deep = format!("{}{}", "{ a ".repeat(80), "}".repeat(80));
+        for refused in ["{ a", "{ a }} }", deep.as_str()] {
+            assert!(documents.admit(refused, &Variables::default()).is_err());
+        }
+        assert!(documents.is_empty());
+        for n in 0..10 {
+            let query = format!("{{ field{n} }}");
+            assert!(documents.admit(&query, &Variables::default()).is_ok());
+            assert!(documents.len() <= 3);
+        }
+        let long = format!("{{ a(s: \"{}\") }}", "x".repeat(ParsedDocuments::MAX_TEXT));
+        let fresh = ParsedDocuments::new(LIMITS, 3);
+        assert!(fresh.admit(&long, &Variables::default()).is_ok());
+        assert!(fresh.is_empty(), "a text over MAX_TEXT is parsed, not kept");
     }
 }

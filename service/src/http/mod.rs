@@ -55,6 +55,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Requests per caller (429 past the limit).
     pub limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// The documents admitted before, kept parsed.
+    pub documents: limits::ParsedDocuments,
 }
 
 /// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
@@ -599,7 +601,8 @@ fn get_parameters(query_string: &str) -> Option<(Request, Option<String>)> {
     Some((request, parameters.document_id))
 }
 
-/// A request whose text passed [`limits::admit`], with its parsed document.
+/// A request whose text passed [`limits::admit`] (through
+/// [`limits::ParsedDocuments`]), with its parsed document.
 struct Admitted {
     request: Request,
     operation: Option<OperationType>,
@@ -614,7 +617,6 @@ struct AdmittedBatch {
 /// Checks one request's text (nesting, size once expanded, control
 /// characters) and hands its parsed document on, so it is parsed once.
 fn admit(mut request: Request, state: &AppState) -> Result<Admitted, Refusal> {
-    let config = &state.config;
     if request.query.trim().is_empty() {
         return Err(Refusal::bad_request("the request has no query"));
     }
@@ -623,11 +625,7 @@ fn admit(mut request: Request, state: &AppState) -> Result<Admitted, Refusal> {
     {
         return Err(Refusal::bad_request("operationName is not a GraphQL name"));
     }
-    let document = limits::admit(
-        &request.query,
-        &request.variables,
-        &config.graphql.shape_limits(),
-    )?;
+    let document = state.documents.admit(&request.query, &request.variables)?;
     limits::check_variable_types(&document, &state.input_types)?;
     let operation = selected_operation(&document, request.operation_name.as_deref());
     request.set_parsed_query(document);

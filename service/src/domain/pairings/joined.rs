@@ -48,7 +48,7 @@ pub async fn read<C: ConnectionTrait>(
     relations: Relations,
 ) -> AppResult<Vec<WithRelations>> {
     let mut query = Query::select();
-    select_prefixed::<pairing::Entity>(&mut query, "pairings", "p_");
+    select_prefixed::<pairing::Entity>(&mut query, "pairings", "");
     query.from(pairing::Entity);
     if relations.programme {
         select_prefixed::<programme::Entity>(&mut query, "programmes", "g_");
@@ -99,10 +99,10 @@ pub async fn read<C: ConnectionTrait>(
     let rows = db.query_all(&query).await?;
     let mut read: Vec<WithRelations> = Vec::new();
     for row in rows {
-        let id: Uuid = row.try_get("p_", pairing::Column::Id.as_str())?;
+        let id: Uuid = row.try_get("", pairing::Column::Id.as_str())?;
         if read.last().is_none_or(|last| last.pairing.id != id) {
             read.push(WithRelations {
-                pairing: pairing::Model::from_query_result(&row, "p_")?,
+                pairing: pairing::Model::from_query_result(&row, "")?,
                 programme: relations
                     .programme
                     .then(|| programme::Model::from_query_result(&row, "g_"))

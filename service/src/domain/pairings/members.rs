@@ -69,7 +69,7 @@ pub async fn goals_of(
     pairing_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<GoalWithSkill>>> {
     let mut query = Query::select();
-    select_prefixed::<goal::Entity>(&mut query, "goals", "g_");
+    select_prefixed::<goal::Entity>(&mut query, "goals", "");
     select_prefixed::<skill::Entity>(&mut query, "skills", "k_");
     query
         .from(goal::Entity)
@@ -83,7 +83,7 @@ pub async fn goals_of(
         .order_by((goal::Entity, goal::Column::Id), Order::Asc);
     let mut grouped: HashMap<Uuid, Vec<GoalWithSkill>> = HashMap::new();
     for row in db.query_all(&query).await? {
-        let goal = goal::Model::from_query_result(&row, "g_")?;
+        let goal = goal::Model::from_query_result(&row, "")?;
         let skill = match goal.skill_id {
             Some(_) => Some(skill::Model::from_query_result(&row, "k_")?),
             None => None,
