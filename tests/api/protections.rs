@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Person, TestApp, insert_employee};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -155,6 +155,34 @@ async fn batches_are_capped(backend: Backend) {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
+/// The caller's row read at sign-in serves `me`, but not after a
+/// mutation of the same batch changed it.
+async fn me_after_a_mutation_in_a_batch_is_current(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_employee(&app.db, Person::new("Mia Mentor", 2)).await;
+    let token = app.token(Some("mia.mentor@corp.example"), &[]).await;
+    let zone = |body: &Value| body["data"]["me"]["timezone"].as_str().map(str::to_owned);
+    let before = app.query_ok(&token, "{ me { timezone } }", json!({})).await["me"]["timezone"]
+        .as_str()
+        .map(str::to_owned);
+    let wanted = if before.as_deref() == Some("Asia/Tokyo") {
+        "Europe/Paris"
+    } else {
+        "Asia/Tokyo"
+    };
+    let batch = serde_json::to_vec(&json!([
+        { "query": "{ me { timezone } }" },
+        { "query": "mutation($tz: String!) { setWeeklyAvailability(timezone: $tz, slots: []) { weekday } }", "variables": { "tz": wanted } },
+        { "query": "{ me { timezone } }" },
+    ]))
+    .unwrap();
+    let (status, body) = post_bytes(&app, &token, "application/json", None, batch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(zone(&body[0]), before, "{body}");
+    assert!(body[1]["errors"].is_null(), "{body}");
+    assert_eq!(zone(&body[2]).as_deref(), Some(wanted), "{body}");
+}
+
 async fn depth_complexity_and_directives_are_limited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token(None, &["admin"]).await;
@@ -280,6 +308,7 @@ both!(
     only_json_and_upload_posts_are_accepted,
     mutations_are_refused_over_get,
     batches_are_capped,
+    me_after_a_mutation_in_a_batch_is_current,
     depth_complexity_and_directives_are_limited,
     pages_are_bounded,
     introspection_and_suggestions_are_off_outside_dev_mode,

@@ -634,6 +634,7 @@ pub async fn topics_of(
 ) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
     let rows = session_topic::Entity::find()
         .filter(session_topic::Column::SessionId.is_in(session_ids.iter().copied()))
+        .order_by_asc(session_topic::Column::SkillId)
         .all(db)
         .await?;
     let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();

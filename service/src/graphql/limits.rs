@@ -17,6 +17,7 @@
 //!    control character ([`crate::domain::text`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, Value, Variables};
@@ -142,12 +143,13 @@ fn admit_text(query: &str, limits: &ShapeLimits) -> Result<ExecutableDocument, R
 /// only); [`check_text`], which reads the variables, runs every time.
 /// Bounded: texts up to [`ParsedDocuments::MAX_TEXT`] bytes, at most
 /// `capacity` of them; a full cache forgets an arbitrary entry, so a flood
-/// of distinct texts costs what no cache costs. A text the parser or the
-/// shape checks refuse is never kept.
+/// of distinct texts costs what no cache costs (the eviction is not LRU:
+/// such a flood also pushes the front-ends' texts out, which then cost one
+/// parse each). A text refused by any check is never kept.
 pub struct ParsedDocuments {
     limits: ShapeLimits,
     capacity: usize,
-    kept: std::sync::Mutex<HashMap<Box<str>, ExecutableDocument>>,
+    kept: std::sync::Mutex<HashMap<Box<str>, Arc<ExecutableDocument>>>,
 }
 
 impl ParsedDocuments {
@@ -165,27 +167,26 @@ impl ParsedDocuments {
 
     /// [`admit`], from the cache when the text was admitted before.
     pub fn admit(&self, query: &str, variables: &Variables) -> Result<ExecutableDocument, Refusal> {
-        // The lock is let go before parsing (a temporary in the match
-        // would hold it through the arms).
+        // The lock is let go before the document is copied or parsed (a
+        // temporary in a match would hold it through the arms).
         let kept = self.lock().get(query).cloned();
-        let document = match kept {
-            Some(kept) => kept,
-            None => {
-                let parsed = admit_text(query, &self.limits)?;
-                if query.len() <= Self::MAX_TEXT && self.capacity > 0 {
-                    let mut kept = self.lock();
-                    if kept.len() >= self.capacity
-                        && let Some(any) = kept.keys().next().cloned()
-                    {
-                        kept.remove(&any);
-                    }
-                    kept.insert(query.into(), parsed.clone());
-                }
-                parsed
+        if let Some(kept) = kept {
+            check_text(&kept, variables)?;
+            return Ok(ExecutableDocument::clone(&kept));
+        }
+        let parsed = admit_text(query, &self.limits)?;
+        check_text(&parsed, variables)?;
+        if query.len() <= Self::MAX_TEXT && self.capacity > 0 {
+            let shared = Arc::new(parsed.clone());
+            let mut kept = self.lock();
+            if kept.len() >= self.capacity
+                && let Some(any) = kept.keys().next().cloned()
+            {
+                kept.remove(&any);
             }
-        };
-        check_text(&document, variables)?;
-        Ok(document)
+            kept.insert(query.into(), shared);
+        }
+        Ok(parsed)
     }
 
     /// How many documents are kept (tests).
@@ -198,7 +199,7 @@ impl ParsedDocuments {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, ExecutableDocument>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<ExecutableDocument>>> {
         self.kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

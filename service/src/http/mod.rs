@@ -492,8 +492,23 @@ async fn graphql_post(
         Err(refusal) => return refusal_response(&refusal, media),
     };
     let mut responses = Vec::with_capacity(batch.operations.len());
+    // Once a batch's mutation ran, the sign-in row may be stale: the
+    // operations after it read the caller afresh.
+    let mut row_current = true;
     for operation in batch.operations {
-        responses.push(execute(&state, &signed_in, &request_id, operation).await);
+        let changes = operation.operation != Some(OperationType::Query);
+        let caller_row = signed_in.employee.as_ref().filter(|_| row_current);
+        responses.push(
+            execute(
+                &state,
+                &signed_in.caller,
+                caller_row,
+                &request_id,
+                operation,
+            )
+            .await,
+        );
+        row_current &= !changes;
     }
     let response = match (batch.batched, responses.pop()) {
         (false, Some(single)) => BatchResponse::Single(single),
@@ -559,7 +574,10 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return response;
     }
     let request_id = request_id_of(&req);
-    let response = BatchResponse::Single(execute(&state, &signed_in, &request_id, request).await);
+    let caller_row = signed_in.employee.as_ref();
+    let response = BatchResponse::Single(
+        execute(&state, &signed_in.caller, caller_row, &request_id, request).await,
+    );
     negotiation::respond(media, &response)
 }
 
@@ -707,21 +725,22 @@ fn selects_mutation(admitted: &Admitted) -> bool {
     )
 }
 
-/// Runs one operation for the signed-in caller with fresh loaders, under
-/// the execution timeout. A query's loaders remember what they loaded for
-/// the rest of the request (the same mentees or skills are read once) and
-/// start with the caller's own row, read by sign-in; a mutation's remember
-/// nothing, as it changes what they would remember.
+/// Runs one operation for `caller` with fresh loaders, under the execution
+/// timeout. A query's loaders remember what they loaded for the rest of the
+/// request (the same mentees or skills are read once) and start with the
+/// caller's own row as sign-in read it (`caller_row`, None when it may be
+/// stale); a mutation's remember nothing, as it changes what they would
+/// remember.
 async fn execute(
     state: &AppState,
-    signed_in: &Authenticated,
+    caller: &Caller,
+    caller_row: Option<&entity::employee::Model>,
     request_id: &RequestId,
     admitted: Admitted,
 ) -> Response {
-    let caller = &signed_in.caller;
     let reads_only = admitted.operation == Some(OperationType::Query);
     let loaders = Loaders::new(state.db.clone(), reads_only);
-    if reads_only && let Some(employee) = &signed_in.employee {
+    if reads_only && let Some(employee) = caller_row {
         loaders.prime_caller(employee.clone()).await;
     }
     let request = admitted

@@ -40,9 +40,10 @@ const MENTEE: &str = "mentee";
 const LINK: &str = "pm";
 
 /// The pairings `condition` selects (a condition on the `pairings` table),
-/// newest first, each with `relations`: one statement. Whoever calls this
-/// has already decided the caller may see these pairings.
-pub async fn read<C: ConnectionTrait>(
+/// newest first, each with `relations`: one statement. It checks no
+/// access: only this module's siblings call it, with a condition that
+/// already says what the caller may see ([`super::members::mine_with`]).
+pub(super) async fn read<C: ConnectionTrait>(
     db: &C,
     condition: Condition,
     relations: Relations,
