@@ -6,18 +6,73 @@
 //! would ask the pool for 150 connections; with it, that caller waits for
 //! its own fields and everyone else keeps the rest of the pool.
 //!
-//! Mutations are not gated: their root fields already run one after another.
+//! The gate wraps the query root ([`Gated`]) rather than being a schema
+//! extension: with any extension registered, async-graphql sends every
+//! field of every response through the extension chain (≈ 15 % of a nested
+//! query's instructions, docs/benchmarks.md), where only the root fields
+//! need the gate. Mutations are not gated: their root fields already run
+//! one after another.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{ContainerType, resolve_container};
+use async_graphql::{
+    Context, ContextSelectionSet, ObjectType, OutputType, Positioned, ServerResult, Value,
 };
-use async_graphql::{ServerResult, Value};
 use tokio::sync::Semaphore;
 
 use super::context::RequestData;
+
+/// The query root `Q` with each of its fields (entity lookups included)
+/// resolved within the caller's share ([`CallerShare`], from the schema's
+/// data); the schema sees `Q` itself (same name, same fields).
+#[derive(Default)]
+pub struct Gated<Q>(pub Q);
+
+impl<Q: ContainerType> Gated<Q> {
+    /// Runs `work` within the share of the request's caller (ungated when
+    /// the schema or the request has none: tests, introspection tools).
+    async fn within_share<T>(ctx: &Context<'_>, work: impl Future<Output = T>) -> T {
+        match (ctx.data_opt::<CallerShare>(), ctx.data_opt::<RequestData>()) {
+            (Some(share), Some(data)) => share.run(&data.caller.subject, work).await,
+            _ => work.await,
+        }
+    }
+}
+
+impl<Q: ContainerType> ContainerType for Gated<Q> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        Self::within_share(ctx, self.0.resolve_field(ctx)).await
+    }
+
+    async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
+        Self::within_share(ctx, self.0.find_entity(ctx, params)).await
+    }
+}
+
+impl<Q: ContainerType> OutputType for Gated<Q> {
+    fn type_name() -> Cow<'static, str> {
+        Q::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Q::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_container(ctx, self).await
+    }
+}
+
+impl<Q: ObjectType> ObjectType for Gated<Q> {}
 
 /// The gates of the callers with a root field running, by subject.
 #[derive(Clone)]
@@ -104,31 +159,6 @@ impl Drop for Held<'_> {
     }
 }
 
-impl ExtensionFactory for CallerShare {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for CallerShare {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let root_query_field = info.path_node.parent.is_none() && info.parent_type == "Query";
-        match ctx.data_opt::<RequestData>() {
-            Some(data) if root_query_field => {
-                let subject = data.caller.subject.clone();
-                self.run(&subject, next.run(ctx, info)).await
-            }
-            _ => next.run(ctx, info).await,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +229,64 @@ mod tests {
         let _ = finish_alice.send(());
         assert!(alice.await.unwrap_or(false));
         assert_eq!(share.callers_in_progress(), 0);
+    }
+
+    /// A query root whose one field counts how many of its resolutions run
+    /// at once (the counters are the schema's data).
+    #[derive(Default)]
+    struct Probe;
+
+    struct Inside(AtomicUsize);
+    struct Most(AtomicUsize);
+
+    #[async_graphql::Object]
+    impl Probe {
+        async fn slow(&self, ctx: &Context<'_>) -> i32 {
+            let (inside, most) = (ctx.data_unchecked::<Inside>(), ctx.data_unchecked::<Most>());
+            let now = inside.0.fetch_add(1, Ordering::SeqCst) + 1;
+            most.0.fetch_max(now, Ordering::SeqCst);
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            inside.0.fetch_sub(1, Ordering::SeqCst);
+            1
+        }
+    }
+
+    /// The most root fields of one eight-alias query that resolved at once
+    /// through a schema whose root is gated with `places`.
+    async fn most_root_fields_at_once(places: usize) -> usize {
+        let schema = async_graphql::Schema::build(
+            Gated::<Probe>::default(),
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        )
+        .data(CallerShare::new(places))
+        .data(Inside(AtomicUsize::new(0)))
+        .data(Most(AtomicUsize::new(0)))
+        .finish();
+        let caller = crate::auth::Caller {
+            subject: "alice".into(),
+            employee_id: None,
+            roles: Default::default(),
+        };
+        let request = async_graphql::Request::new(
+            "{ a: slow b: slow c: slow d: slow e: slow f: slow g: slow h: slow }",
+        )
+        .data(RequestData::new(caller, "r".into()));
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        schema
+            .data::<Most>()
+            .map_or(0, |most| most.0.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_gated_root_resolves_a_callers_fields_within_their_places() {
+        assert_eq!(most_root_fields_at_once(1).await, 1);
+        assert!(most_root_fields_at_once(3).await <= 3);
+        // Ungated, async-graphql runs all eight at once: the gate is what
+        // holds them back.
+        assert!(most_root_fields_at_once(8).await > 3);
     }
 }

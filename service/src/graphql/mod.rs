@@ -27,6 +27,7 @@ use crate::cache::{FreeTimeCache, InProcessCache};
 use async_graphql::{
     EmptySubscription, MergedObject, ObjectType, Request, Response, Schema, SchemaBuilder,
 };
+use fair_share::Gated;
 use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
@@ -93,9 +94,9 @@ query_root!(
 #[derive(Clone)]
 pub enum AppSchema {
     /// `_service` and `_entities` do not exist.
-    Plain(Schema<QueryRoot, MutationRoot, EmptySubscription>),
+    Plain(Schema<Gated<QueryRoot>, MutationRoot, EmptySubscription>),
     /// An Apollo Federation v2 subgraph.
-    Subgraph(Schema<SubgraphQueryRoot, MutationRoot, EmptySubscription>),
+    Subgraph(Schema<Gated<SubgraphQueryRoot>, MutationRoot, EmptySubscription>),
 }
 
 impl AppSchema {
@@ -157,7 +158,7 @@ pub fn build_schema(
     };
     if config.federation {
         let builder = Schema::build(
-            SubgraphQueryRoot::default(),
+            Gated::<SubgraphQueryRoot>::default(),
             MutationRoot::default(),
             EmptySubscription,
         );
@@ -168,7 +169,7 @@ pub fn build_schema(
         )
     } else {
         let builder = Schema::build(
-            QueryRoot::default(),
+            Gated::<QueryRoot>::default(),
             MutationRoot::default(),
             EmptySubscription,
         );
@@ -203,8 +204,8 @@ fn configure<Q: ObjectType + 'static>(
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_recursive_depth)
         .limit_directives(config.max_directives)
-        .extension(observability::OperationSpans)
-        .extension(fair_share::CallerShare::new(config.max_parallel_per_caller));
+        .data(fair_share::CallerShare::new(config.max_parallel_per_caller))
+        .extension(observability::OperationSpans);
     if let Some(metrics) = data.settings.metrics {
         builder = builder.data(metrics);
     }
@@ -258,7 +259,7 @@ pub fn sdl() -> String {
         ),
         Err(_) => AppSchema::Plain(
             Schema::build(
-                QueryRoot::default(),
+                Gated::<QueryRoot>::default(),
                 MutationRoot::default(),
                 EmptySubscription,
             )
