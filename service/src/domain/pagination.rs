@@ -18,7 +18,7 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
 /// Position after which the next page starts: the last row's sort key and id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cursor {
     /// Sort key of the last row (e.g. its display name).
     #[serde(rename = "k")]

@@ -51,9 +51,7 @@ impl Loaders {
         tables.enable_all_cache(reads_only);
         Self { tables }
     }
-}
 
-impl Loaders {
     /// Hands the caller's own row, read by sign-in, to the loaders (`me`
     /// makes no statement).
     pub async fn prime_caller(&self, employee: employee::Model) {
@@ -92,9 +90,7 @@ impl Loaders {
         self.tables.feed_many(mentees).await;
         pairings
     }
-}
 
-impl Loaders {
     /// Hands a page's topics to the loaders (each session's topic ids, the
     /// skills), so the sessions' `topics` make no statement.
     pub async fn prime_topics(&self, topics: HashMap<Uuid, Vec<skill::Model>>) {
@@ -107,9 +103,7 @@ impl Loaders {
         self.tables.feed_many(ids).await;
         self.tables.feed_many(skills).await;
     }
-}
 
-impl Loaders {
     /// Hands the skills read with goals to the loaders (the goals' `skill`
     /// makes no statement); answers the goals.
     pub async fn prime_goal_skills(&self, goals: Vec<GoalWithSkill>) -> Vec<goal::Model> {
@@ -150,13 +144,13 @@ pub struct FeedbackKey(pub Uuid);
 /// Key of a pairing's activity (latest held session, next one, poor ratings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActivityKey(pub Uuid);
-/// Key of one page of a pairing's sessions: the pairing, the page size and
-/// the session the page starts after.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Key of one page of a pairing's sessions: the pairing and the page asked
+/// (size and the client's cursor).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionsPageKey {
     pairing: Uuid,
     first: u64,
-    after: Option<Uuid>,
+    after: Option<Cursor>,
 }
 
 impl SessionsPageKey {
@@ -165,17 +159,7 @@ impl SessionsPageKey {
         Self {
             pairing,
             first: request.first,
-            after: request.after.as_ref().map(|cursor| cursor.id),
-        }
-    }
-
-    fn request(&self) -> PageRequest {
-        PageRequest {
-            first: self.first,
-            after: self.after.map(|id| Cursor {
-                key: id.to_string(),
-                id,
-            }),
+            after: request.after.clone(),
         }
     }
 }
@@ -304,29 +288,23 @@ impl Loader<SessionsPageKey> for TableLoader {
         &self,
         keys: &[SessionsPageKey],
     ) -> Result<HashMap<SessionsPageKey, Self::Value>, Self::Error> {
-        let mut by_page: HashMap<(u64, Option<Uuid>), Vec<Uuid>> = HashMap::new();
+        let mut by_page: HashMap<(u64, Option<Cursor>), Vec<Uuid>> = HashMap::new();
         for key in keys {
             by_page
-                .entry((key.first, key.after))
+                .entry((key.first, key.after.clone()))
                 .or_default()
                 .push(key.pairing);
         }
         let mut found = HashMap::with_capacity(keys.len());
         for ((first, after), pairings) in by_page {
-            let key = |pairing| SessionsPageKey {
-                pairing,
-                first,
-                after,
-            };
-            let request = key(Uuid::nil()).request();
+            let request = PageRequest { first, after };
             let pages = session_pages::pages_of(&self.db, &pairings, &request)
                 .await
                 .map_err(Arc::new)?;
-            found.extend(
-                pages
-                    .into_iter()
-                    .map(|(pairing, page)| (key(pairing), page)),
-            );
+            found.extend(pages.into_iter().map(|(pairing, page)| {
+                let key = SessionsPageKey::new(pairing, &request);
+                (key, page)
+            }));
         }
         Ok(found)
     }

@@ -18,7 +18,7 @@ use super::people::{Employee, Skill, connection};
 use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
-use crate::domain::access::{self, Area};
+use crate::domain::access::{self, Area, EmployeeScope};
 use crate::domain::matching;
 use crate::domain::pagination::PageRequest;
 use crate::domain::pairings::{self, health, joined, reasons};
@@ -96,9 +96,10 @@ impl Pairing {
     /// Whoever sees the pairing may see its mentor (a participant, the
     /// mentor's supervisor, an admin).
     async fn mentor(&self, ctx: &Context<'_>) -> async_graphql::Result<Employee> {
-        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
-        let seen = access::sees_members_of(ctx.caller()?, &self.0, &mentees)
-            || ctx.employee_scope().await?.contains(self.0.mentor_id);
+        let seen = self
+            .member_scope(ctx)
+            .await?
+            .is_none_or(|scope| scope.contains(self.0.mentor_id));
         if !seen {
             return Err(super::error::to_graphql(AppError::NotFound("employee")));
         }
@@ -110,14 +111,7 @@ impl Pairing {
     /// `employee(id)`): all of them for participants and admins, none for
     /// a supervisor, who knows only their names (`menteeNames`).
     async fn mentees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Employee>> {
-        let ids = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
-        // The scope (a few statements) only for those who are neither
-        // participants nor admins.
-        let scope = if access::sees_members_of(ctx.caller()?, &self.0, &ids) {
-            None
-        } else {
-            Some(ctx.employee_scope().await?)
-        };
+        let scope = self.member_scope(ctx).await?;
         Ok(self
             .mentee_rows(ctx)
             .await?
@@ -267,6 +261,20 @@ impl Pairing {
 }
 
 impl Pairing {
+    /// The scope this pairing's members are filtered by; None when the
+    /// caller sees them all ([`access::sees_members_of`]), which spares the
+    /// scope's statements.
+    async fn member_scope<'a>(
+        &self,
+        ctx: &'a Context<'_>,
+    ) -> async_graphql::Result<Option<&'a EmployeeScope>> {
+        let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
+        if access::sees_members_of(ctx.caller()?, &self.0, &mentees) {
+            return Ok(None);
+        }
+        Ok(Some(ctx.employee_scope().await?))
+    }
+
     async fn reads_match_reasons(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let mentees = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
         Ok(access::reads_match_reasons(
