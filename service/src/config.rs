@@ -161,6 +161,9 @@ pub struct CacheConfig {
     /// Longest any one Redis call may hold a request before the service
     /// answers from the database instead.
     pub redis_timeout: Duration,
+    /// How stale a programme metric may be (`METRICS_CACHE_SECS`, at most
+    /// 60 s; zero computes every request afresh).
+    pub metrics_staleness: Duration,
 }
 
 /// The service's absolute URL as its users reach it (`PUBLIC_BASE_URL`):
@@ -430,6 +433,8 @@ impl Config {
                 redis_url: redis_url(env)?,
                 redis_timeout: parse_or(env, "REDIS_TIMEOUT_MS", 100, |v| in_range(v, 5, 5000))
                     .map(Duration::from_millis)?,
+                metrics_staleness: parse_or(env, "METRICS_CACHE_SECS", 60, |v| in_range(v, 0, 60))
+                    .map(Duration::from_secs)?,
             },
             bind_addr,
             public_base_url: parse_or(

@@ -16,11 +16,11 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::cache::{self, FreeTimeCache};
 use crate::config::{Config, DatabaseConfig};
+use crate::domain::metrics::MetricsSource;
 use crate::domain::retention::{self, RetentionSettings};
 use crate::domain::seal::Keyring;
 use crate::domain::sealed_notes;
 use crate::domain::skills;
-use crate::graphql::metrics::MetricsDb;
 use crate::graphql::{SchemaSettings, build_schema};
 use crate::http::{AppState, RequestId, routes};
 use crate::instruments::Metrics;
@@ -231,8 +231,13 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let authenticator = Authenticator::new(&config.auth, &db).await?;
-        let cache = FreeTimeCache::new(cache::from_config(&config.cache)?);
-        let metrics_db = MetricsDb(read_pool(&config, &db).await?);
+        let store = cache::from_config(&config.cache)?;
+        let metrics_cache = cache::metrics_cache(&config.cache, &store);
+        let cache = FreeTimeCache::new(store);
+        let metrics_db = MetricsSource {
+            db: read_pool(&config, &db).await?,
+            cache: metrics_cache,
+        };
         let keyring = Arc::new(notes_keyring(&config, &db).await?);
         let metrics = Metrics::start(&config, &db, &cache);
         let schema = build_schema(
@@ -271,7 +276,7 @@ impl Application {
             input_types,
             authenticator,
             db,
-            metrics_db: metrics_db.0,
+            metrics_db,
             cache,
             config: Arc::new(config),
             limiter,

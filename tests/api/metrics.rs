@@ -727,9 +727,15 @@ async fn windows_are_whole_iso_weeks(backend: Backend) {
 
 /// k = 3: three people assess a skill in one closed week; a newcomer's
 /// lone assessment in a later closed week, or in the current one, never
-/// moves the average (it only counts as a participant).
+/// moves the average (it only counts as a participant). Each step reads
+/// fresh figures (`METRICS_CACHE_SECS=0`): the test compares the
+/// computation before and after each write, not the cache.
 async fn a_newcomers_lone_assessment_moves_no_average(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[("MIN_GROUP_SIZE", "3")]).await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[("MIN_GROUP_SIZE", "3"), ("METRICS_CACHE_SECS", "0")],
+    )
+    .await;
     let programme = insert_programme(&app.db, "Skills", ProgrammeStatus::Active).await;
     for (name, level) in [("Ann Early", 1), ("Ben Early", 2), ("Cat Early", 3)] {
         let who = insert_employee(&app.db, Person::new(name, 5)).await;
@@ -890,7 +896,129 @@ async fn the_metrics_export_holds_what_graphql_publishes(backend: Backend) {
     );
 }
 
+/// An approved mentor more: `mentors` grows by one.
+async fn enrol_another_mentor(app: &TestApp, programme: Uuid) {
+    let newcomer = insert_employee(&app.db, Person::new("Mia Six", 2)).await;
+    insert_approved(
+        &app.db,
+        programme,
+        newcomer,
+        ParticipantRole::Mentor,
+        1,
+        None,
+    )
+    .await;
+}
+
+/// With `METRICS_CACHE_SECS=0` every answer is computed: a write shows at once.
+async fn without_a_cache_a_write_shows_at_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("METRICS_CACHE_SECS", "0")]).await;
+    let programme = programme_world(&app).await;
+    assert_eq!(metrics(&app, programme).await["mentors"], 5);
+    enrol_another_mentor(&app, programme).await;
+    assert_eq!(metrics(&app, programme).await["mentors"], 6);
+}
+
+/// The figures replicas share in Redis: `(key, stored JSON)` of `programme`.
+async fn kept_figures(url: &str, programme: Uuid) -> Vec<(String, Value, i64)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("tandem:metrics:*:{programme}:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    keys.sort();
+    let mut kept = Vec::new();
+    for key in keys {
+        let text: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        kept.push((key, serde_json::from_str(&text).unwrap(), ttl_ms));
+    }
+    kept
+}
+
+/// Ages every kept figure of `programme` by `seconds`, as the clock would:
+/// the entries stay, only the instant their computation started moves back.
+async fn age_kept_figures(url: &str, programme: Uuid, seconds: i64) {
+    let client = redis::Client::open(url).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    for (key, mut stored, _) in kept_figures(url, programme).await {
+        let started = stored["started_ms"].as_i64().unwrap();
+        stored["started_ms"] = json!(started - seconds * 1000);
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(stored.to_string())
+            .arg("KEEPTTL")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+}
+
+/// Replicas share figures in Redis for at most the bound (60 s): within it a
+/// write is not yet seen and the kept answer is the computed one, field for
+/// field; once the figures are 60 s old the write shows. The clock is driven
+/// by ageing the stored figures, not by waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_figures_are_at_most_sixty_seconds_stale() {
+    let Some(url) = crate::redis_server::shared_url() else {
+        return;
+    };
+    let backend = Backend::postgres().unwrap_or(Backend::Sqlite);
+    let app = TestApp::spawn_with(backend, &[("REDIS_URL", url.as_str())]).await;
+    let programme = programme_world(&app).await;
+    let computed = metrics(&app, programme).await;
+    assert_eq!(computed["mentors"], 5);
+    let kept = kept_figures(&url, programme).await;
+    let parts: Vec<&str> = kept
+        .iter()
+        .filter_map(|(k, _, _)| k.rsplit(':').next())
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            "Department",
+            "Generation",
+            "Role",
+            "Seniority",
+            "skills",
+            "summary"
+        ],
+        "each part asked is kept on its own"
+    );
+    for (key, _, ttl_ms) in &kept {
+        assert!((1..=60_000).contains(ttl_ms), "{key} lives {ttl_ms} ms");
+    }
+
+    enrol_another_mentor(&app, programme).await;
+    let within = metrics(&app, programme).await;
+    assert_eq!(
+        within, computed,
+        "within the bound the kept figures are served, unchanged"
+    );
+
+    age_kept_figures(&url, programme, 59).await;
+    assert_eq!(
+        metrics(&app, programme).await["mentors"],
+        5,
+        "59 s old: still kept"
+    );
+    age_kept_figures(&url, programme, 1).await;
+    let after = metrics(&app, programme).await;
+    assert_eq!(after["mentors"], 6, "60 s old: the write shows");
+}
+
 both!(
+    without_a_cache_a_write_shows_at_once,
     the_metrics_export_holds_what_graphql_publishes,
     every_figure_matches_the_hand_computed_programme,
     figures_of_fewer_than_k_people_are_hidden,

@@ -11,6 +11,7 @@
 
 mod free_time;
 mod in_process;
+mod metrics;
 mod redis_store;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use futures_util::future::BoxFuture;
 
 pub use free_time::FreeTimeCache;
 pub use in_process::InProcessCache;
+pub use metrics::{IN_PROCESS_ENTRIES, MOST_STALENESS, MetricsCache, fresh};
 pub use redis_store::RedisCache;
 
 use crate::config::CacheConfig;
@@ -69,4 +71,16 @@ pub fn from_config(config: &CacheConfig) -> anyhow::Result<Arc<dyn AvailabilityC
         Some(url) => RedisCache::connect(url, config.redis_timeout)?,
         None => Arc::new(InProcessCache::default()),
     })
+}
+
+/// Programme metrics kept for `config`'s staleness bound: in Redis beside
+/// free time when the service has one (replicas then share each figure), else
+/// in a small in-process map of their own, so they never crowd out free time.
+pub fn metrics_cache(config: &CacheConfig, shared: &Arc<dyn AvailabilityCache>) -> MetricsCache {
+    let store: Arc<dyn AvailabilityCache> = if config.redis_url.is_some() {
+        shared.clone()
+    } else {
+        Arc::new(InProcessCache::with_capacity(IN_PROCESS_ENTRIES))
+    };
+    MetricsCache::new(store, config.metrics_staleness)
 }

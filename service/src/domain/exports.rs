@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::domain::access::{self, Area};
-use crate::domain::metrics::{self, Dimension, Period};
+use crate::domain::metrics::{self, Dimension, MetricsSource, Period};
 use crate::domain::pairings::health;
 use crate::error::{AppError, AppResult};
 
@@ -479,18 +479,26 @@ pub const METRICS_HEADER: &[&str] = &["section", "group", "figure", "value", "su
 
 /// The metrics rows for `caller` (analysts and admins; a window of whole
 /// weeks, as `programmeMetrics` takes it).
-pub async fn metrics_rows<C: ConnectionTrait>(
-    db: &C,
+pub async fn metrics_rows(
+    source: &MetricsSource,
     caller: &Caller,
     programme_id: Uuid,
     window: (Option<NaiveDate>, Option<NaiveDate>),
     min_group_size: u32,
 ) -> AppResult<Vec<Row>> {
-    let scope =
-        metrics::scope(db, caller, programme_id, window.0, window.1, min_group_size).await?;
-    let summary = metrics::summary(db, &scope).await?;
+    let scope = metrics::scope(
+        &source.db,
+        caller,
+        programme_id,
+        window.0,
+        window.1,
+        min_group_size,
+    )
+    .await?;
+    let figures = source.figures(scope);
+    let summary = figures.summary().await?;
     let mut rows = Vec::new();
-    let hidden = |name: &str| summary.suppressed.contains(&name);
+    let hidden = |name: &str| summary.suppressed.iter().any(|hidden| hidden == name);
     let mut figure = |section: &str, group: &str, name: &str, value: Option<String>, suppressed| {
         rows.push(vec![
             section.to_owned(),
@@ -531,7 +539,7 @@ pub async fn metrics_rows<C: ConnectionTrait>(
         ("role", Dimension::Role),
         ("seniority", Dimension::Seniority),
     ] {
-        for group in metrics::breakdown(db, &scope, dimension).await? {
+        for group in figures.breakdown(dimension).await? {
             let shown = !group.suppressed;
             let participants = shown.then(|| group.participants.to_string());
             figure(
@@ -553,7 +561,7 @@ pub async fn metrics_rows<C: ConnectionTrait>(
             );
         }
     }
-    for point in metrics::timeline(db, &scope, &summary.weeks, Period::Week).await? {
+    for point in figures.timeline(&summary.weeks, Period::Week).await? {
         let week = point.period_start.to_string();
         figure(
             "week",

@@ -50,10 +50,12 @@ use entity::{
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait as _, Func, JoinType, Query, SelectStatement, UnionType,
 };
-use sea_orm::{ActiveEnum as _, ConnectionTrait, EntityTrait, QueryResult};
+use sea_orm::{ActiveEnum as _, ConnectionTrait, DatabaseConnection, EntityTrait, QueryResult};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::cache::MetricsCache;
 use crate::domain::access::{self, Area};
 use crate::error::{AppError, AppResult};
 
@@ -81,10 +83,93 @@ impl Scope {
     pub fn weeks(&self) -> Vec<NaiveDate> {
         closed_weeks(self.from, self.to, self.today)
     }
+
+    /// What `part`'s figures are kept under: everything they depend on
+    /// besides the data (today's date decides which weeks are closed).
+    fn cache_key(&self, part: &str) -> String {
+        let day = |d: Option<NaiveDate>| d.map_or_else(|| "-".to_owned(), |d| d.to_string());
+        format!(
+            "{}:{}:{}:{}:{}:{part}",
+            self.programme_id,
+            day(self.from),
+            day(self.to),
+            self.today,
+            self.min_group_size
+        )
+    }
+}
+
+/// Where metrics come from: the pool they read (`DATABASE_READ_URL` when
+/// set, else the primary) and the cache that keeps their figures.
+#[derive(Clone)]
+pub struct MetricsSource {
+    /// The pool the aggregates run on.
+    pub db: DatabaseConnection,
+    /// Figures kept for at most `METRICS_CACHE_SECS`.
+    pub cache: MetricsCache,
+}
+
+impl MetricsSource {
+    /// The figures of `scope`, read through the cache.
+    pub fn figures(&self, scope: Scope) -> Figures<'_, DatabaseConnection> {
+        Figures {
+            db: &self.db,
+            cache: &self.cache,
+            scope,
+        }
+    }
+}
+
+/// One request's figures: computed from `db`, or taken from `cache` while
+/// they are fresh (at most [`MetricsCache::bound`] old). Every caller of the
+/// metrics (GraphQL, the CSV export) goes through it, so they agree.
+pub struct Figures<'a, C> {
+    /// Where the figures are computed from.
+    pub db: &'a C,
+    /// Where they are kept.
+    pub cache: &'a MetricsCache,
+    /// What they cover, checked by [`scope`].
+    pub scope: Scope,
+}
+
+impl<C: ConnectionTrait> Figures<'_, C> {
+    /// The programme-level figures, with the window's published weeks.
+    pub async fn summary(&self) -> AppResult<Summary> {
+        self.kept("summary", summary(self.db, &self.scope)).await
+    }
+
+    /// Participants, sessions and ratings per group of `dimension`.
+    pub async fn breakdown(&self, dimension: Dimension) -> AppResult<Vec<Group>> {
+        let part = format!("breakdown:{dimension:?}");
+        self.kept(&part, breakdown(self.db, &self.scope, dimension))
+            .await
+    }
+
+    /// The timeline by `period`, from the published `weeks` of [`Self::summary`].
+    pub async fn timeline(&self, weeks: &[Week], period: Period) -> AppResult<Vec<TimelinePoint>> {
+        let part = format!("timeline:{period:?}");
+        self.kept(&part, timeline(self.db, &self.scope, weeks, period))
+            .await
+    }
+
+    /// Self-assessed progress per skill.
+    pub async fn skill_progress(&self) -> AppResult<Vec<SkillProgress>> {
+        self.kept("skills", skill_progress(self.db, &self.scope))
+            .await
+    }
+
+    async fn kept<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        part: &str,
+        compute: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        let key = self.scope.cache_key(part);
+        self.cache.get_or_compute(&key, Utc::now, compute).await
+    }
 }
 
 /// The programme-level figures.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Approved mentors (0 under k).
     pub mentors: i64,
@@ -115,7 +200,7 @@ pub struct Summary {
     pub mentor_retention_rate: Option<f64>,
     /// GraphQL names of the counts above that read 0 because they are suppressed:
     /// the contract keeps them non-null, so the caller needs to tell 0 from hidden.
-    pub suppressed: Vec<&'static str>,
+    pub suppressed: Vec<String>,
     /// The window's closed weeks as published, which the timeline reuses.
     pub weeks: Vec<Week>,
 }
@@ -134,7 +219,7 @@ pub enum Dimension {
 }
 
 /// One group of a breakdown.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     /// The group's value of the dimension (`UNKNOWN` when unset).
     pub key: String,
@@ -158,7 +243,7 @@ pub enum Period {
 }
 
 /// One period of the timeline.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
     /// First day of the period.
     pub period_start: NaiveDate,
@@ -171,7 +256,7 @@ pub struct TimelinePoint {
 }
 
 /// Self-assessed progress on one skill.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SkillProgress {
     /// The skill.
     pub skill_id: Uuid,
@@ -277,7 +362,7 @@ pub fn closed_weeks(
 }
 
 /// A sum and a count: what an average over published cells needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Sum of the values.
     pub sum: i64,
@@ -407,7 +492,7 @@ pub struct RawWeek {
 }
 
 /// One closed week as published: what describes fewer than k people is 0 / None.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Week {
     /// The week's Monday.
     pub monday: NaiveDate,
@@ -668,7 +753,7 @@ fn involvement(scope: &Scope) -> (SelectStatement, Alias) {
 /// The programme-level figures (six aggregate statements; none per week or
 /// per session).
 #[tracing::instrument(name = "metrics.summary", skip_all)]
-pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Summary> {
+async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Summary> {
     let k = scope.min_group_size;
     let mut summary = Summary::default();
     let mut hidden = Vec::new();
@@ -767,7 +852,7 @@ pub async fn summary<C: ConnectionTrait>(db: &C, scope: &Scope) -> AppResult<Sum
     summary.sessions_no_show = total(summary.weeks.iter().map(|w| w.no_show));
     summary.average_rating = average(summary.weeks.iter().map(|w| w.ratings));
     summary.nps = net_promoter_score(&summary.weeks);
-    summary.suppressed = hidden;
+    summary.suppressed = hidden.into_iter().map(str::to_owned).collect();
 
     cross_department(db, scope, &mut summary).await?;
     Ok(summary)
@@ -1009,7 +1094,7 @@ fn participants(scope: &Scope) -> SelectStatement {
 /// Participants per group, and sessions held and ratings per group summed
 /// over its published weekly cells, then k-anonymity over the groups.
 #[tracing::instrument(name = "metrics.breakdown", skip_all, fields(dimension = ?dimension))]
-pub async fn breakdown<C: ConnectionTrait>(
+async fn breakdown<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     dimension: Dimension,
@@ -1238,7 +1323,7 @@ pub fn activity_span(
 /// the window's published weeks (`weeks`, as [`summary`] made them) and one
 /// statement for the active pairings.
 #[tracing::instrument(name = "metrics.timeline", skip_all, fields(period = ?period))]
-pub async fn timeline<C: ConnectionTrait>(
+async fn timeline<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     weeks: &[Week],
@@ -1342,7 +1427,7 @@ async fn timeline_bounds<C: ConnectionTrait>(
 /// (skill, phase, closed week) cells with at least k assessors; the window
 /// does not apply (assessments are not sessions), all closed weeks do.
 #[tracing::instrument(name = "metrics.skill_progress", skip_all)]
-pub async fn skill_progress<C: ConnectionTrait>(
+async fn skill_progress<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
 ) -> AppResult<Vec<SkillProgress>> {

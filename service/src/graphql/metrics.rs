@@ -2,7 +2,6 @@
 //! `domain::metrics` (SQL aggregation, k-anonymity); this maps them.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::context::ContextExt;
@@ -12,16 +11,11 @@ use super::loaders::{SkillKey, load_required};
 use super::people::Skill;
 use super::scalars::Date;
 use crate::domain::access::Area;
-use crate::domain::metrics::{self, Dimension, Period, Scope, Summary};
+use crate::domain::metrics::{self, Dimension, MetricsSource, Period, Scope, Summary};
 use crate::error::AppError;
 
-/// The pool metrics read from: `DATABASE_READ_URL` when set, else the primary.
-#[derive(Clone)]
-pub struct MetricsDb(pub DatabaseConnection);
-
-fn metrics_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
-    ctx.data_opt::<MetricsDb>()
-        .map(|m| &m.0)
+fn metrics_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a MetricsSource> {
+    ctx.data_opt::<MetricsSource>()
         .ok_or_else(|| to_graphql(AppError::Internal(anyhow::anyhow!("metrics pool missing"))))
 }
 
@@ -151,11 +145,7 @@ impl ProgrammeMetrics {
     /// minGroupSize people: those counts are non-null, so this tells a hidden
     /// figure from a true 0.
     async fn suppressed_figures(&self) -> Vec<String> {
-        self.summary
-            .suppressed
-            .iter()
-            .map(|name| (*name).to_owned())
-            .collect()
+        self.summary.suppressed.clone()
     }
     #[graphql(complexity = "super::limits::cost::BREAKDOWN + child_complexity")]
     async fn breakdown(
@@ -163,7 +153,9 @@ impl ProgrammeMetrics {
         ctx: &Context<'_>,
         dimension: MetricDimension,
     ) -> async_graphql::Result<Vec<MetricGroup>> {
-        let groups = metrics::breakdown(metrics_db(ctx)?, &self.scope, Dimension::from(dimension))
+        let groups = metrics_db(ctx)?
+            .figures(self.scope)
+            .breakdown(Dimension::from(dimension))
             .await
             .gql()?;
         Ok(groups
@@ -183,14 +175,11 @@ impl ProgrammeMetrics {
         ctx: &Context<'_>,
         interval: MetricInterval,
     ) -> async_graphql::Result<Vec<TimelinePoint>> {
-        let points = metrics::timeline(
-            metrics_db(ctx)?,
-            &self.scope,
-            &self.summary.weeks,
-            Period::from(interval),
-        )
-        .await
-        .gql()?;
+        let points = metrics_db(ctx)?
+            .figures(self.scope)
+            .timeline(&self.summary.weeks, Period::from(interval))
+            .await
+            .gql()?;
         Ok(points
             .into_iter()
             .map(|p| TimelinePoint {
@@ -203,7 +192,9 @@ impl ProgrammeMetrics {
     }
     #[graphql(complexity = "super::limits::cost::SKILL_PROGRESS + child_complexity")]
     async fn skill_progress(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillProgress>> {
-        let progress = metrics::skill_progress(metrics_db(ctx)?, &self.scope)
+        let progress = metrics_db(ctx)?
+            .figures(self.scope)
+            .skill_progress()
             .await
             .gql()?;
         Ok(progress.into_iter().map(SkillProgress).collect())
@@ -231,10 +222,10 @@ impl MetricsQuery {
         from: Option<Date>,
         to: Option<Date>,
     ) -> async_graphql::Result<ProgrammeMetrics> {
-        let db = metrics_db(ctx)?;
+        let source = metrics_db(ctx)?;
         let k = ctx.settings()?.min_group_size;
         let scope = metrics::scope(
-            db,
+            &source.db,
             ctx.caller()?,
             programme_id,
             from.map(|d| d.0),
@@ -243,7 +234,7 @@ impl MetricsQuery {
         )
         .await
         .gql()?;
-        let summary = metrics::summary(db, &scope).await.gql()?;
+        let summary = source.figures(scope).summary().await.gql()?;
         Ok(ProgrammeMetrics { scope, summary })
     }
 }

@@ -24,11 +24,11 @@ pub mod sessions;
 pub mod trusted;
 
 use crate::cache::{FreeTimeCache, InProcessCache};
+use crate::domain::metrics::MetricsSource;
 use async_graphql::{
     EmptySubscription, MergedObject, ObjectType, Request, Response, Schema, SchemaBuilder,
 };
 use fair_share::Gated;
-use metrics::MetricsDb;
 use sea_orm::DatabaseConnection;
 
 use crate::config::{GraphqlConfig, PublicBaseUrl};
@@ -145,7 +145,7 @@ pub fn build_schema(
     config: &GraphqlConfig,
     rules: RuleSettings,
     db: DatabaseConnection,
-    metrics_db: MetricsDb,
+    metrics_db: MetricsSource,
     cache: FreeTimeCache,
     settings: SchemaSettings,
 ) -> AppSchema {
@@ -181,7 +181,7 @@ pub fn build_schema(
 struct SchemaData {
     db: DatabaseConnection,
     rules: RuleSettings,
-    metrics_db: MetricsDb,
+    metrics_db: MetricsSource,
     cache: FreeTimeCache,
     settings: SchemaSettings,
 }
@@ -248,7 +248,13 @@ pub fn sdl() -> String {
             &config.graphql,
             RuleSettings::default(),
             DatabaseConnection::default(),
-            MetricsDb(DatabaseConnection::default()),
+            MetricsSource {
+                db: DatabaseConnection::default(),
+                cache: crate::cache::MetricsCache::new(
+                    std::sync::Arc::new(InProcessCache::with_capacity(1)),
+                    std::time::Duration::ZERO,
+                ),
+            },
             FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
             SchemaSettings {
                 public_base_url: config.public_base_url,

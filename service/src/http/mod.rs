@@ -46,7 +46,7 @@ pub struct AppState {
     /// The primary pool (readiness checks).
     pub db: DatabaseConnection,
     /// The pool metrics read from (`DATABASE_READ_URL`, else the primary).
-    pub metrics_db: DatabaseConnection,
+    pub metrics_db: crate::domain::metrics::MetricsSource,
     /// The free-time cache (readiness reports its health).
     pub cache: FreeTimeCache,
     /// Set on SIGTERM: readiness answers 503 while requests still run.

@@ -1,0 +1,307 @@
+//! Programme metrics kept for a bounded time: a dashboard that many analysts
+//! reload pays for the aggregates once per bound, not once per request.
+//!
+//! The bound is a promise about staleness, not a store's TTL: every entry
+//! carries the instant its computation *started* (every statement it ran
+//! read data committed by then or later), and is served only while less than
+//! the bound has passed since. So a write committed at instant `w` is in
+//! every answer given after `w + bound`, whichever replica answers and
+//! however long the store keeps the entry (the store's TTL only returns its
+//! memory). The key holds everything a figure depends on besides the data:
+//! the programme, the window, today's date (which closes weeks) and k.
+//!
+//! Concurrent misses of one key on one replica compute it once (the others
+//! wait for it and read what it stored). Errors are never kept.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::AvailabilityCache;
+use crate::error::AppResult;
+
+/// The longest staleness the service accepts (`METRICS_CACHE_SECS` ≤ this).
+pub const MOST_STALENESS: Duration = Duration::from_secs(60);
+
+/// Entries the in-process store keeps: a full summary is about 30 KB, so at
+/// most a few MB, whatever windows callers ask for.
+pub const IN_PROCESS_ENTRIES: usize = 128;
+
+/// Bumped when the stored format changes, so old entries are ignored.
+const FORMAT: &str = "v1";
+
+/// A figure as stored: what it is and when its computation started.
+#[derive(Serialize, serde::Deserialize)]
+struct Stamped<T> {
+    /// Milliseconds since the epoch when the computation started.
+    started_ms: i64,
+    value: T,
+}
+
+/// Programme figures, each served for at most `bound` after its computation began.
+#[derive(Clone)]
+pub struct MetricsCache {
+    store: Arc<dyn AvailabilityCache>,
+    bound: Duration,
+    flights: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl MetricsCache {
+    /// Figures kept in `store` for at most `bound` (zero: never kept).
+    pub fn new(store: Arc<dyn AvailabilityCache>, bound: Duration) -> Self {
+        Self {
+            store,
+            bound: Ord::min(bound, MOST_STALENESS),
+            flights: Arc::default(),
+        }
+    }
+
+    /// How stale a figure may be.
+    pub fn bound(&self) -> Duration {
+        self.bound
+    }
+
+    /// The figure stored under `key` if it is fresh at `now`, else the one
+    /// `compute` gives (stored for the next callers). `now` is the caller's
+    /// clock, read once: the freshness rule is [`fresh`].
+    pub async fn get_or_compute<T, F>(
+        &self,
+        key: &str,
+        now: impl Fn() -> DateTime<Utc>,
+        compute: F,
+    ) -> AppResult<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Future<Output = AppResult<T>>,
+    {
+        if self.bound.is_zero() {
+            return compute.await;
+        }
+        let key = format!("tandem:metrics:{FORMAT}:{key}");
+        if let Some(value) = self.read(&key, now()).await {
+            return Ok(value);
+        }
+        let flight = self.flight(&key);
+        let landed = {
+            let _turn = flight.lock().await;
+            match self.read(&key, now()).await {
+                Some(value) => Ok(value),
+                None => self.compute_and_store(&key, now(), compute).await,
+            }
+        };
+        self.land(&key, flight);
+        landed
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &str, now: DateTime<Utc>) -> Option<T> {
+        let found = self.store.get_many(&[key.to_owned()]).await;
+        let stored: Stamped<T> = serde_json::from_str(found.first()?.as_deref()?).ok()?;
+        let started = DateTime::from_timestamp_millis(stored.started_ms)?;
+        fresh(started, now, self.bound).then_some(stored.value)
+    }
+
+    async fn compute_and_store<T, F>(
+        &self,
+        key: &str,
+        started: DateTime<Utc>,
+        compute: F,
+    ) -> AppResult<T>
+    where
+        T: Serialize,
+        F: Future<Output = AppResult<T>>,
+    {
+        let value = compute.await?;
+        let stamped = Stamped {
+            started_ms: started.timestamp_millis(),
+            value,
+        };
+        if let Ok(encoded) = serde_json::to_string(&stamped) {
+            let entries = [(key.to_owned(), encoded)];
+            self.store.put_many(&entries, self.bound).await;
+        }
+        Ok(stamped.value)
+    }
+
+    /// The lock the computations of `key` take turns on.
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut flights) = self.flights.lock() else {
+            return Arc::default();
+        };
+        flights.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Forgets `key`'s lock once no one else holds or waits for it.
+    fn land(&self, key: &str, flight: Arc<tokio::sync::Mutex<()>>) {
+        if let Ok(mut flights) = self.flights.lock()
+            && Arc::strong_count(&flight) <= 2
+        {
+            flights.remove(key);
+        }
+    }
+}
+
+/// Whether a figure whose computation started at `started` may still be
+/// served at `now`: less than `bound` has passed (and the clock has not gone
+/// back past it, which would make its age unknowable).
+pub fn fresh(started: DateTime<Utc>, now: DateTime<Utc>, bound: Duration) -> bool {
+    let Ok(bound) = chrono::Duration::from_std(bound) else {
+        return false;
+    };
+    started <= now && now.signed_duration_since(started) < bound
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::cache::InProcessCache;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + seconds, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn cache(bound_secs: u64) -> MetricsCache {
+        MetricsCache::new(
+            Arc::new(InProcessCache::with_capacity(IN_PROCESS_ENTRIES)),
+            Duration::from_secs(bound_secs),
+        )
+    }
+
+    #[test]
+    fn a_figure_is_fresh_until_the_bound_has_passed_since_it_started() {
+        let bound = Duration::from_secs(60);
+        assert!(fresh(at(0), at(0), bound));
+        assert!(fresh(at(0), at(59), bound));
+        assert!(!fresh(at(0), at(60), bound));
+        assert!(!fresh(at(0), at(3600), bound));
+    }
+
+    #[test]
+    fn a_figure_from_the_future_is_never_fresh() {
+        assert!(!fresh(at(10), at(0), Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_bound_never_exceeds_sixty_seconds() {
+        assert_eq!(cache(3600).bound(), MOST_STALENESS);
+    }
+
+    #[tokio::test]
+    async fn a_write_shows_once_the_bound_has_passed() {
+        let cache = cache(60);
+        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
+        assert_eq!(
+            cache.get_or_compute("k", || at(0), figure(1)).await.ok(),
+            Some(1)
+        );
+        // The data changes: within the bound the kept figure is served…
+        assert_eq!(
+            cache.get_or_compute("k", || at(59), figure(2)).await.ok(),
+            Some(1)
+        );
+        // …and from the bound on, the new one.
+        assert_eq!(
+            cache.get_or_compute("k", || at(60), figure(2)).await.ok(),
+            Some(2)
+        );
+        assert_eq!(
+            cache.get_or_compute("k", || at(61), figure(3)).await.ok(),
+            Some(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zero_bound_keeps_nothing() {
+        let cache = cache(0);
+        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
+        assert_eq!(
+            cache.get_or_compute("k", || at(0), figure(1)).await.ok(),
+            Some(1)
+        );
+        assert_eq!(
+            cache.get_or_compute("k", || at(0), figure(2)).await.ok(),
+            Some(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_kept() {
+        let cache = cache(60);
+        let failed = cache
+            .get_or_compute("k", || at(0), async {
+                Err::<i64, _>(crate::error::AppError::NotFound("programme"))
+            })
+            .await;
+        assert!(failed.is_err());
+        let figure = async { Ok::<_, crate::error::AppError>(7) };
+        assert_eq!(
+            cache.get_or_compute("k", || at(1), figure).await.ok(),
+            Some(7)
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_do_not_share_figures() {
+        let cache = cache(60);
+        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
+        assert_eq!(
+            cache.get_or_compute("a", || at(0), figure(1)).await.ok(),
+            Some(1)
+        );
+        assert_eq!(
+            cache.get_or_compute("b", || at(0), figure(2)).await.ok(),
+            Some(2)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_compute_once() {
+        let cache = cache(60);
+        let computed = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let calls: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, computed, gate) = (cache.clone(), computed.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let compute = async {
+                        computed.fetch_add(1, Ordering::SeqCst);
+                        if let Ok(permit) = gate.acquire().await {
+                            permit.forget();
+                        }
+                        Ok::<_, crate::error::AppError>(42)
+                    };
+                    cache.get_or_compute("k", || at(0), compute).await.ok()
+                })
+            })
+            .collect();
+        // Hold the first computation until all sixteen share its flight.
+        let waiting = || {
+            let flights = cache.flights.lock().ok()?;
+            flights.values().next().map(Arc::strong_count)
+        };
+        for _ in 0..100_000 {
+            if waiting() == Some(17) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(waiting(), Some(17), "all sixteen wait on one flight");
+        gate.add_permits(16);
+        for answer in futures_util::future::join_all(calls).await {
+            assert_eq!(answer.ok().flatten(), Some(42));
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        let flights = cache.flights.lock().map(|f| f.len()).unwrap_or(usize::MAX);
+        assert_eq!(flights, 0, "every flight's lock is forgotten");
+    }
+}
