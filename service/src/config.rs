@@ -1154,6 +1154,8 @@ mod tests {
             ("PUBLIC_BASE_URL", "https://tandem.example.com/?x=1"),
             ("PUBLIC_BASE_URL", "https://tandem example.com"),
             ("REDIS_TIMEOUT_MS", "0"),
+            ("METRICS_CACHE_SECS", "61"),
+            ("METRICS_CACHE_SECS", "-1"),
             ("HRIS_BODY_LIMIT_BYTES", "10"),
             ("MATCH_WEIGHTS", "skills=-1"),
             ("MATCH_WEIGHTS", "charisma=0.5"),

@@ -43,12 +43,27 @@ struct Stamped<T> {
     value: T,
 }
 
+/// A figure and the instant its computation started (the data it reflects
+/// is at least that recent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept<T> {
+    /// The figure.
+    pub value: T,
+    /// When its computation started.
+    pub started: DateTime<Utc>,
+}
+
+/// The computations of one key on this replica take turns; the one that
+/// computes leaves its answer here for the others, so they never compute
+/// again, even when the store is unreachable.
+type Flight = tokio::sync::Mutex<Option<String>>;
+
 /// Programme figures, each served for at most `bound` after its computation began.
 #[derive(Clone)]
 pub struct MetricsCache {
     store: Arc<dyn AvailabilityCache>,
     bound: Duration,
-    flights: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    flights: Arc<Mutex<HashMap<String, Arc<Flight>>>>,
 }
 
 impl MetricsCache {
@@ -66,81 +81,105 @@ impl MetricsCache {
         self.bound
     }
 
-    /// The figure stored under `key` if it is fresh at `now`, else the one
-    /// `compute` gives (stored for the next callers). `now` is the caller's
-    /// clock, read once: the freshness rule is [`fresh`].
+    /// The figure stored under `key` if it is fresh at `now()`, else the one
+    /// `compute` gives, stored for the next callers and stamped with the
+    /// instant its computation started, or `derived_from` when it is built
+    /// on an older figure (its freshness is that figure's). Entries leave
+    /// the store when the bound has passed since that stamp, by the store's
+    /// own clock, and are refused on reading by [`fresh`] as well.
     pub async fn get_or_compute<T, F>(
         &self,
         key: &str,
         now: impl Fn() -> DateTime<Utc>,
+        derived_from: Option<DateTime<Utc>>,
         compute: F,
-    ) -> AppResult<T>
+    ) -> AppResult<Kept<T>>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = AppResult<T>>,
     {
         if self.bound.is_zero() {
-            return compute.await;
+            let started = now();
+            let value = compute.await?;
+            return Ok(Kept { value, started });
         }
         let key = format!("tandem:metrics:{FORMAT}:{key}");
-        if let Some(value) = self.read(&key, now()).await {
-            return Ok(value);
+        if let Some(kept) = self.read(&key, now()).await {
+            return Ok(kept);
         }
-        let flight = self.flight(&key);
-        let landed = {
-            let _turn = flight.lock().await;
-            match self.read(&key, now()).await {
-                Some(value) => Ok(value),
-                None => self.compute_and_store(&key, now(), compute).await,
-            }
-        };
-        self.land(&key, flight);
-        landed
-    }
-
-    async fn read<T: DeserializeOwned>(&self, key: &str, now: DateTime<Utc>) -> Option<T> {
-        let found = self.store.get_many(&[key.to_owned()]).await;
-        let stored: Stamped<T> = serde_json::from_str(found.first()?.as_deref()?).ok()?;
-        let started = DateTime::from_timestamp_millis(stored.started_ms)?;
-        fresh(started, now, self.bound).then_some(stored.value)
-    }
-
-    async fn compute_and_store<T, F>(
-        &self,
-        key: &str,
-        started: DateTime<Utc>,
-        compute: F,
-    ) -> AppResult<T>
-    where
-        T: Serialize,
-        F: Future<Output = AppResult<T>>,
-    {
+        let landing = Landing::board(self, &key);
+        let mut slot = landing.flight.lock().await;
+        if let Some(kept) = slot.as_deref().and_then(|text| self.decode(text, now())) {
+            return Ok(kept);
+        }
+        if let Some(kept) = self.read(&key, now()).await {
+            return Ok(kept);
+        }
+        let clock = std::time::Instant::now();
+        let started = derived_from.map_or_else(&now, |older| Ord::min(older, now()));
         let value = compute.await?;
+        let kept = Kept { value, started };
         let stamped = Stamped {
             started_ms: started.timestamp_millis(),
-            value,
+            value: &kept.value,
         };
-        if let Ok(encoded) = serde_json::to_string(&stamped) {
-            let entries = [(key.to_owned(), encoded)];
-            self.store.put_many(&entries, self.bound).await;
+        let encoded = serde_json::to_string(&stamped).ok();
+        let age = now()
+            .signed_duration_since(started)
+            .to_std()
+            .unwrap_or(clock.elapsed());
+        if let (Some(text), Some(left)) = (&encoded, self.bound.checked_sub(age)) {
+            self.store
+                .put_many(&[(key.clone(), text.clone())], left)
+                .await;
         }
-        Ok(stamped.value)
+        *slot = encoded;
+        Ok(kept)
     }
 
-    /// The lock the computations of `key` take turns on.
-    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let Ok(mut flights) = self.flights.lock() else {
-            return Arc::default();
+    async fn read<T: DeserializeOwned>(&self, key: &str, now: DateTime<Utc>) -> Option<Kept<T>> {
+        let found = self.store.get_many(&[key.to_owned()]).await;
+        self.decode(found.first()?.as_deref()?, now)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, text: &str, now: DateTime<Utc>) -> Option<Kept<T>> {
+        let stored: Stamped<T> = serde_json::from_str(text).ok()?;
+        let started = DateTime::from_timestamp_millis(stored.started_ms)?;
+        fresh(started, now, self.bound).then_some(Kept {
+            value: stored.value,
+            started,
+        })
+    }
+}
+
+/// A caller's place on a key's flight. Leaving it (also when the request
+/// is dropped half-way) forgets the flight once no one else is on it, so
+/// the map holds only keys being computed now.
+struct Landing<'a> {
+    cache: &'a MetricsCache,
+    key: &'a str,
+    flight: Arc<Flight>,
+}
+
+impl<'a> Landing<'a> {
+    fn board(cache: &'a MetricsCache, key: &'a str) -> Self {
+        let flight = match cache.flights.lock() {
+            Ok(mut flights) => flights.entry(key.to_owned()).or_default().clone(),
+            Err(_) => Arc::default(),
         };
-        flights.entry(key.to_owned()).or_default().clone()
+        Self { cache, key, flight }
     }
+}
 
-    /// Forgets `key`'s lock once no one else holds or waits for it.
-    fn land(&self, key: &str, flight: Arc<tokio::sync::Mutex<()>>) {
-        if let Ok(mut flights) = self.flights.lock()
-            && Arc::strong_count(&flight) <= 2
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.cache.flights.lock()
+            && flights
+                .get(self.key)
+                .is_some_and(|kept| Arc::ptr_eq(kept, &self.flight))
+            && Arc::strong_count(&self.flight) <= 2
         {
-            flights.remove(key);
+            flights.remove(self.key);
         }
     }
 }
@@ -201,23 +240,71 @@ mod tests {
         let cache = cache(60);
         let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
         assert_eq!(
-            cache.get_or_compute("k", || at(0), figure(1)).await.ok(),
+            cache
+                .get_or_compute("k", || at(0), None, figure(1))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(1)
         );
         // The data changes: within the bound the kept figure is served…
         assert_eq!(
-            cache.get_or_compute("k", || at(59), figure(2)).await.ok(),
+            cache
+                .get_or_compute("k", || at(59), None, figure(2))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(1)
         );
         // …and from the bound on, the new one.
         assert_eq!(
-            cache.get_or_compute("k", || at(60), figure(2)).await.ok(),
+            cache
+                .get_or_compute("k", || at(60), None, figure(2))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(2)
         );
         assert_eq!(
-            cache.get_or_compute("k", || at(61), figure(3)).await.ok(),
+            cache
+                .get_or_compute("k", || at(61), None, figure(3))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(2)
         );
+    }
+
+    #[tokio::test]
+    async fn a_figure_built_on_an_older_one_expires_with_it() {
+        let cache = cache(60);
+        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
+        let kept = cache
+            .get_or_compute("k", || at(30), Some(at(10)), figure(1))
+            .await;
+        assert_eq!(kept.ok().map(|k| k.started), Some(at(10)));
+        let ask = |now: i64, n: i64| cache.get_or_compute("k", move || at(now), None, figure(n));
+        assert_eq!(ask(69, 2).await.ok().map(|k| k.value), Some(1));
+        assert_eq!(
+            ask(70, 2).await.ok().map(|k| k.value),
+            Some(2),
+            "60 s after the older figure"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_request_leaves_no_flight_behind() {
+        let cache = cache(60);
+        let stalled = cache.get_or_compute(
+            "k",
+            || at(0),
+            None,
+            std::future::pending::<crate::error::AppResult<i64>>(),
+        );
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), stalled).await;
+        assert!(gave_up.is_err());
+        let flights = cache.flights.lock().map(|f| f.len()).unwrap_or(usize::MAX);
+        assert_eq!(flights, 0);
     }
 
     #[tokio::test]
@@ -225,11 +312,19 @@ mod tests {
         let cache = cache(0);
         let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
         assert_eq!(
-            cache.get_or_compute("k", || at(0), figure(1)).await.ok(),
+            cache
+                .get_or_compute("k", || at(0), None, figure(1))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(1)
         );
         assert_eq!(
-            cache.get_or_compute("k", || at(0), figure(2)).await.ok(),
+            cache
+                .get_or_compute("k", || at(0), None, figure(2))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(2)
         );
     }
@@ -238,16 +333,14 @@ mod tests {
     async fn errors_are_not_kept() {
         let cache = cache(60);
         let failed = cache
-            .get_or_compute("k", || at(0), async {
+            .get_or_compute("k", || at(0), None, async {
                 Err::<i64, _>(crate::error::AppError::NotFound("programme"))
             })
             .await;
         assert!(failed.is_err());
         let figure = async { Ok::<_, crate::error::AppError>(7) };
-        assert_eq!(
-            cache.get_or_compute("k", || at(1), figure).await.ok(),
-            Some(7)
-        );
+        let kept = cache.get_or_compute("k", || at(1), None, figure).await;
+        assert_eq!(kept.ok().map(|k| k.value), Some(7));
     }
 
     #[tokio::test]
@@ -255,11 +348,19 @@ mod tests {
         let cache = cache(60);
         let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
         assert_eq!(
-            cache.get_or_compute("a", || at(0), figure(1)).await.ok(),
+            cache
+                .get_or_compute("a", || at(0), None, figure(1))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(1)
         );
         assert_eq!(
-            cache.get_or_compute("b", || at(0), figure(2)).await.ok(),
+            cache
+                .get_or_compute("b", || at(0), None, figure(2))
+                .await
+                .ok()
+                .map(|k| k.value),
             Some(2)
         );
     }
@@ -280,7 +381,8 @@ mod tests {
                         }
                         Ok::<_, crate::error::AppError>(42)
                     };
-                    cache.get_or_compute("k", || at(0), compute).await.ok()
+                    let kept = cache.get_or_compute("k", || at(0), None, compute).await;
+                    kept.ok().map(|k| k.value)
                 })
             })
             .collect();

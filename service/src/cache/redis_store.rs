@@ -155,10 +155,11 @@ impl AvailabilityCache for RedisCache {
             }
             let mut pipeline = redis::pipe();
             for (key, value) in entries {
-                pipeline.set_ex(key, value, ttl.as_secs().max(1)).ignore();
+                let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                pipeline.pset_ex(key, value, millis.max(1)).ignore();
             }
             let mut connection = self.manager.clone();
-            self.call("SETEX", async move {
+            self.call("PSETEX", async move {
                 pipeline.query_async::<()>(&mut connection).await
             })
             .await;

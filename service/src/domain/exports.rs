@@ -496,7 +496,8 @@ pub async fn metrics_rows(
     )
     .await?;
     let figures = source.figures(scope);
-    let summary = figures.summary().await?;
+    let kept = figures.summary().await?;
+    let summary = &kept.value;
     let mut rows = Vec::new();
     let hidden = |name: &str| summary.suppressed.iter().any(|hidden| hidden == name);
     let mut figure = |section: &str, group: &str, name: &str, value: Option<String>, suppressed| {
@@ -561,7 +562,7 @@ pub async fn metrics_rows(
             );
         }
     }
-    for point in figures.timeline(&summary.weeks, Period::Week).await? {
+    for point in figures.timeline(&kept, Period::Week).await? {
         let week = point.period_start.to_string();
         figure(
             "week",

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::cache::MetricsCache;
+use crate::cache::{Kept, MetricsCache};
 use crate::domain::access::{self, Area};
 use crate::error::{AppError, AppResult};
 
@@ -134,37 +134,54 @@ pub struct Figures<'a, C> {
 
 impl<C: ConnectionTrait> Figures<'_, C> {
     /// The programme-level figures, with the window's published weeks.
-    pub async fn summary(&self) -> AppResult<Summary> {
-        self.kept("summary", summary(self.db, &self.scope)).await
+    pub async fn summary(&self) -> AppResult<Kept<Summary>> {
+        self.kept("summary", None, summary(self.db, &self.scope))
+            .await
     }
 
     /// Participants, sessions and ratings per group of `dimension`.
     pub async fn breakdown(&self, dimension: Dimension) -> AppResult<Vec<Group>> {
-        let part = format!("breakdown:{dimension:?}");
-        self.kept(&part, breakdown(self.db, &self.scope, dimension))
-            .await
+        let part = match dimension {
+            Dimension::Department => "breakdown:department",
+            Dimension::Generation => "breakdown:generation",
+            Dimension::Role => "breakdown:role",
+            Dimension::Seniority => "breakdown:seniority",
+        };
+        let groups = breakdown(self.db, &self.scope, dimension);
+        Ok(self.kept(part, None, groups).await?.value)
     }
 
-    /// The timeline by `period`, from the published `weeks` of [`Self::summary`].
-    pub async fn timeline(&self, weeks: &[Week], period: Period) -> AppResult<Vec<TimelinePoint>> {
-        let part = format!("timeline:{period:?}");
-        self.kept(&part, timeline(self.db, &self.scope, weeks, period))
-            .await
+    /// The timeline by `period`, from the published weeks of `summary`: it
+    /// is as fresh as they are, so it is kept no longer than they may be.
+    pub async fn timeline(
+        &self,
+        summary: &Kept<Summary>,
+        period: Period,
+    ) -> AppResult<Vec<TimelinePoint>> {
+        let part = match period {
+            Period::Week => "timeline:week",
+            Period::Month => "timeline:month",
+        };
+        let points = timeline(self.db, &self.scope, &summary.value.weeks, period);
+        Ok(self.kept(part, Some(summary.started), points).await?.value)
     }
 
     /// Self-assessed progress per skill.
     pub async fn skill_progress(&self) -> AppResult<Vec<SkillProgress>> {
-        self.kept("skills", skill_progress(self.db, &self.scope))
-            .await
+        let progress = skill_progress(self.db, &self.scope);
+        Ok(self.kept("skills", None, progress).await?.value)
     }
 
     async fn kept<T: Serialize + serde::de::DeserializeOwned>(
         &self,
         part: &str,
+        derived_from: Option<DateTime<Utc>>,
         compute: impl Future<Output = AppResult<T>>,
-    ) -> AppResult<T> {
+    ) -> AppResult<Kept<T>> {
         let key = self.scope.cache_key(part);
-        self.cache.get_or_compute(&key, Utc::now, compute).await
+        self.cache
+            .get_or_compute(&key, Utc::now, derived_from, compute)
+            .await
     }
 }
 
@@ -190,13 +207,17 @@ pub struct Summary {
     /// Sessions marked NO_SHOW in the window's published weeks (never held).
     pub sessions_no_show: i64,
     /// Share of started pairings whose mentor and a mentee sit in different departments.
+    #[serde(with = "exact")]
     pub cross_department_share: Option<f64>,
     /// Average session rating (1–5) over the published weeks.
+    #[serde(with = "exact")]
     pub average_rating: Option<f64>,
     /// Net promoter score, −100..100, over the published weeks.
+    #[serde(with = "exact")]
     pub nps: Option<f64>,
     /// Share of approved mentors still employed (None when those who stayed or
     /// those who left are fewer than k).
+    #[serde(with = "exact")]
     pub mentor_retention_rate: Option<f64>,
     /// GraphQL names of the counts above that read 0 because they are suppressed:
     /// the contract keeps them non-null, so the caller needs to tell 0 from hidden.
@@ -228,6 +249,7 @@ pub struct Group {
     /// Sessions held by the group's members, over its published weekly cells.
     pub sessions_held: Option<i64>,
     /// Average rating the group's members gave, over its published weekly cells.
+    #[serde(with = "exact")]
     pub average_rating: Option<f64>,
     /// Whether the group's figures are hidden.
     pub suppressed: bool,
@@ -252,6 +274,7 @@ pub struct TimelinePoint {
     /// Pairings active at some point of the period (0 when they involve fewer than k people).
     pub active_pairings: i64,
     /// Average rating over the period's published weeks.
+    #[serde(with = "exact")]
     pub average_rating: Option<f64>,
 }
 
@@ -263,8 +286,10 @@ pub struct SkillProgress {
     /// Distinct participants who assessed it (0 when suppressed).
     pub participants: i64,
     /// Average BASELINE level over weeks with at least k assessors.
+    #[serde(with = "exact")]
     pub baseline_average: Option<f64>,
     /// Average EXIT level over weeks with at least k assessors.
+    #[serde(with = "exact")]
     pub exit_average: Option<f64>,
     /// Whether the skill's figures are hidden.
     pub suppressed: bool,
@@ -293,6 +318,23 @@ pub async fn scope<C: ConnectionTrait>(
         today: Utc::now().date_naive(),
         min_group_size: i64::from(min_group_size),
     })
+}
+
+/// Shares and averages kept as their bits: a kept figure must be the
+/// computed one to the last digit, which decimal JSON does not promise.
+mod exact {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<f64>, to: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => to.serialize_some(&v.to_bits()),
+            None => to.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Option<f64>, D::Error> {
+        Ok(Option::<u64>::deserialize(from)?.map(f64::from_bits))
+    }
 }
 
 // ------------------------------------------------------ weeks and cells --
@@ -1534,6 +1576,29 @@ async fn skill_progress<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_shares_and_averages_are_the_computed_ones_to_the_bit() {
+        let summary = Summary {
+            cross_department_share: Some(1.0 / 7.0),
+            average_rating: Some(0.1 + 0.2),
+            nps: Some(-100.0 / 3.0),
+            mentor_retention_rate: None,
+            ..Summary::default()
+        };
+        let text = serde_json::to_string(&summary).unwrap_or_default();
+        let back: Summary = serde_json::from_str(&text).unwrap_or_default();
+        let bits = |s: &Summary| {
+            [
+                s.cross_department_share,
+                s.average_rating,
+                s.nps,
+                s.mentor_retention_rate,
+            ]
+            .map(|v| v.map(f64::to_bits))
+        };
+        assert_eq!(bits(&back), bits(&summary));
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

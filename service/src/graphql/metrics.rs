@@ -10,6 +10,7 @@ use super::guards::AreaGuard;
 use super::loaders::{SkillKey, load_required};
 use super::people::Skill;
 use super::scalars::Date;
+use crate::cache::Kept;
 use crate::domain::access::Area;
 use crate::domain::metrics::{self, Dimension, MetricsSource, Period, Scope, Summary};
 use crate::error::AppError;
@@ -86,7 +87,7 @@ fn small(n: i64) -> i32 {
 /// A programme's figures.
 pub struct ProgrammeMetrics {
     scope: Scope,
-    summary: Summary,
+    summary: Kept<Summary>,
 }
 
 #[Object]
@@ -99,53 +100,53 @@ impl ProgrammeMetrics {
         small(self.scope.min_group_size)
     }
     async fn mentors(&self) -> i32 {
-        small(self.summary.mentors)
+        small(self.summary.value.mentors)
     }
     async fn mentees(&self) -> i32 {
-        small(self.summary.mentees)
+        small(self.summary.value.mentees)
     }
     async fn mentors_trained(&self) -> i32 {
-        small(self.summary.mentors_trained)
+        small(self.summary.value.mentors_trained)
     }
     async fn active_pairings(&self) -> i32 {
-        small(self.summary.active_pairings)
+        small(self.summary.value.active_pairings)
     }
     async fn completed_pairings(&self) -> i32 {
-        small(self.summary.completed_pairings)
+        small(self.summary.value.completed_pairings)
     }
     async fn ended_early_pairings(&self) -> i32 {
-        small(self.summary.ended_early_pairings)
+        small(self.summary.value.ended_early_pairings)
     }
     async fn sessions_held(&self) -> i32 {
-        small(self.summary.sessions_held)
+        small(self.summary.value.sessions_held)
     }
     async fn sessions_cancelled(&self) -> i32 {
-        small(self.summary.sessions_cancelled)
+        small(self.summary.value.sessions_cancelled)
     }
     /// Sessions marked NO_SHOW: they did not take place, and never count as held.
     async fn sessions_no_show(&self) -> i32 {
-        small(self.summary.sessions_no_show)
+        small(self.summary.value.sessions_no_show)
     }
     /// Share of pairings whose mentor and mentees sit in different departments.
     async fn cross_department_share(&self) -> Option<f64> {
-        self.summary.cross_department_share
+        self.summary.value.cross_department_share
     }
     async fn average_rating(&self) -> Option<f64> {
-        self.summary.average_rating
+        self.summary.value.average_rating
     }
     /// Net promoter score from SessionFeedback.recommend, -100..100.
     async fn nps(&self) -> Option<f64> {
-        self.summary.nps
+        self.summary.value.nps
     }
     /// Share of participating mentors still ACTIVE employees.
     async fn mentor_retention_rate(&self) -> Option<f64> {
-        self.summary.mentor_retention_rate
+        self.summary.value.mentor_retention_rate
     }
     /// Names of the counts above that read 0 because they describe fewer than
     /// minGroupSize people: those counts are non-null, so this tells a hidden
     /// figure from a true 0.
     async fn suppressed_figures(&self) -> Vec<String> {
-        self.summary.suppressed.clone()
+        self.summary.value.suppressed.clone()
     }
     #[graphql(complexity = "super::limits::cost::BREAKDOWN + child_complexity")]
     async fn breakdown(
@@ -177,7 +178,7 @@ impl ProgrammeMetrics {
     ) -> async_graphql::Result<Vec<TimelinePoint>> {
         let points = metrics_db(ctx)?
             .figures(self.scope)
-            .timeline(&self.summary.weeks, Period::from(interval))
+            .timeline(&self.summary, Period::from(interval))
             .await
             .gql()?;
         Ok(points
