@@ -36,9 +36,9 @@ async fn main() -> anyhow::Result<()> {
     let admin_url = std::env::var("BENCH_PG_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     println!(
-        "| backend | employees | first load | rows/s | unchanged re-sync | rows/s | COPY (PostgreSQL) | first load ÷ COPY |"
+        "| backend | employees | first load | rows/s | unchanged re-sync | rows/s | first ÷ re-sync | COPY (PostgreSQL) | first load ÷ COPY | peak RSS growth in the first load |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in [20_000, 100_000] {
         let variables = company(size);
         let mut copy_times = Vec::new();
@@ -47,21 +47,24 @@ async fn main() -> anyhow::Result<()> {
         }
         let copy = median(&mut copy_times);
         for backend in ["SQLite", "PostgreSQL"] {
-            let (mut loads, mut resyncs) = (Vec::new(), Vec::new());
+            let (mut loads, mut resyncs, mut peak) = (Vec::new(), Vec::new(), 0);
             for _ in 0..repeats {
-                let (load, resync) = run(backend, &admin_url, &variables, size).await?;
+                let (load, resync, growth) = run(backend, &admin_url, &variables, size).await?;
                 loads.push(load);
                 resyncs.push(resync);
+                peak = peak.max(growth);
             }
             let (load, resync) = (median(&mut loads), median(&mut resyncs));
             println!(
-                "| {backend} | {size} | {} | {:.0} | {} | {:.0} | {} | {:.1}× |",
+                "| {backend} | {size} | {} | {:.0} | {} | {:.0} | {:.1}× | {} | {:.1}× | {} MiB |",
                 secs(load),
                 size as f64 / load.as_secs_f64(),
                 secs(resync),
                 size as f64 / resync.as_secs_f64(),
+                load.as_secs_f64() / resync.as_secs_f64(),
                 secs(copy),
-                load.as_secs_f64() / copy.as_secs_f64()
+                load.as_secs_f64() / copy.as_secs_f64(),
+                peak / 1024
             );
         }
     }
@@ -102,7 +105,7 @@ async fn run(
     admin_url: &str,
     variables: &Value,
     size: usize,
-) -> anyhow::Result<(Duration, Duration)> {
+) -> anyhow::Result<(Duration, Duration, u64)> {
     let dir = tempfile::tempdir()?;
     let pg = (backend == "PostgreSQL")
         .then(|| format!("tandem_bench_hris_{}", uuid::Uuid::new_v4().simple()));
@@ -140,6 +143,11 @@ async fn run(
     let body = serde_json::to_vec(&json!({ "query": SYNC, "variables": variables }))?;
     let client = reqwest::Client::new();
     let mut times = Vec::new();
+    // Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS. The
+    // client's copy of the body is in this process too, already allocated.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_kib("VmRSS:");
+    let mut growth = 0;
     for expected in ["created", "unchanged"] {
         let started = Instant::now();
         let answer: Value = client
@@ -152,6 +160,9 @@ async fn run(
             .json()
             .await?;
         times.push(started.elapsed());
+        if expected == "created" {
+            growth = status_kib("VmHWM:").saturating_sub(rss_before);
+        }
         let run = &answer["data"]["syncEmployees"];
         anyhow::ensure!(
             run[expected].as_u64() == Some((size + DEPARTMENTS) as u64) && run["failed"] == 0,
@@ -166,7 +177,20 @@ async fn run(
             .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
             .await?;
     }
-    Ok((times[0], times[1]))
+    Ok((times[0], times[1], growth))
+}
+
+/// A field of /proc/self/status, in KiB (0 where unreadable).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// `COPY` of the same employees into an empty table shaped like `employees`

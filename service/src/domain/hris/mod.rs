@@ -18,7 +18,7 @@ use entity::{department, employee, enrolment, hris_row_error, hris_sync_run};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -28,8 +28,9 @@ use super::pairings::lifecycle;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 
-/// Rows per INSERT statement (16 columns: well under both databases'
-/// bind-parameter limits).
+/// Rows per INSERT statement on SQLite (18 columns: well under its
+/// bind-parameter limit). PostgreSQL takes a transaction's rows in one
+/// statement with a single JSON parameter.
 const ROWS_PER_STATEMENT: usize = 1_000;
 /// Employees per transaction: a failure loses at most this much progress.
 const ROWS_PER_TRANSACTION: usize = 5_000;
@@ -251,10 +252,15 @@ async fn apply(db: &DatabaseConnection, plan: &plan::Plan, now: DateTime<Utc>) -
         }
         txn.commit().await?;
     }
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
     for batch in plan.employees.chunks(ROWS_PER_TRANSACTION) {
         let txn = super::write_txn(db).await?;
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-            upsert_employees(&txn, chunk, now).await?;
+        if postgres {
+            upsert_employees_pg(&txn, batch, now).await?;
+        } else {
+            for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+                upsert_employees(&txn, chunk, now).await?;
+            }
         }
         txn.commit().await?;
     }
@@ -324,6 +330,97 @@ async fn upsert_employees<C: ConnectionTrait>(
         )
         .exec_without_returning(db)
         .await?;
+    Ok(())
+}
+
+/// Employees as `json_to_recordset` reads them on PostgreSQL: one text
+/// parameter for a whole batch, whose column names are the table's.
+#[derive(serde::Serialize)]
+struct EmployeeJson<'a> {
+    id: Uuid,
+    external_id: &'a str,
+    email: &'a str,
+    given_name: Option<&'a str>,
+    family_name: Option<&'a str>,
+    display_name: &'a str,
+    job_title: Option<&'a str>,
+    department_id: Option<Uuid>,
+    manager_id: Option<Uuid>,
+    generation: String,
+    seniority_level: Option<i32>,
+    timezone: &'a str,
+    status: String,
+    availability_version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    terminated_at: Option<DateTime<Utc>>,
+    erased_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a employee::Model> for EmployeeJson<'a> {
+    fn from(row: &'a employee::Model) -> Self {
+        Self {
+            id: row.id,
+            external_id: &row.external_id,
+            email: &row.email,
+            given_name: row.given_name.as_deref(),
+            family_name: row.family_name.as_deref(),
+            display_name: &row.display_name,
+            job_title: row.job_title.as_deref(),
+            department_id: row.department_id,
+            manager_id: row.manager_id,
+            generation: row.generation.to_value(),
+            seniority_level: row.seniority_level,
+            timezone: &row.timezone,
+            status: row.status.to_value(),
+            availability_version: row.availability_version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            terminated_at: row.terminated_at,
+            erased_at: row.erased_at,
+        }
+    }
+}
+
+/// [`upsert_employees`] on PostgreSQL: the same columns and the same
+/// version rule in one statement of fixed text per batch, the rows passed
+/// as one JSON parameter. Against a 1,000-row VALUES list of 18,000
+/// parameters this saves building, binding, parsing and planning them;
+/// PostgreSQL reads the JSON in C.
+const UPSERT_EMPLOYEES_PG: &str = "INSERT INTO employees (id, external_id, email, given_name, \
+     family_name, display_name, job_title, department_id, manager_id, generation, seniority_level, \
+     timezone, status, availability_version, created_at, updated_at, terminated_at, erased_at) \
+     SELECT * FROM json_to_recordset($1::json) AS r(id uuid, external_id text, email text, \
+     given_name text, family_name text, display_name text, job_title text, department_id uuid, \
+     manager_id uuid, generation text, seniority_level integer, timezone text, status text, \
+     availability_version bigint, created_at timestamptz, updated_at timestamptz, \
+     terminated_at timestamptz, erased_at timestamptz) \
+     ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, \
+     given_name = excluded.given_name, family_name = excluded.family_name, \
+     display_name = excluded.display_name, job_title = excluded.job_title, \
+     department_id = excluded.department_id, manager_id = excluded.manager_id, \
+     generation = excluded.generation, seniority_level = excluded.seniority_level, \
+     timezone = excluded.timezone, status = excluded.status, \
+     terminated_at = excluded.terminated_at, updated_at = excluded.updated_at, \
+     availability_version = CASE WHEN employees.timezone = excluded.timezone \
+     THEN employees.availability_version \
+     WHEN employees.availability_version + 1 > $2 THEN employees.availability_version + 1 \
+     ELSE $2 END";
+
+async fn upsert_employees_pg<C: ConnectionTrait>(
+    db: &C,
+    rows: &[employee::Model],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let batch: Vec<EmployeeJson<'_>> = rows.iter().map(EmployeeJson::from).collect();
+    let json = serde_json::to_string(&batch)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding employees: {e}")))?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        UPSERT_EMPLOYEES_PG,
+        [json.into(), now.timestamp_micros().into()],
+    ))
+    .await?;
     Ok(())
 }
 
