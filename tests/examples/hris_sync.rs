@@ -21,6 +21,10 @@ use tandem::auth::dev::{self, DevKey, DevTokenRequest};
 use tandem::config::Config;
 use tandem::startup::{self, Application};
 
+#[path = "support/memory.rs"]
+mod memory;
+use memory::{reset_peak, status_kib};
+
 const SYNC: &str = "mutation($input: HrisSyncInput!) { syncEmployees(input: $input) { state created updated unchanged failed } }";
 const ZONES: [&str; 4] = [
     "Europe/Paris",
@@ -143,9 +147,9 @@ async fn run(
     let body = serde_json::to_vec(&json!({ "query": SYNC, "variables": variables }))?;
     let client = reqwest::Client::new();
     let mut times = Vec::new();
-    // Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS. The
-    // client's copy of the body is in this process too, already allocated.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    // The peak RSS grows from here; the client's copy of the body is in
+    // this process too, already allocated.
+    reset_peak();
     let rss_before = status_kib("VmRSS:");
     let mut growth = 0;
     for expected in ["created", "unchanged"] {
@@ -178,19 +182,6 @@ async fn run(
             .await?;
     }
     Ok((times[0], times[1], growth))
-}
-
-/// A field of /proc/self/status, in KiB (0 where unreadable).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// `COPY` of the same employees into an empty table shaped like `employees`

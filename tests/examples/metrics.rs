@@ -39,6 +39,10 @@ use tandem::domain::seed::insert_chunked;
 use tandem::startup::{self, Application};
 use uuid::Uuid;
 
+#[path = "support/memory.rs"]
+mod memory;
+use memory::{reset_peak, status_kib};
+
 const FULL: &str = "query($p: UUID!) { programmeMetrics(programmeId: $p) {
   mentors mentees mentorsTrained activePairings completedPairings endedEarlyPairings sessionsHeld sessionsCancelled
   crossDepartmentShare averageRating nps mentorRetentionRate
@@ -225,8 +229,7 @@ async fn exports(
         },
     )?;
     let base = graphql.trim_end_matches("/graphql");
-    // Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    reset_peak();
     let rss_before = status_kib("VmRSS:");
     println!("\n| export | median | p99 | rows | bytes |");
     println!("| --- | ---: | ---: | ---: | ---: |");
@@ -263,19 +266,6 @@ async fn exports(
         status_kib("VmHWM:") / 1024
     );
     Ok(())
-}
-
-/// A `/proc/self/status` figure in KiB (0 where there is none).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn ms(d: Duration) -> f64 {

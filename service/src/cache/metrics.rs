@@ -209,6 +209,14 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// The figure `cache` answers under `key` at second `now`, where the
+    /// data would give `value`.
+    async fn ask(cache: &MetricsCache, key: &str, now: i64, value: i64) -> Option<i64> {
+        let compute = async move { Ok::<_, crate::error::AppError>(value) };
+        let kept = cache.get_or_compute(key, || at(now), None, compute).await;
+        kept.ok().map(|k| k.value)
+    }
+
     fn cache(bound_secs: u64) -> MetricsCache {
         MetricsCache::new(
             Arc::new(InProcessCache::with_capacity(IN_PROCESS_ENTRIES)),
@@ -238,41 +246,12 @@ mod tests {
     #[tokio::test]
     async fn a_write_shows_once_the_bound_has_passed() {
         let cache = cache(60);
-        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(0), None, figure(1))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(1)
-        );
+        assert_eq!(ask(&cache, "k", 0, 1).await, Some(1));
         // The data changes: within the bound the kept figure is served…
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(59), None, figure(2))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(1)
-        );
+        assert_eq!(ask(&cache, "k", 59, 2).await, Some(1));
         // …and from the bound on, the new one.
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(60), None, figure(2))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(2)
-        );
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(61), None, figure(3))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(2)
-        );
+        assert_eq!(ask(&cache, "k", 60, 2).await, Some(2));
+        assert_eq!(ask(&cache, "k", 61, 3).await, Some(2));
     }
 
     #[tokio::test]
@@ -283,10 +262,9 @@ mod tests {
             .get_or_compute("k", || at(30), Some(at(10)), figure(1))
             .await;
         assert_eq!(kept.ok().map(|k| k.started), Some(at(10)));
-        let ask = |now: i64, n: i64| cache.get_or_compute("k", move || at(now), None, figure(n));
-        assert_eq!(ask(69, 2).await.ok().map(|k| k.value), Some(1));
+        assert_eq!(ask(&cache, "k", 69, 2).await, Some(1));
         assert_eq!(
-            ask(70, 2).await.ok().map(|k| k.value),
+            ask(&cache, "k", 70, 2).await,
             Some(2),
             "60 s after the older figure"
         );
@@ -310,23 +288,8 @@ mod tests {
     #[tokio::test]
     async fn a_zero_bound_keeps_nothing() {
         let cache = cache(0);
-        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(0), None, figure(1))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(1)
-        );
-        assert_eq!(
-            cache
-                .get_or_compute("k", || at(0), None, figure(2))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(2)
-        );
+        assert_eq!(ask(&cache, "k", 0, 1).await, Some(1));
+        assert_eq!(ask(&cache, "k", 0, 2).await, Some(2));
     }
 
     #[tokio::test]
@@ -346,23 +309,8 @@ mod tests {
     #[tokio::test]
     async fn keys_do_not_share_figures() {
         let cache = cache(60);
-        let figure = |n: i64| async move { Ok::<_, crate::error::AppError>(n) };
-        assert_eq!(
-            cache
-                .get_or_compute("a", || at(0), None, figure(1))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(1)
-        );
-        assert_eq!(
-            cache
-                .get_or_compute("b", || at(0), None, figure(2))
-                .await
-                .ok()
-                .map(|k| k.value),
-            Some(2)
-        );
+        assert_eq!(ask(&cache, "a", 0, 1).await, Some(1));
+        assert_eq!(ask(&cache, "b", 0, 2).await, Some(2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use futures_util::future::BoxFuture;
 
 pub use free_time::FreeTimeCache;
 pub use in_process::InProcessCache;
-pub use metrics::{IN_PROCESS_ENTRIES, Kept, MOST_STALENESS, MetricsCache, fresh};
+pub use metrics::{IN_PROCESS_ENTRIES, Kept, MetricsCache};
 pub use redis_store::RedisCache;
 
 use crate::config::CacheConfig;

@@ -15,10 +15,10 @@ pub mod plan;
 use chrono::{DateTime, Utc};
 use entity::enums::{EmployeeStatus, EnrolmentStatus, HrisSyncMode, HrisSyncState};
 use entity::{department, employee, enrolment, hris_row_error, hris_sync_run};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Query};
 use sea_orm::{
     ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, Statement,
+    DbBackend, EntityTrait, IntoActiveModel, Iterable as _, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ use crate::error::{AppError, AppResult};
 
 /// Rows per INSERT statement on SQLite (18 columns: well under its
 /// bind-parameter limit). PostgreSQL takes a transaction's rows in one
-/// statement with a single JSON parameter.
+/// statement with a single JSON parameter ([`upsert_employees_pg`]).
 const ROWS_PER_STATEMENT: usize = 1_000;
 /// Employees per transaction: a failure loses at most this much progress.
 const ROWS_PER_TRANSACTION: usize = 5_000;
@@ -292,13 +292,10 @@ async fn upsert_departments<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Inserts new employees and updates changed ones in one statement; a new
-/// time zone bumps the availability version (cached free time is stale).
-async fn upsert_employees<C: ConnectionTrait>(
-    db: &C,
-    rows: &[employee::Model],
-    now: DateTime<Utc>,
-) -> AppResult<()> {
+/// What an upsert does to an employee who exists (same external id): the
+/// HRIS's fields are replaced, and a new time zone bumps the availability
+/// version (cached free time is stale). One rule for both databases.
+fn on_employee_conflict(now: DateTime<Utc>) -> OnConflict {
     use employee::Column as E;
     let micros = now.timestamp_micros();
     let bumped = Expr::cust(format!(
@@ -306,35 +303,42 @@ async fn upsert_employees<C: ConnectionTrait>(
          WHEN employees.availability_version + 1 > {micros} THEN employees.availability_version + 1 \
          ELSE {micros} END"
     ));
+    OnConflict::column(E::ExternalId)
+        .update_columns([
+            E::Email,
+            E::GivenName,
+            E::FamilyName,
+            E::DisplayName,
+            E::JobTitle,
+            E::DepartmentId,
+            E::ManagerId,
+            E::Generation,
+            E::SeniorityLevel,
+            E::Timezone,
+            E::Status,
+            E::TerminatedAt,
+            E::UpdatedAt,
+        ])
+        .value(E::AvailabilityVersion, bumped)
+        .to_owned()
+}
+
+/// Inserts new employees and updates changed ones in one statement.
+async fn upsert_employees<C: ConnectionTrait>(
+    db: &C,
+    rows: &[employee::Model],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
     employee::Entity::insert_many(models)
-        .on_conflict(
-            OnConflict::column(E::ExternalId)
-                .update_columns([
-                    E::Email,
-                    E::GivenName,
-                    E::FamilyName,
-                    E::DisplayName,
-                    E::JobTitle,
-                    E::DepartmentId,
-                    E::ManagerId,
-                    E::Generation,
-                    E::SeniorityLevel,
-                    E::Timezone,
-                    E::Status,
-                    E::TerminatedAt,
-                    E::UpdatedAt,
-                ])
-                .value(E::AvailabilityVersion, bumped)
-                .to_owned(),
-        )
+        .on_conflict(on_employee_conflict(now))
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-/// Employees as `json_to_recordset` reads them on PostgreSQL: one text
-/// parameter for a whole batch, whose column names are the table's.
+/// An employee as `json_populate_recordset` reads it on PostgreSQL: the
+/// keys are the table's column names.
 #[derive(serde::Serialize)]
 struct EmployeeJson<'a> {
     id: Uuid,
@@ -382,31 +386,11 @@ impl<'a> From<&'a employee::Model> for EmployeeJson<'a> {
     }
 }
 
-/// [`upsert_employees`] on PostgreSQL: the same columns and the same
-/// version rule in one statement of fixed text per batch, the rows passed
-/// as one JSON parameter. Against a 1,000-row VALUES list of 18,000
-/// parameters this saves building, binding, parsing and planning them;
-/// PostgreSQL reads the JSON in C.
-const UPSERT_EMPLOYEES_PG: &str = "INSERT INTO employees (id, external_id, email, given_name, \
-     family_name, display_name, job_title, department_id, manager_id, generation, seniority_level, \
-     timezone, status, availability_version, created_at, updated_at, terminated_at, erased_at) \
-     SELECT * FROM json_to_recordset($1::json) AS r(id uuid, external_id text, email text, \
-     given_name text, family_name text, display_name text, job_title text, department_id uuid, \
-     manager_id uuid, generation text, seniority_level integer, timezone text, status text, \
-     availability_version bigint, created_at timestamptz, updated_at timestamptz, \
-     terminated_at timestamptz, erased_at timestamptz) \
-     ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, \
-     given_name = excluded.given_name, family_name = excluded.family_name, \
-     display_name = excluded.display_name, job_title = excluded.job_title, \
-     department_id = excluded.department_id, manager_id = excluded.manager_id, \
-     generation = excluded.generation, seniority_level = excluded.seniority_level, \
-     timezone = excluded.timezone, status = excluded.status, \
-     terminated_at = excluded.terminated_at, updated_at = excluded.updated_at, \
-     availability_version = CASE WHEN employees.timezone = excluded.timezone \
-     THEN employees.availability_version \
-     WHEN employees.availability_version + 1 > $2 THEN employees.availability_version + 1 \
-     ELSE $2 END";
-
+/// [`upsert_employees`] on PostgreSQL: the rows go as one JSON parameter
+/// that `json_populate_recordset` turns into the table's rows. A whole
+/// transaction's rows take one statement of fixed shape, where a VALUES list
+/// costs a bound parameter per cell (18,000 per 1,000 rows) to build, bind,
+/// parse and plan.
 async fn upsert_employees_pg<C: ConnectionTrait>(
     db: &C,
     rows: &[employee::Model],
@@ -415,12 +399,24 @@ async fn upsert_employees_pg<C: ConnectionTrait>(
     let batch: Vec<EmployeeJson<'_>> = rows.iter().map(EmployeeJson::from).collect();
     let json = serde_json::to_string(&batch)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding employees: {e}")))?;
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        UPSERT_EMPLOYEES_PG,
-        [json.into(), now.timestamp_micros().into()],
-    ))
-    .await?;
+    let columns: Vec<employee::Column> = employee::Column::iter().collect();
+    let rows_of = Alias::new("r");
+    let mut read = Query::select();
+    read.columns(columns.iter().map(|c| (rows_of.clone(), *c)))
+        .from_function(
+            Func::cust("json_populate_recordset")
+                .arg(Expr::cust("NULL::employees"))
+                .arg(Func::cast_as(json, Alias::new("json"))),
+            rows_of,
+        );
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(employee::Entity)
+        .columns(columns)
+        .select_from(read)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("employee upsert: {e}")))?
+        .on_conflict(on_employee_conflict(now));
+    db.execute(&upsert).await?;
     Ok(())
 }
 
