@@ -9,6 +9,8 @@
 //! ```
 //! `BENCH_PG_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! is where the benchmark creates, and then drops, its own databases.
+//! `BENCH_SIZES` (e.g. `100000`) and `BENCH_BACKENDS` (e.g. `PostgreSQL`),
+//! comma-separated, run only those cases (for a profiler).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,14 +45,19 @@ async fn main() -> anyhow::Result<()> {
         "| backend | employees | first load | rows/s | unchanged re-sync | rows/s | first ÷ re-sync | COPY (PostgreSQL) | first load ÷ COPY | peak RSS growth in the first load |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for size in [20_000, 100_000] {
+    let sizes: Vec<usize> = chosen("BENCH_SIZES", "20000,100000")
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()?;
+    let backends = chosen("BENCH_BACKENDS", "SQLite,PostgreSQL");
+    for size in sizes {
         let variables = company(size);
         let mut copy_times = Vec::new();
         for _ in 0..repeats {
             copy_times.push(copy_baseline(&admin_url, size).await?);
         }
         let copy = median(&mut copy_times);
-        for backend in ["SQLite", "PostgreSQL"] {
+        for backend in backends.iter().map(String::as_str) {
             let (mut loads, mut resyncs, mut peak) = (Vec::new(), Vec::new(), 0);
             for _ in 0..repeats {
                 let (load, resync, growth) = run(backend, &admin_url, &variables, size).await?;
@@ -233,6 +240,16 @@ async fn copy_baseline(admin_url: &str, size: usize) -> anyhow::Result<Duration>
         .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await?;
     Ok(elapsed)
+}
+
+/// The comma-separated values of `variable`, or of `default` when unset.
+fn chosen(variable: &str, default: &str) -> Vec<String> {
+    std::env::var(variable)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn with_database(url: &str, name: &str) -> String {

@@ -42,7 +42,12 @@ pub struct DepartmentRecordInput {
 /// An employee as the HRIS sends it. Names, title, department, manager and
 /// seniority are replaced by the record; time zone, status and generation
 /// are kept when omitted.
-#[derive(InputObject)]
+///
+/// Also read straight from JSON (serde) by the HTTP layer's fast path for
+/// a whole-company push ([`PushedEmployees`]): the same fields and types,
+/// nothing else accepted, so what this refuses is read the ordinary way.
+#[derive(InputObject, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EmployeeRecordInput {
     external_id: String,
     email: String,
@@ -88,25 +93,75 @@ impl From<HrisSyncInput> for SyncRequest {
                     parent_external_id: d.parent_external_id,
                 })
                 .collect(),
-            employees: input
-                .employees
-                .into_iter()
-                .map(|e| EmployeeRecord {
-                    external_id: e.external_id,
-                    email: e.email,
-                    given_name: e.given_name,
-                    family_name: e.family_name,
-                    display_name: e.display_name,
-                    job_title: e.job_title,
-                    department_external_id: e.department_external_id,
-                    manager_external_id: e.manager_external_id,
-                    seniority_level: e.seniority_level,
-                    birth_year: e.birth_year,
-                    timezone: e.timezone,
-                    status: e.status.map(Into::into),
-                })
-                .collect(),
+            employees: input.employees.into_iter().map(Into::into).collect(),
         }
+    }
+}
+
+impl From<EmployeeRecordInput> for EmployeeRecord {
+    fn from(e: EmployeeRecordInput) -> Self {
+        Self {
+            external_id: e.external_id,
+            email: e.email,
+            given_name: e.given_name,
+            family_name: e.family_name,
+            display_name: e.display_name,
+            job_title: e.job_title,
+            department_external_id: e.department_external_id,
+            manager_external_id: e.manager_external_id,
+            seniority_level: e.seniority_level,
+            birth_year: e.birth_year,
+            timezone: e.timezone,
+            status: e.status.map(Into::into),
+        }
+    }
+}
+
+impl EmployeeRecordInput {
+    /// Its text fields, for the checks every text of a request passes.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        [&self.external_id, &self.email]
+            .into_iter()
+            .chain(
+                [
+                    &self.given_name,
+                    &self.family_name,
+                    &self.display_name,
+                    &self.job_title,
+                    &self.department_external_id,
+                    &self.manager_external_id,
+                    &self.timezone,
+                ]
+                .into_iter()
+                .flatten(),
+            )
+            .map(String::as_str)
+    }
+}
+
+/// The employees of a `syncEmployees` push, read from the request body into
+/// records by the HTTP layer (`http::hris_push`), handed to the resolver as
+/// request data while the `input` variable carries an empty list. A 100,000
+/// employee push then costs one JSON pass instead of GraphQL values built,
+/// validated, copied and converted several times over.
+pub struct PushedEmployees(std::sync::Mutex<Vec<EmployeeRecordInput>>);
+
+impl PushedEmployees {
+    /// Records read from the body, in input order.
+    pub fn new(records: Vec<EmployeeRecordInput>) -> Self {
+        Self(std::sync::Mutex::new(records))
+    }
+
+    /// The records (once: the request has one `syncEmployees` field).
+    fn take(&self) -> Vec<EmployeeRecord> {
+        let mut records = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *records)
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
 }
 
@@ -209,7 +264,11 @@ impl HrisMutation {
         input: HrisSyncInput,
     ) -> async_graphql::Result<HrisSyncRun> {
         let ratio = ctx.settings()?.hris_max_deactivation_ratio;
-        let report = hris::sync(ctx.db()?, ctx.caller()?, ratio, input.into())
+        let mut request = SyncRequest::from(input);
+        if let Some(pushed) = ctx.data_opt::<PushedEmployees>() {
+            request.employees = pushed.take();
+        }
+        let report = hris::sync(ctx.db()?, ctx.caller()?, ratio, request)
             .await
             .gql()?;
         Ok(HrisSyncRun(report))

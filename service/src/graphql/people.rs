@@ -25,8 +25,10 @@ pub enum Generation {
     Unknown,
 }
 
-/// Employment status from the HRIS.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Employment status from the HRIS (also read from JSON as GraphQL spells
+/// it, for the HRIS push's fast path).
+#[derive(Enum, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(remote = "entity::enums::EmployeeStatus")]
 pub enum EmployeeStatus {
     Active,

@@ -31,6 +31,7 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::trusted::NotTrusted;
 
 pub mod graphiql;
+mod hris_push;
 pub mod negotiation;
 
 use negotiation::MediaType;
@@ -420,8 +421,15 @@ async fn graphql_post(
             Err(err) => return body_error(err),
         },
     };
-    let batch: BatchRequest = match kind {
-        BodyKind::Json => match serde_json::from_slice(&decoded) {
+    // The HRIS account's whole-company push is read in one pass when it
+    // has the plain shape (`hris_push`); everything else the ordinary way.
+    let pushed = match kind {
+        BodyKind::Json if caller.has_role(Role::Hris) => hris_push::read(&decoded),
+        _ => None,
+    };
+    let batch: BatchRequest = match (kind, pushed) {
+        (_, Some(push)) => BatchRequest::Single(push),
+        (BodyKind::Json, None) => match serde_json::from_slice(&decoded) {
             Ok(batch) => batch,
             Err(_) => {
                 return error_response(
@@ -431,7 +439,7 @@ async fn graphql_post(
                 );
             }
         },
-        BodyKind::Multipart(content_type) => {
+        (BodyKind::Multipart(content_type), None) => {
             let body = futures_util::io::Cursor::new(decoded.to_vec());
             let options = async_graphql::http::MultipartOptions::default()
                 .max_num_files(1)

@@ -945,6 +945,32 @@ fn parents_first<T>(
     ordered.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Splits employees ordered managers-first ([`Plan::employees`]) into
+/// waves: no row's manager is in its own wave or a later one. The rows of a
+/// wave may then be written by several transactions at once (none waits for
+/// another's manager), each wave once those before it are committed.
+pub fn waves(rows: &[employee::Model]) -> Vec<&[employee::Model]> {
+    let mut waves = Vec::new();
+    let mut in_wave: HashSet<Uuid> = HashSet::new();
+    let mut rest = rows;
+    let mut taken = 0;
+    for row in rows {
+        if row.manager_id.is_some_and(|m| in_wave.contains(&m)) {
+            let (wave, after) = rest.split_at(taken);
+            waves.push(wave);
+            rest = after;
+            taken = 0;
+            in_wave.clear();
+        }
+        in_wave.insert(row.id);
+        taken += 1;
+    }
+    if !rest.is_empty() {
+        waves.push(rest);
+    }
+    waves
+}
+
 /// How many ancestors each node has in `parent_of` (a node on a loop, which
 /// planning never leaves, counts from where its walk met the loop).
 fn depths(parent_of: &[Option<usize>]) -> Vec<usize> {
@@ -1020,6 +1046,42 @@ mod tests {
             .iter()
             .map(|e| (e.external_id.as_str(), e.field))
             .collect()
+    }
+
+    #[test]
+    fn a_wave_never_holds_a_row_and_its_manager() {
+        // Two trees: A manages B and C, B manages D; E manages F.
+        let input = [
+            person("D", Some("B")),
+            person("C", Some("A")),
+            person("B", Some("A")),
+            person("F", Some("E")),
+            person("A", None),
+            person("E", None),
+        ];
+        let plan = plan(&[], &input, false, &Stored::default(), at());
+        let keys: Vec<Vec<&str>> = waves(&plan.employees)
+            .iter()
+            .map(|wave| wave.iter().map(|e| e.external_id.as_str()).collect())
+            .collect();
+        assert_eq!(keys, vec![vec!["A", "E"], vec!["B", "C", "F"], vec!["D"]]);
+    }
+
+    #[test]
+    fn rows_whose_managers_are_stored_make_one_wave() {
+        let boss = stored_person("BOSS", None);
+        let stored = Stored {
+            employees: vec![boss.clone()],
+            ..Stored::default()
+        };
+        let input: Vec<EmployeeRecord> = (0..5)
+            .map(|i| person(&format!("E{i}"), Some("BOSS")))
+            .chain([person("BOSS", None)])
+            .collect();
+        let plan = plan(&[], &input, false, &stored, at());
+        assert_eq!(plan.created, 5);
+        assert_eq!(waves(&plan.employees).len(), 1);
+        assert!(waves(&[]).is_empty());
     }
 
     #[test]
