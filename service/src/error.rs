@@ -88,9 +88,10 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// Runs `operation` and, when PostgreSQL sacrificed its transaction
 /// ([`AppError::Retry`]), runs it once more. Only for operations that are
-/// idempotent as a whole (an HRIS push, a SCIM replace): the lost attempt
-/// wrote nothing, but a caller-visible effect outside the database would
-/// happen twice.
+/// idempotent as a whole (an HRIS push, a SCIM replace): the lost
+/// transaction wrote nothing, and what the attempt committed before it is
+/// written again unchanged; but a caller-visible effect outside the
+/// database would happen twice.
 pub async fn retry_once<T, F, Fut>(mut operation: F) -> AppResult<T>
 where
     F: FnMut() -> Fut,

@@ -61,7 +61,26 @@ pub struct EmployeeRecordInput {
     /// Used only to derive the generation; never stored.
     birth_year: Option<i32>,
     timezone: Option<String>,
+    #[serde(default, deserialize_with = "enum_by_graphql_name")]
     status: Option<EmployeeStatus>,
+}
+
+/// An enum value read from a JSON string (or null) only, by the names
+/// GraphQL gives its values: serde alone would also take `{"ACTIVE": null}`.
+fn enum_by_graphql_name<'de, D, E>(deserializer: D) -> Result<Option<E>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: async_graphql::InputType,
+{
+    use serde::Deserialize as _;
+    let Some(name) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    E::parse(Some(async_graphql::Value::Enum(async_graphql::Name::new(
+        name,
+    ))))
+    .map(Some)
+    .map_err(|_| serde::de::Error::custom("not a value of the enum"))
 }
 
 /// One push of the HRIS.
@@ -272,5 +291,55 @@ impl HrisMutation {
             .await
             .gql()?;
         Ok(HrisSyncRun(report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::InputType as _;
+    use async_graphql::registry::{MetaType, Registry};
+
+    /// The fields GraphQL reads: serde must read each by the same name
+    /// (and, refusing unknown fields, no other), so a body read in one pass
+    /// means what GraphQL would read.
+    #[test]
+    fn serde_reads_a_record_by_the_names_graphql_gives_its_fields() {
+        let mut registry = Registry::default();
+        EmployeeRecordInput::create_type_info(&mut registry);
+        let Some(MetaType::InputObject { input_fields, .. }) =
+            registry.types.get("EmployeeRecordInput")
+        else {
+            panic!("EmployeeRecordInput is not registered as an input object");
+        };
+        assert_eq!(input_fields.len(), 12);
+        for (name, field) in input_fields {
+            let value = match field.ty.trim_end_matches('!') {
+                "Int" => serde_json::json!(3),
+                "EmployeeStatus" => serde_json::json!("ON_LEAVE"),
+                _ => serde_json::json!("x"),
+            };
+            let mut record = serde_json::json!({ "externalId": "E", "email": "e@corp.example" });
+            record[name.as_str()] = value;
+            let read: Result<EmployeeRecordInput, _> = serde_json::from_value(record.clone());
+            assert!(
+                read.is_ok(),
+                "serde refuses GraphQL's field {name}: {record}"
+            );
+        }
+        let status = |value: serde_json::Value| {
+            serde_json::from_value::<EmployeeRecordInput>(
+                serde_json::json!({ "externalId": "E", "email": "e@corp.example", "status": value }),
+            )
+            .ok()
+            .and_then(|record| record.status)
+            .map(entity::enums::EmployeeStatus::from)
+        };
+        assert_eq!(
+            status(serde_json::json!("ON_LEAVE")),
+            Some(entity::enums::EmployeeStatus::OnLeave)
+        );
+        assert_eq!(status(serde_json::json!({ "ACTIVE": null })), None);
+        assert_eq!(status(serde_json::json!("OnLeave")), None);
     }
 }

@@ -25,10 +25,8 @@ pub enum Generation {
     Unknown,
 }
 
-/// Employment status from the HRIS (also read from JSON as GraphQL spells
-/// it, for the HRIS push's fast path).
-#[derive(Enum, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// Employment status from the HRIS.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "entity::enums::EmployeeStatus")]
 pub enum EmployeeStatus {
     Active,

@@ -8,13 +8,18 @@
 //! empty `employees` list, so the document, the other fields, the guard and
 //! the answer go the ordinary way.
 //!
-//! Only a request of the plain shape is read so: one operation, a mutation
-//! whose only field is `syncEmployees(input: $input)`, records with the
+//! Only a request of the plain shape is read so: a short document whose
+//! selected operation is a mutation of one field, `syncEmployees(input:
+//! $input)`, with no directive; records that are JSON objects with the
 //! fields and types of `EmployeeRecordInput` and no control character.
-//! Anything else (a batch, aliases of the field beside others, fragments,
-//! directives, an unknown field, a number where a string belongs, a
-//! duplicated key) is read the ordinary way, so every answer, error or not,
-//! is the one GraphQL gives.
+//! Anything else (a batch, another root field beside it, a fragment spread
+//! at the root, a directive, an unknown field, a number where a string
+//! belongs, a record given as an array, a duplicated key) is read the
+//! ordinary way, so every answer, error or not, is the one GraphQL gives.
+//! Two costs remain with the fallback: a body found not plain only after
+//! its records were read is read twice; and records past
+//! [`MAX_EMPLOYEES`] are skipped unread (the push is refused for its size
+//! either way, and memory stays bounded by the limit, not by the body).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -24,8 +29,10 @@ use async_graphql::{Name, Request, Value, Variables};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::hris::MAX_EMPLOYEES;
 use crate::domain::text::holds_refused_char;
 use crate::graphql::hris::{EmployeeRecordInput, PushedEmployees};
+use crate::graphql::limits::{ParsedDocuments, check_nesting};
 
 /// The variable and the field's argument the push travels in.
 const VARIABLE: &str = "input";
@@ -33,20 +40,31 @@ const VARIABLE: &str = "input";
 const EMPLOYEES: &str = "employees";
 /// The field the operation must consist of.
 const FIELD: &str = "syncEmployees";
+/// Most members of `variables` or `input` besides the push: a plain push
+/// has a handful. More (a body of millions of keys) is read the ordinary
+/// way, so the duplicate check here stays cheap.
+const MAX_OTHER_MEMBERS: usize = 32;
 
 /// The request `body` holds, with its employees read into records beside
 /// it; None when the body is not a plain push (read it the ordinary way).
-pub fn read(body: &[u8]) -> Option<Request> {
+/// `max_nesting` is the bracket nesting a document may have before the
+/// parser is trusted with it (`GRAPHQL_MAX_NESTING`).
+pub fn read(body: &[u8], max_nesting: usize) -> Option<Request> {
     let push: Push = serde_json::from_slice(body).ok()?;
+    // The document is checked before it is parsed, as every document is:
+    // the parser recurses, and a deep one would overflow its stack.
+    if push.query.len() > ParsedDocuments::MAX_TEXT
+        || check_nesting(&push.query, max_nesting).is_err()
+        || !is_plain_push(&push.query, push.operation_name.as_deref())
+    {
+        return None;
+    }
     let input = push.variables.member;
-    let employees = input.member;
+    let employees = input.member.0;
     if employees
         .iter()
         .any(|record| record.texts().any(holds_refused_char))
     {
-        return None;
-    }
-    if !is_plain_push(&push.query, push.operation_name.as_deref()) {
         return None;
     }
     let mut input = input.others;
@@ -64,7 +82,8 @@ pub fn read(body: &[u8]) -> Option<Request> {
 }
 
 /// Whether `query`'s selected operation is a mutation of one field,
-/// `syncEmployees(input: $input)`, with no directive and no fragment.
+/// `syncEmployees(input: $input)`, with no directive on either (what the
+/// field selects does not matter: the records are the argument).
 fn is_plain_push(query: &str, operation_name: Option<&str>) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
@@ -104,9 +123,6 @@ fn is_plain_push(query: &str, operation_name: Option<&str>) -> bool {
             .any(|definition| definition.node.name.node == VARIABLE)
         && field.name.node == FIELD
         && field.directives.is_empty()
-        && field.selection_set.node.items.iter().all(|selection| {
-            matches!(&selection.node, Selection::Field(inner) if inner.node.directives.is_empty())
-        })
         && passes_input
 }
 
@@ -118,9 +134,80 @@ struct Push {
     query: String,
     #[serde(default, rename = "operationName")]
     operation_name: Option<String>,
-    variables: Split<Split<Vec<EmployeeRecordInput>, EmployeesMember>, InputMember>,
+    variables: Split<Split<Records, EmployeesMember>, InputMember>,
     #[serde(default)]
     extensions: async_graphql::Extensions,
+}
+
+/// The `employees` list: JSON objects only (serde would also read a record
+/// from an array of its fields, which GraphQL refuses), at most
+/// [`MAX_EMPLOYEES`] + 1 of them kept; any further ones are skipped unread,
+/// and the push is refused for its size by `hris::sync` as it would be.
+struct Records(Vec<EmployeeRecordInput>);
+
+impl<'de> Deserialize<'de> for Records {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RecordsVisitor)
+    }
+}
+
+struct RecordsVisitor;
+
+impl<'de> Visitor<'de> for RecordsVisitor {
+    type Value = Records;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a list of employee records")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
+        let kept = seq.size_hint().unwrap_or(0).min(MAX_EMPLOYEES);
+        let mut records = Vec::with_capacity(kept);
+        while records.len() <= MAX_EMPLOYEES {
+            match seq.next_element::<ObjectRecord>()? {
+                Some(record) => records.push(record.0),
+                None => return Ok(Records(records)),
+            }
+        }
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Records(records))
+    }
+}
+
+/// One record, read only from a JSON object.
+struct ObjectRecord(EmployeeRecordInput);
+
+impl<'de> Deserialize<'de> for ObjectRecord {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EmployeeRecordInput::deserialize(ObjectsOnly(deserializer)).map(ObjectRecord)
+    }
+}
+
+/// A deserializer that reads a struct from a map only (serde_json's own
+/// also takes an array of the fields in order).
+struct ObjectsOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }
 
 /// Which member of a JSON object [`Split`] reads as its typed part.
@@ -170,6 +257,9 @@ impl<'de, T: Deserialize<'de>, M: Member> Visitor<'de> for SplitVisitor<T, M> {
             let repeated = if key == M::NAME {
                 member.replace(map.next_value::<T>()?).is_some()
             } else {
+                if others.len() >= MAX_OTHER_MEMBERS {
+                    return Err(de::Error::custom("more members than a push has"));
+                }
                 let value = map.next_value::<Value>()?;
                 let repeated = others.iter().any(|(name, _)| name.as_str() == key);
                 others.push((Name::new(key), value));
@@ -207,6 +297,10 @@ mod tests {
         json!([{ "externalId": "E1", "email": "e1@corp.example", "status": "ON_LEAVE", "seniorityLevel": 3 }])
     }
 
+    fn read_plain(body: &[u8]) -> Option<Request> {
+        read(body, 64)
+    }
+
     /// The `employees` GraphQL receives (empty when they were taken apart).
     fn employees_left(request: &Request) -> Option<&Value> {
         match request.variables.get(VARIABLE)? {
@@ -217,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_plain_push_leaves_graphql_an_empty_list_and_the_other_fields() {
-        let request = read(&body(SYNC, someone())).unwrap();
+        let request = read_plain(&body(SYNC, someone())).unwrap();
         assert_eq!(employees_left(&request), Some(&Value::List(Vec::new())));
         let Some(Value::Object(input)) = request.variables.get(VARIABLE) else {
             panic!("no input");
@@ -240,7 +334,7 @@ mod tests {
             "query($input: HrisSyncInput!) { syncEmployees(input: $input) { state } }",
             "mutation($input: HrisSyncInput!) { syncEmployees(input: $input) { state ",
         ] {
-            assert!(read(&body(query, someone())).is_none(), "{query}");
+            assert!(read_plain(&body(query, someone())).is_none(), "{query}");
         }
     }
 
@@ -253,18 +347,73 @@ mod tests {
             json!([{ "externalId": "E1", "email": "e1@corp.example", "status": "RETIRED" }]),
             json!([{ "email": "e1@corp.example" }]),
             json!([{ "externalId": "E1\u{0}", "email": "e1@corp.example" }]),
+            // A record as an array of its fields, a status as an object.
+            json!([[
+                "E1",
+                "e1@corp.example",
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null
+            ]]),
+            json!([{ "externalId": "E1", "email": "e1@corp.example", "status": { "ACTIVE": null } }]),
+            json!([{ "externalId": "E1", "email": "e1@corp.example", "status": "active" }]),
             // A single record where a list belongs (GraphQL coerces it).
             json!({ "externalId": "E1", "email": "e1@corp.example" }),
             json!(null),
         ] {
             assert!(
-                read(&body(SYNC, employees.clone())).is_none(),
+                read_plain(&body(SYNC, employees.clone())).is_none(),
                 "{employees}"
             );
         }
         let twice = br#"{"query":"mutation($input: HrisSyncInput!) { syncEmployees(input: $input) { state } }",
             "variables":{"input":{"mode":"UPSERT","source":"a","source":"b","employees":[]}}}"#;
-        assert!(read(twice).is_none(), "a key twice");
+        assert!(read_plain(twice).is_none(), "a key twice");
+    }
+
+    #[test]
+    fn a_deep_long_or_key_laden_body_is_left_to_the_ordinary_checks() {
+        let deep = format!(
+            "{SYNC} query Deep {{ a(b: {}{}) }}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(
+            read_plain(&body(&deep, someone())).is_none(),
+            "never parsed"
+        );
+        let long = format!("{SYNC} {}", "query Q { __typename } ".repeat(400));
+        assert!(read_plain(&body(&long, someone())).is_none());
+        let mut keys: serde_json::Value = serde_json::from_slice(&body(SYNC, someone())).unwrap();
+        for i in 0..=MAX_OTHER_MEMBERS {
+            keys["variables"][format!("v{i}")] = json!(0);
+        }
+        assert!(read_plain(keys.to_string().as_bytes()).is_none());
+    }
+
+    #[test]
+    fn records_past_the_most_a_push_may_hold_are_skipped_unread() {
+        let one = json!({ "externalId": "E", "email": "e@corp.example" });
+        let mut employees = vec![one; MAX_EMPLOYEES + 5];
+        // Past the limit, not even a record's shape is looked at.
+        if let Some(last) = employees.last_mut() {
+            *last = json!(["not", "a", "record"]);
+        }
+        let request = read_plain(&body(SYNC, json!(employees))).unwrap();
+        assert_eq!(employees_left(&request), Some(&Value::List(Vec::new())));
+        let Records(kept) = serde_json::from_value(json!(employees)).unwrap();
+        assert_eq!(
+            kept.len(),
+            MAX_EMPLOYEES + 1,
+            "one more than allowed: refused for its size"
+        );
     }
 
     #[test]
@@ -276,11 +425,11 @@ mod tests {
             value["operationName"] = json!(name);
             value.to_string().into_bytes()
         };
-        assert!(read(&named("Push")).is_some());
-        assert!(read(&named("Other")).is_none());
-        assert!(read(&named("Missing")).is_none());
+        assert!(read_plain(&named("Push")).is_some());
+        assert!(read_plain(&named("Other")).is_none());
+        assert!(read_plain(&named("Missing")).is_none());
         assert!(
-            read(&body(&two, someone())).is_none(),
+            read_plain(&body(&two, someone())).is_none(),
             "two operations, none named"
         );
     }

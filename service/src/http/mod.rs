@@ -424,7 +424,9 @@ async fn graphql_post(
     // The HRIS account's whole-company push is read in one pass when it
     // has the plain shape (`hris_push`); everything else the ordinary way.
     let pushed = match kind {
-        BodyKind::Json if caller.has_role(Role::Hris) => hris_push::read(&decoded),
+        BodyKind::Json if caller.has_role(Role::Hris) => {
+            hris_push::read(&decoded, state.config.graphql.max_nesting)
+        }
         _ => None,
     };
     let batch: BatchRequest = match (kind, pushed) {

@@ -15,7 +15,7 @@ pub mod plan;
 use chrono::{DateTime, Utc};
 use entity::enums::{EmployeeStatus, EnrolmentStatus, HrisSyncMode, HrisSyncState};
 use entity::{department, employee, enrolment, hris_row_error, hris_sync_run};
-use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use futures_util::{StreamExt as _, stream};
 use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Query};
 use sea_orm::{
     ActiveEnum as _, ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -40,6 +40,9 @@ const ROWS_PER_TRANSACTION: usize = 5_000;
 /// one, and the next batch is encoded while one is written. SQLite has a
 /// single writer.
 const PARALLEL_WRITERS: usize = 2;
+/// Rows of one level of the management tree worth splitting between the
+/// writers; smaller levels share sequential transactions.
+const SIDE_BY_SIDE_FROM: usize = 1_000;
 /// Leavers per transaction (each ends pairings, sessions, enrolments).
 const LEAVERS_PER_TRANSACTION: usize = 500;
 /// Largest input accepted in one call.
@@ -259,19 +262,19 @@ async fn apply(db: &DatabaseConnection, plan: &plan::Plan, now: DateTime<Utc>) -
         txn.commit().await?;
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        // A wave's transactions run side by side; the next wave (the people
-        // they manage) starts once they are all committed.
-        for wave in plan::waves(&plan.employees) {
-            // Collected first: futures are lazy, and a closure mapping the
-            // stream would not be `Send` for every lifetime.
-            let writes: Vec<_> = wave
-                .chunks(ROWS_PER_TRANSACTION)
-                .map(|batch| write_employees_pg(db, batch, now))
-                .collect();
-            stream::iter(writes)
-                .buffer_unordered(PARALLEL_WRITERS)
-                .try_collect::<()>()
-                .await?;
+        // Each step starts once the one before it (the managers of its
+        // people) is committed.
+        let steps = plan::write_steps(
+            &plan.employees,
+            ROWS_PER_TRANSACTION,
+            SIDE_BY_SIDE_FROM,
+            PARALLEL_WRITERS,
+        );
+        for step in steps {
+            match step {
+                plan::Step::Alone(rows) => write_employees_pg(db, rows, now).await?,
+                plan::Step::SideBySide(parts) => write_side_by_side(db, parts, now).await?,
+            }
         }
     } else {
         for batch in plan.employees.chunks(ROWS_PER_TRANSACTION) {
@@ -402,6 +405,27 @@ impl<'a> From<&'a employee::Model> for EmployeeJson<'a> {
             erased_at: row.erased_at,
         }
     }
+}
+
+/// Writes `parts` in transactions of their own, [`PARALLEL_WRITERS`] at a
+/// time. Every transaction is let finish (none is abandoned half-way) before
+/// the first error, if any, is answered.
+async fn write_side_by_side(
+    db: &DatabaseConnection,
+    parts: Vec<&[employee::Model]>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    // Collected first: futures are lazy, and a closure mapping the stream
+    // would not be `Send` for every lifetime.
+    let writes: Vec<_> = parts
+        .into_iter()
+        .map(|rows| write_employees_pg(db, rows, now))
+        .collect();
+    let outcomes: Vec<AppResult<()>> = stream::iter(writes)
+        .buffer_unordered(PARALLEL_WRITERS)
+        .collect()
+        .await;
+    outcomes.into_iter().collect()
 }
 
 /// One transaction of [`upsert_employees_pg`].

@@ -89,8 +89,9 @@ pub struct Stored {
 pub struct Plan {
     /// Departments to insert or update, parents first.
     pub departments: Vec<department::Model>,
-    /// Employees to insert or update, managers first. A leaver keeps their
-    /// current status here: the termination applies it with its effects.
+    /// Employees to insert or update, managers first (then in input order).
+    /// A leaver keeps their current status here: the termination applies it
+    /// with its effects.
     pub employees: Vec<employee::Model>,
     /// Employees to set TERMINATED (and whose pairings, sessions and
     /// enrolments end with it).
@@ -396,7 +397,9 @@ fn plan_employees(
     let mut errors = Rejections {
         errors: &mut plan.errors,
     };
-    let mut live: HashMap<String, Candidate> = HashMap::new();
+    // Accepted records in input order (a key in several records is
+    // rejected in all of them, so each key is here once at most).
+    let mut live: Vec<(&str, Candidate)> = Vec::with_capacity(records.len());
     for (offset, record) in records.iter().enumerate() {
         let index = first_index + offset;
         let key = record.external_id.trim();
@@ -440,14 +443,14 @@ fn plan_employees(
         match checked {
             Ok(mut candidate) => {
                 candidate.index = index;
-                live.insert(key.to_owned(), candidate);
+                live.push((key, candidate));
             }
             Err((field, message)) => errors.reject(index, key, field, message),
         }
     }
     let links: Vec<(&str, Option<&str>)> = live
         .iter()
-        .map(|(k, c)| (k.as_str(), c.manager.as_deref()))
+        .map(|(k, c)| (*k, c.manager.as_deref()))
         .collect();
     let stored_links: Vec<(&str, Option<&str>)> = stored
         .employees
@@ -457,34 +460,40 @@ fn plan_employees(
             (e.external_id.as_str(), manager)
         })
         .collect();
-    let problems = unresolvable(&links, &stored_links);
-    for (key, problem) in problems {
-        if let Some(candidate) = live.remove(&key) {
-            let message = problem.describe("manager");
-            errors.reject(candidate.index, &key, "managerExternalId", message);
-        }
+    let problems: HashMap<String, Problem> =
+        unresolvable(&links, &stored_links).into_iter().collect();
+    drop(links);
+    if !problems.is_empty() {
+        live.retain(|(key, candidate)| match problems.get(*key) {
+            Some(problem) => {
+                let message = problem.describe("manager");
+                errors.reject(candidate.index, key, "managerExternalId", message);
+                false
+            }
+            None => true,
+        });
     }
     let mut ids: HashMap<&str, Uuid> = stored
         .employees
         .iter()
         .map(|e| (e.external_id.as_str(), e.id))
         .collect();
-    for key in live.keys() {
-        ids.entry(key.as_str()).or_insert_with(super::super::new_id);
+    for (key, _) in &live {
+        ids.entry(key).or_insert_with(super::super::new_id);
     }
     let mut changed = Vec::new();
-    for (key, candidate) in &live {
-        let current = by_key.get(key.as_str()).copied();
-        let row = employee_row(key, candidate, current, &ids, department_ids, now);
+    for (key, candidate) in live {
+        let current = by_key.get(key).copied();
+        let leaving = candidate.status == Some(EmployeeStatus::Terminated);
+        let mut row = employee_row(key, candidate, current, &ids, department_ids, now);
         match current {
             None => {
                 plan.created += 1;
                 changed.push(row);
             }
             Some(current) => {
-                let leaving = candidate.status == Some(EmployeeStatus::Terminated)
-                    && current.status != EmployeeStatus::Terminated;
-                let differs = !same_employee(&row, current);
+                let leaving = leaving && current.status != EmployeeStatus::Terminated;
+                let differs = !same_employee(&mut row, current);
                 if leaving {
                     plan.terminations.push(current.id);
                 } else if differs {
@@ -498,7 +507,6 @@ fn plan_employees(
             }
         }
     }
-    changed.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     plan.employees = parents_first(changed, |e| e.id, |e| e.manager_id);
 }
 
@@ -583,17 +591,17 @@ fn check_employee(
 /// The row an accepted record leaves in the database.
 fn employee_row(
     key: &str,
-    candidate: &Candidate,
+    candidate: Candidate,
     current: Option<&employee::Model>,
     ids: &HashMap<&str, Uuid>,
     department_ids: &HashMap<String, Uuid>,
     now: DateTime<Utc>,
 ) -> employee::Model {
-    let display_name = candidate.display_name.clone().unwrap_or_else(|| {
+    let display_name = candidate.display_name.unwrap_or_else(|| {
         let full = [&candidate.given_name, &candidate.family_name]
             .into_iter()
             .flatten()
-            .cloned()
+            .map(String::as_str)
             .collect::<Vec<_>>()
             .join(" ");
         if full.is_empty() {
@@ -617,11 +625,11 @@ fn employee_row(
     employee::Model {
         id: ids.get(key).copied().unwrap_or_default(),
         external_id: key.to_owned(),
-        email: candidate.email.clone(),
-        given_name: candidate.given_name.clone(),
-        family_name: candidate.family_name.clone(),
+        email: candidate.email,
+        given_name: candidate.given_name,
+        family_name: candidate.family_name,
         display_name,
-        job_title: candidate.job_title.clone(),
+        job_title: candidate.job_title,
         department_id: candidate
             .department
             .as_ref()
@@ -639,8 +647,7 @@ fn employee_row(
         seniority_level: candidate.seniority_level,
         timezone: candidate
             .timezone
-            .clone()
-            .or(current.map(|c| c.timezone.clone()))
+            .or_else(|| current.map(|c| c.timezone.clone()))
             .unwrap_or_else(|| DEFAULT_TIMEZONE.to_owned()),
         status,
         availability_version: current.map_or(0, |c| c.availability_version),
@@ -655,12 +662,14 @@ fn employee_row(
     }
 }
 
-/// Whether a planned row changes nothing stored (timestamps aside).
-fn same_employee(row: &employee::Model, current: &employee::Model) -> bool {
-    employee::Model {
-        updated_at: current.updated_at,
-        ..row.clone()
-    } == *current
+/// Whether a planned row changes nothing stored (timestamps aside). Every
+/// field is compared (the whole model, its stamp set aside), so a column
+/// added later is compared too.
+fn same_employee(row: &mut employee::Model, current: &employee::Model) -> bool {
+    let stamp = std::mem::replace(&mut row.updated_at, current.updated_at);
+    let same = *row == *current;
+    row.updated_at = stamp;
+    same
 }
 
 /// The generation of a birth year (Baby boomer 1946–1964, X 1965–1980, Y
@@ -940,9 +949,14 @@ fn parents_first<T>(
         .map(|r| parent(r).and_then(|p| position.get(&p).copied()))
         .collect();
     let depth = depths(&parent_of);
-    let mut ordered: Vec<(usize, T)> = depth.into_iter().zip(rows).collect();
-    ordered.sort_by_key(|(d, _)| *d);
-    ordered.into_iter().map(|(_, r)| r).collect()
+    // The positions are sorted, not the rows: each row then moves once.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&at| depth[at]);
+    let mut slots: Vec<Option<T>> = rows.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|at| slots.get_mut(at).and_then(Option::take))
+        .collect()
 }
 
 /// Splits employees ordered managers-first ([`Plan::employees`]) into
@@ -969,6 +983,50 @@ pub fn waves(rows: &[employee::Model]) -> Vec<&[employee::Model]> {
         waves.push(rest);
     }
     waves
+}
+
+/// One transaction or several side by side, writing a part of
+/// [`Plan::employees`] on PostgreSQL ([`write_steps`]).
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Rows of several small waves, managers first, in one transaction
+    /// (references are checked at the end of the statement).
+    Alone(&'a [employee::Model]),
+    /// One large wave, split into transactions that may run at once.
+    SideBySide(Vec<&'a [employee::Model]>),
+}
+
+/// The steps writing `rows` (managers first) in order: a wave of at least
+/// `side_by_side_from` rows is split into `writers` transactions of at
+/// most `per_transaction` rows each (more when it is larger), run side by
+/// side; the smaller waves between two large ones are written in order in
+/// sequential transactions of at most `per_transaction` rows, so a long
+/// chain of managers costs a transaction per `per_transaction` rows, not
+/// one per level.
+pub fn write_steps(
+    rows: &[employee::Model],
+    per_transaction: usize,
+    side_by_side_from: usize,
+    writers: usize,
+) -> Vec<Step<'_>> {
+    let per_transaction = per_transaction.max(1);
+    let mut steps = Vec::new();
+    // The small waves not yet written: rows[pending..start].
+    let (mut pending, mut start) = (0, 0);
+    for wave in waves(rows) {
+        let end = start + wave.len();
+        if wave.len() >= side_by_side_from {
+            let small = rows.get(pending..start).unwrap_or_default();
+            steps.extend(small.chunks(per_transaction).map(Step::Alone));
+            let size = wave.len().div_ceil(writers.max(1)).min(per_transaction);
+            steps.push(Step::SideBySide(wave.chunks(size.max(1)).collect()));
+            pending = end;
+        }
+        start = end;
+    }
+    let small = rows.get(pending..).unwrap_or_default();
+    steps.extend(small.chunks(per_transaction).map(Step::Alone));
+    steps
 }
 
 /// How many ancestors each node has in `parent_of` (a node on a loop, which
@@ -1064,7 +1122,68 @@ mod tests {
             .iter()
             .map(|wave| wave.iter().map(|e| e.external_id.as_str()).collect())
             .collect();
-        assert_eq!(keys, vec![vec!["A", "E"], vec!["B", "C", "F"], vec!["D"]]);
+        // Managers first; within a level, input order.
+        assert_eq!(keys, vec![vec!["A", "E"], vec!["C", "B", "F"], vec!["D"]]);
+    }
+
+    /// The sizes of each step's transactions.
+    fn step_sizes(rows: &[employee::Model], side_by_side_from: usize) -> Vec<Vec<usize>> {
+        write_steps(rows, 5, side_by_side_from, 2)
+            .iter()
+            .map(|step| match step {
+                Step::Alone(rows) => vec![rows.len()],
+                Step::SideBySide(parts) => parts.iter().map(|p| p.len()).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_chain_of_managers_shares_transactions() {
+        let chain: Vec<EmployeeRecord> = (0..12)
+            .map(|i| {
+                person(
+                    &format!("E{i:02}"),
+                    (i > 0).then(|| format!("E{:02}", i - 1)).as_deref(),
+                )
+            })
+            .collect();
+        let plan = plan(&[], &chain, false, &Stored::default(), at());
+        assert_eq!(waves(&plan.employees).len(), 12);
+        assert_eq!(
+            step_sizes(&plan.employees, 4),
+            vec![vec![5], vec![5], vec![2]]
+        );
+    }
+
+    #[test]
+    fn a_large_wave_is_split_between_the_writers_and_small_ones_go_before_it() {
+        // One boss, two managers, then 9 reports of the first manager and
+        // 3 of the second: waves of 1, 2 and 12 rows.
+        let mut company = vec![
+            person("BOSS", None),
+            person("M1", Some("BOSS")),
+            person("M2", Some("BOSS")),
+        ];
+        company.extend((0..9).map(|i| person(&format!("R1-{i}"), Some("M1"))));
+        company.extend((0..3).map(|i| person(&format!("R2-{i}"), Some("M2"))));
+        let plan = plan(&[], &company, false, &Stored::default(), at());
+        assert_eq!(
+            step_sizes(&plan.employees, 4),
+            vec![vec![3], vec![5, 5, 2]],
+            "the 12 are split in transactions of at most 5, side by side"
+        );
+        assert_eq!(
+            step_sizes(&plan.employees, 100),
+            vec![vec![5], vec![5], vec![5]]
+        );
+        let written: usize = write_steps(&plan.employees, 5, 4, 2)
+            .iter()
+            .map(|step| match step {
+                Step::Alone(rows) => rows.len(),
+                Step::SideBySide(parts) => parts.iter().map(|p| p.len()).sum(),
+            })
+            .sum();
+        assert_eq!(written, 15);
     }
 
     #[test]
