@@ -42,10 +42,10 @@ pub struct DepartmentRecordInput {
 /// An employee as the HRIS sends it. Names, title, department, manager and
 /// seniority are replaced by the record; time zone, status and generation
 /// are kept when omitted.
-///
-/// Also read straight from JSON (serde) by the HTTP layer's fast path for
-/// a whole-company push ([`PushedEmployees`]): the same fields and types,
-/// nothing else accepted, so what this refuses is read the ordinary way.
+// Also read straight from JSON (serde) by the HTTP layer's one-pass read of
+// a whole-company push (`PushedEmployees`): the same fields and types,
+// nothing else accepted, so what this refuses is read the ordinary way. (A
+// plain comment: a doc comment would become the schema's description.)
 #[derive(InputObject, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EmployeeRecordInput {
