@@ -540,6 +540,25 @@ async fn a_push_read_in_one_pass_answers_as_graphql_would(backend: Backend) {
     );
     assert_eq!(fast["errors"], ordinary["errors"]);
 
+    // Proof that the plain push was read in one pass: past the most a push
+    // may hold, the one-pass read keeps no more records and the push is
+    // refused for its size, where GraphQL values would first fail
+    // validation on the last record (an array, not an object).
+    let mut too_many = vec![json!({ "externalId": "E", "email": "e@corp.example" }); 200_001];
+    too_many.push(json!(["not", "a", "record"]));
+    let (_, refused) = app.graphql(&token, SYNC, input("UPSERT", too_many)).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 200000 employees per call")),
+        "{}",
+        refused["errors"][0]
+    );
+
     // Input GraphQL refuses gets the same answer whichever way it is read.
     for bad in [
         json!({ "externalId": "X", "email": "x@corp.example", "seniorityLevel": "3" }),

@@ -341,5 +341,19 @@ mod tests {
         );
         assert_eq!(status(serde_json::json!({ "ACTIVE": null })), None);
         assert_eq!(status(serde_json::json!("OnLeave")), None);
+
+        // Every text field is among the texts checked for control characters.
+        for (name, field) in input_fields {
+            if field.ty.trim_end_matches('!') != "String" {
+                continue;
+            }
+            let mut record = serde_json::json!({ "externalId": "E", "email": "e@corp.example" });
+            record[name.as_str()] = serde_json::json!("a\u{0}b");
+            let read: EmployeeRecordInput = serde_json::from_value(record).unwrap();
+            assert!(
+                read.texts().any(crate::domain::text::holds_refused_char),
+                "{name} is not among the texts checked"
+            );
+        }
     }
 }

@@ -18,8 +18,9 @@
 //! ordinary way, so every answer, error or not, is the one GraphQL gives.
 //! Two costs remain with the fallback: a body found not plain only after
 //! its records were read is read twice; and records past
-//! [`MAX_EMPLOYEES`] are skipped unread (the push is refused for its size
-//! either way, and memory stays bounded by the limit, not by the body).
+//! [`MAX_EMPLOYEES`] are not kept, only their JSON syntax read (the push is
+//! refused for its size either way, and memory stays bounded by the limit,
+//! not by the body).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -141,8 +142,9 @@ struct Push {
 
 /// The `employees` list: JSON objects only (serde would also read a record
 /// from an array of its fields, which GraphQL refuses), at most
-/// [`MAX_EMPLOYEES`] + 1 of them kept; any further ones are skipped unread,
-/// and the push is refused for its size by `hris::sync` as it would be.
+/// [`MAX_EMPLOYEES`] + 1 of them kept; any further ones are not kept (only
+/// their JSON syntax is read), and the push is refused for its size by
+/// `hris::sync` as it would be.
 struct Records(Vec<EmployeeRecordInput>);
 
 impl<'de> Deserialize<'de> for Records {
@@ -399,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn records_past_the_most_a_push_may_hold_are_skipped_unread() {
+    fn records_past_the_most_a_push_may_hold_are_not_kept() {
         let one = json!({ "externalId": "E", "email": "e@corp.example" });
         let mut employees = vec![one; MAX_EMPLOYEES + 5];
         // Past the limit, not even a record's shape is looked at.

@@ -36,7 +36,7 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 /// Employees per transaction: a failure loses at most this much progress.
 const ROWS_PER_TRANSACTION: usize = 5_000;
 /// Transactions writing employees at once on PostgreSQL: its checks of
-/// each row (two references, five indexes) then use two cores instead of
+/// each row (two references, seven indexes) then use two cores instead of
 /// one, and the next batch is encoded while one is written. SQLite has a
 /// single writer.
 const PARALLEL_WRITERS: usize = 2;
@@ -408,8 +408,9 @@ impl<'a> From<&'a employee::Model> for EmployeeJson<'a> {
 }
 
 /// Writes `parts` in transactions of their own, [`PARALLEL_WRITERS`] at a
-/// time. Every transaction is let finish (none is abandoned half-way) before
-/// the first error, if any, is answered.
+/// time. When one fails, the others are still allowed to finish (none is
+/// abandoned half-way) before the first error is answered; only a request
+/// cancelled or timed out drops them, and their transactions roll back.
 async fn write_side_by_side(
     db: &DatabaseConnection,
     parts: Vec<&[employee::Model]>,

@@ -149,7 +149,7 @@ pub fn plan(
     plan
 }
 
-/// Rows rejected so far, by external id (several rows may share one).
+/// Rows rejected so far, in the order found (sorted by row at the end).
 struct Rejections<'a> {
     errors: &'a mut Vec<RowError>,
 }
@@ -948,14 +948,17 @@ fn parents_first<T>(
         .iter()
         .map(|r| parent(r).and_then(|p| position.get(&p).copied()))
         .collect();
-    let depth = depths(&parent_of);
     // The positions are sorted, not the rows: each row then moves once.
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&at| depth[at]);
+    let mut order: Vec<(usize, usize)> = depths(&parent_of)
+        .into_iter()
+        .enumerate()
+        .map(|(at, depth)| (depth, at))
+        .collect();
+    order.sort_by_key(|&(depth, _)| depth);
     let mut slots: Vec<Option<T>> = rows.into_iter().map(Some).collect();
     order
         .into_iter()
-        .filter_map(|at| slots.get_mut(at).and_then(Option::take))
+        .filter_map(|(_, at)| slots.get_mut(at).and_then(Option::take))
         .collect()
 }
 
@@ -967,17 +970,20 @@ pub fn waves(rows: &[employee::Model]) -> Vec<&[employee::Model]> {
     let mut waves = Vec::new();
     let mut in_wave: HashSet<Uuid> = HashSet::new();
     let mut rest = rows;
-    let mut taken = 0;
+    let mut taken: usize = 0;
     for row in rows {
         if row.manager_id.is_some_and(|m| in_wave.contains(&m)) {
-            let (wave, after) = rest.split_at(taken);
-            waves.push(wave);
-            rest = after;
+            // Always within `rest`; were it not, the rows would stay in
+            // the last wave rather than be lost.
+            if let Some((wave, after)) = rest.split_at_checked(taken) {
+                waves.push(wave);
+                rest = after;
+            }
             taken = 0;
             in_wave.clear();
         }
         in_wave.insert(row.id);
-        taken += 1;
+        taken = taken.saturating_add(1);
     }
     if !rest.is_empty() {
         waves.push(rest);
@@ -1011,21 +1017,29 @@ pub fn write_steps(
 ) -> Vec<Step<'_>> {
     let per_transaction = per_transaction.max(1);
     let mut steps = Vec::new();
-    // The small waves not yet written: rows[pending..start].
-    let (mut pending, mut start) = (0, 0);
+    // Not written yet: `rest`, whose first `small` rows are small waves.
+    let mut rest = rows;
+    let mut small: usize = 0;
     for wave in waves(rows) {
-        let end = start + wave.len();
-        if wave.len() >= side_by_side_from {
-            let small = rows.get(pending..start).unwrap_or_default();
-            steps.extend(small.chunks(per_transaction).map(Step::Alone));
-            let size = wave.len().div_ceil(writers.max(1)).min(per_transaction);
-            steps.push(Step::SideBySide(wave.chunks(size.max(1)).collect()));
-            pending = end;
+        if wave.len() < side_by_side_from {
+            small = small.saturating_add(wave.len());
+            continue;
         }
-        start = end;
+        let Some((before, from_wave)) = rest.split_at_checked(small) else {
+            break;
+        };
+        let Some((large, after)) = from_wave.split_at_checked(wave.len()) else {
+            break;
+        };
+        steps.extend(before.chunks(per_transaction).map(Step::Alone));
+        let size = large.len().div_ceil(writers.max(1)).min(per_transaction);
+        steps.push(Step::SideBySide(large.chunks(size.max(1)).collect()));
+        rest = after;
+        small = 0;
     }
-    let small = rows.get(pending..).unwrap_or_default();
-    steps.extend(small.chunks(per_transaction).map(Step::Alone));
+    // The small waves after the last large one (and, were the waves ever
+    // not to tile the rows, everything left: never a row dropped).
+    steps.extend(rest.chunks(per_transaction).map(Step::Alone));
     steps
 }
 
@@ -1184,6 +1198,49 @@ mod tests {
             })
             .sum();
         assert_eq!(written, 15);
+    }
+
+    #[test]
+    fn every_row_is_written_once_after_its_manager_whatever_the_thresholds() {
+        let mut company = vec![
+            person("BOSS", None),
+            person("M1", Some("BOSS")),
+            person("M2", Some("BOSS")),
+        ];
+        company.extend((0..9).map(|i| person(&format!("R1-{i}"), Some("M1"))));
+        company.extend((0..3).map(|i| person(&format!("R2-{i}"), Some("M2"))));
+        let plan = plan(&[], &company, false, &Stored::default(), at());
+        for (per_transaction, side_by_side_from, writers) in [
+            (5, 12, 2),
+            (5, 13, 2),
+            (0, 0, 0),
+            (1, 1, 1),
+            (100, 2, 3),
+            (5, 1, 0),
+        ] {
+            let mut written: HashSet<Uuid> = HashSet::new();
+            for step in write_steps(&plan.employees, per_transaction, side_by_side_from, writers) {
+                let parts = match step {
+                    Step::Alone(rows) => vec![rows],
+                    Step::SideBySide(parts) => parts,
+                };
+                // Side by side, a part sees only what earlier steps committed.
+                let before = written.clone();
+                for row in parts.iter().flat_map(|part| part.iter()) {
+                    let manager_ready = row.manager_id.is_none_or(|m| before.contains(&m))
+                        || parts.len() == 1
+                            && parts[0].iter().any(|r| Some(r.id) == row.manager_id);
+                    assert!(manager_ready, "{} before its manager", row.external_id);
+                    assert!(written.insert(row.id), "{} written twice", row.external_id);
+                }
+            }
+            assert_eq!(
+                written.len(),
+                15,
+                "{per_transaction} {side_by_side_from} {writers}"
+            );
+        }
+        assert!(write_steps(&[], 5, 2, 2).is_empty());
     }
 
     #[test]
