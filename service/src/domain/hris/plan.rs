@@ -1169,10 +1169,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_large_wave_is_split_between_the_writers_and_small_ones_go_before_it() {
-        // One boss, two managers, then 9 reports of the first manager and
-        // 3 of the second: waves of 1, 2 and 12 rows.
+    /// One boss, two managers, then 9 reports of the first manager and 3
+    /// of the second: waves of 1, 2 and 12 rows.
+    fn two_teams() -> Vec<EmployeeRecord> {
         let mut company = vec![
             person("BOSS", None),
             person("M1", Some("BOSS")),
@@ -1180,7 +1179,12 @@ mod tests {
         ];
         company.extend((0..9).map(|i| person(&format!("R1-{i}"), Some("M1"))));
         company.extend((0..3).map(|i| person(&format!("R2-{i}"), Some("M2"))));
-        let plan = plan(&[], &company, false, &Stored::default(), at());
+        company
+    }
+
+    #[test]
+    fn a_large_wave_is_split_between_the_writers_and_small_ones_go_before_it() {
+        let plan = plan(&[], &two_teams(), false, &Stored::default(), at());
         assert_eq!(
             step_sizes(&plan.employees, 4),
             vec![vec![3], vec![5, 5, 2]],
@@ -1202,14 +1206,7 @@ mod tests {
 
     #[test]
     fn every_row_is_written_once_after_its_manager_whatever_the_thresholds() {
-        let mut company = vec![
-            person("BOSS", None),
-            person("M1", Some("BOSS")),
-            person("M2", Some("BOSS")),
-        ];
-        company.extend((0..9).map(|i| person(&format!("R1-{i}"), Some("M1"))));
-        company.extend((0..3).map(|i| person(&format!("R2-{i}"), Some("M2"))));
-        let plan = plan(&[], &company, false, &Stored::default(), at());
+        let plan = plan(&[], &two_teams(), false, &Stored::default(), at());
         for (per_transaction, side_by_side_from, writers) in [
             (5, 12, 2),
             (5, 13, 2),
