@@ -272,17 +272,13 @@ async fn apply(db: &DatabaseConnection, plan: &plan::Plan, now: DateTime<Utc>) -
         );
         for step in steps {
             match step {
-                plan::Step::Alone(rows) => write_employees_pg(db, rows, now).await?,
+                plan::Step::Alone(rows) => write_employees(db, rows, now).await?,
                 plan::Step::SideBySide(parts) => write_side_by_side(db, parts, now).await?,
             }
         }
     } else {
         for batch in plan.employees.chunks(ROWS_PER_TRANSACTION) {
-            let txn = super::write_txn(db).await?;
-            for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-                upsert_employees(&txn, chunk, now).await?;
-            }
-            txn.commit().await?;
+            write_employees(db, batch, now).await?;
         }
     }
     for leavers in plan.terminations.chunks(LEAVERS_PER_TRANSACTION) {
@@ -420,7 +416,7 @@ async fn write_side_by_side(
     // would not be `Send` for every lifetime.
     let writes: Vec<_> = parts
         .into_iter()
-        .map(|rows| write_employees_pg(db, rows, now))
+        .map(|rows| write_employees(db, rows, now))
         .collect();
     let outcomes: Vec<AppResult<()>> = stream::iter(writes)
         .buffer_unordered(PARALLEL_WRITERS)
@@ -429,14 +425,22 @@ async fn write_side_by_side(
     outcomes.into_iter().collect()
 }
 
-/// One transaction of [`upsert_employees_pg`].
-async fn write_employees_pg(
+/// One transaction of employees, managers first: a single statement on
+/// PostgreSQL ([`upsert_employees_pg`]), [`ROWS_PER_STATEMENT`] rows per
+/// statement on SQLite ([`upsert_employees`]).
+async fn write_employees(
     db: &DatabaseConnection,
     rows: &[employee::Model],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let txn = super::write_txn(db).await?;
-    upsert_employees_pg(&txn, rows, now).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        upsert_employees_pg(&txn, rows, now).await?;
+    } else {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            upsert_employees(&txn, chunk, now).await?;
+        }
+    }
     txn.commit().await?;
     Ok(())
 }
