@@ -26,6 +26,14 @@ use crate::http::{AppState, RequestId, routes};
 use crate::instruments::Metrics;
 use crate::notify::Notifier;
 
+/// How long a pooled connection may sit idle before it is pinged on its
+/// way out of the pool. A busy pool hands its connections out without a
+/// round trip (sea-orm's default pings on every checkout, and our patched
+/// sqlx-core no longer pings on every return: vendor/README.md); one idle
+/// for a second or more, which a restarted server or a firewall may have
+/// closed, is checked first.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
     let statement_ms = config.statement_timeout.as_millis().to_string();
@@ -36,6 +44,7 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
         .min_connections(1)
         .acquire_timeout(config.acquire_timeout)
         .connect_timeout(config.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false)
         .map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", statement_ms.clone())]))
         .map_sqlx_sqlite_opts(move |lite| {

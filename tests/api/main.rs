@@ -37,6 +37,7 @@ mod pairing_races;
 mod pairings;
 mod people;
 mod platform_metrics;
+mod pool;
 mod privacy;
 mod programme_lifecycle;
 mod programmes;

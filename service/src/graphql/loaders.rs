@@ -433,10 +433,12 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
     TableLoader: Loader<K, Error = LoadError>,
 {
-    let missing = format!("{key:?} missing");
-    load(ctx, key)
-        .await?
-        .ok_or_else(|| super::error::to_graphql(AppError::Internal(anyhow::anyhow!(missing))))
+    // The message is formatted only when the row is missing: this runs for
+    // every programme and mentor of a list.
+    let missing = key.clone();
+    load(ctx, key).await?.ok_or_else(|| {
+        super::error::to_graphql(AppError::Internal(anyhow::anyhow!("{missing:?} missing")))
+    })
 }
 
 /// Maps a shared loader error to a GraphQL error with its code.

@@ -304,14 +304,26 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // test the connection on-release to ensure it is still viable,
-        // and flush anything time-sensitive like transaction rollbacks
-        // if an Executor future/stream is dropped during an `.await` call, the connection
-        // is likely to be left in an inconsistent state, in which case it should not be
-        // returned to the pool; also of course, if it was dropped due to an error
-        // this is simply a band-aid as SQLx-next connections should be able
-        // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // Tandem patch (vendor/README.md): flush, and ping only a connection
+        // still in a transaction. Flushing sends anything time-sensitive
+        // still buffered (PostgreSQL: a dropped transaction's rollback) and,
+        // when an Executor future/stream was dropped during an `.await`,
+        // reads the rest of its answers, so the connection goes back
+        // consistent; it costs no round trip when nothing is in flight, where
+        // the upstream ping costs one on every release. SQLite's worker
+        // thread applies a dropped transaction's rollback on its own time:
+        // until it has, the connection counts as in a transaction, and the
+        // next `begin` would open a savepoint (sea-orm: a deferred
+        // transaction instead of `BEGIN IMMEDIATE`), so the ping waits for
+        // the worker. A connection that broke is still found: flushing fails
+        // when there is something to send or read, and the pool pings a
+        // connection that has been idle before handing it out (Tandem sets
+        // `before_acquire`).
+        let settled = match self.raw.flush().await {
+            Ok(()) if self.raw.is_in_transaction() => self.raw.ping().await,
+            flushed => flushed,
+        };
+        if let Err(error) = settled {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
