@@ -32,7 +32,7 @@ use crate::notify::Notifier;
 /// sqlx-core no longer pings on every return: vendor/README.md); one idle
 /// for a second or more, which a restarted server or a firewall may have
 /// closed, is checked first.
-const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Opens a pool with explicit size, acquire timeout and statement timeout.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {

@@ -304,23 +304,25 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // Tandem patch (vendor/README.md): flush, and ping only a connection
-        // still in a transaction. Flushing sends anything time-sensitive
-        // still buffered (PostgreSQL: a dropped transaction's rollback) and,
-        // when an Executor future/stream was dropped during an `.await`,
-        // reads the rest of its answers, so the connection goes back
-        // consistent; it costs no round trip when nothing is in flight, where
-        // the upstream ping costs one on every release. SQLite's worker
-        // thread applies a dropped transaction's rollback on its own time:
-        // until it has, the connection counts as in a transaction, and the
-        // next `begin` would open a savepoint (sea-orm: a deferred
-        // transaction instead of `BEGIN IMMEDIATE`), so the ping waits for
-        // the worker. A connection that broke is still found: flushing fails
-        // when there is something to send or read, and the pool pings a
-        // connection that has been idle before handing it out (Tandem sets
-        // `before_acquire`).
+        // Tandem patch (vendor/README.md): on PostgreSQL, flush instead of
+        // ping. Flushing sends anything time-sensitive still buffered (a
+        // dropped transaction's rollback) and, when an Executor future/stream
+        // was dropped during an `.await`, reads the rest of its answers, so
+        // the connection goes back consistent; it costs no round trip when
+        // nothing is in flight, where the upstream ping costs one on every
+        // release. A connection that broke with something in flight fails
+        // its flush and is dropped; one that broke with nothing in flight
+        // goes back, and the next statement on it fails unless it sat idle
+        // long enough to be pinged before being handed out (Tandem sets
+        // `before_acquire`). SQLite keeps the upstream ping: an in-process
+        // hand-off to its worker thread, which applies a dropped
+        // transaction's rollback and an abandoned command on its own time;
+        // the ping waits for both, so the next `begin` sees the true depth.
+        // A connection still in a transaction is pinged whatever the driver.
         let settled = match self.raw.flush().await {
-            Ok(()) if self.raw.is_in_transaction() => self.raw.ping().await,
+            Ok(()) if DB::NAME == "SQLite" || self.raw.is_in_transaction() => {
+                self.raw.ping().await
+            }
             flushed => flushed,
         };
         if let Err(error) = settled {
