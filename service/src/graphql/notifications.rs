@@ -1,7 +1,6 @@
 //! Notifications: what was sent to the caller, their preferences, and the
 //! delivery state of a programme's notifications for its admins.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use entity::notification;
 use uuid::Uuid;
@@ -9,7 +8,7 @@ use uuid::Uuid;
 use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
-use super::people::connection;
+use super::people::{PageConnection, connection};
 use super::scalars::DateTime;
 use crate::domain::access::Area;
 use crate::domain::notifications::preferences::{self, PreferencesChange};
@@ -164,7 +163,7 @@ impl NotificationQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Notification>> {
+    ) -> async_graphql::Result<PageConnection<Notification>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let rows = history::mine(ctx.db()?, ctx.caller()?, &page).await.gql()?;
         Ok(connection(rows, Notification))
@@ -196,7 +195,7 @@ impl NotificationQuery {
         state: Option<DeliveryState>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Notification>> {
+    ) -> async_graphql::Result<PageConnection<Notification>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let rows = history::of_programme(
             ctx.db()?,

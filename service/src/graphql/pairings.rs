@@ -1,7 +1,6 @@
 //! Pairings, their match reasons and goals.
 
 use super::scalars::DateTime;
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Lookahead, Object, SimpleObject};
 use entity::{employee, goal, pairing};
 use uuid::Uuid;
@@ -14,7 +13,7 @@ use super::loaders::{
     ActivityKey, EmployeeKey, GoalsKey, MenteesKey, ProgrammeKey, SessionsPageKey, SkillKey, load,
     load_in_order, load_required,
 };
-use super::people::{Employee, Skill, connection};
+use super::people::{Employee, PageConnection, Skill, connection};
 use super::programmes::Programme;
 use super::scalars::Date;
 use super::sessions::MentoringSession;
@@ -177,7 +176,7 @@ impl Pairing {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, MentoringSession>> {
+    ) -> async_graphql::Result<PageConnection<MentoringSession>> {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let found = load(ctx, SessionsPageKey::new(self.0.id, &request))
             .await?
@@ -371,7 +370,7 @@ impl PairingQuery {
         programme_id: Uuid,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Pairing>> {
+    ) -> async_graphql::Result<PageConnection<Pairing>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let rows = health::needing_attention(
             ctx.db()?,

@@ -1,6 +1,6 @@
 //! People: employees, departments, skills and skill profiles.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, Enum, InputObject, Object};
 use entity::{department, employee, skill, skill_profile};
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use super::guards::AreaGuard;
 use super::loaders::{DepartmentKey, EmployeeKey, SkillKey, SkillProfileKey, load, load_required};
 use crate::domain::access::Area;
 use crate::domain::employees::{self, SearchText};
-use crate::domain::pagination::{Page, PageRequest};
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::skills::{self, LevelEntry};
 
 /// Generation derived from the birth year.
@@ -268,8 +268,28 @@ impl SkillProfileEntry {
     }
 }
 
+/// A page's cursor, encoded into the opaque text clients see only when an
+/// answer shows it (`cursor`, `pageInfo`): a list of sessions inside a list
+/// of pairings seldom asks for it.
+pub struct PageCursor(Cursor);
+
+impl CursorType for PageCursor {
+    type Error = crate::error::AppError;
+
+    fn decode_cursor(text: &str) -> Result<Self, Self::Error> {
+        Cursor::decode(text).map(PageCursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
+
+/// A Relay connection whose cursors are encoded when shown.
+pub type PageConnection<N> = Connection<PageCursor, N>;
+
 /// Turns a domain page into a Relay connection.
-pub fn connection<M, N>(page: Page<M>, node: impl Fn(M) -> N) -> Connection<String, N>
+pub fn connection<M, N>(page: Page<M>, node: impl Fn(M) -> N) -> PageConnection<N>
 where
     N: async_graphql::OutputType,
 {
@@ -277,7 +297,7 @@ where
     connection.edges.extend(
         page.items
             .into_iter()
-            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
+            .map(|(cursor, row)| Edge::new(PageCursor(cursor), node(row))),
     );
     connection
 }
@@ -332,7 +352,7 @@ impl PeopleQuery {
         first: Option<i32>,
         after: Option<String>,
         search: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Employee>> {
+    ) -> async_graphql::Result<PageConnection<Employee>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let search = SearchText::parse(search.as_deref()).gql()?;
         let scope = ctx.employee_scope().await?;

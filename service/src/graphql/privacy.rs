@@ -2,7 +2,6 @@
 //! changed what, when, in which request), each employee's own data
 //! (`myData`), and erasure (`eraseEmployee`).
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Json, Object};
 use entity::audit_log;
 use uuid::Uuid;
@@ -11,7 +10,7 @@ use super::context::ContextExt;
 use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, load};
-use super::people::{Employee, connection};
+use super::people::{Employee, PageConnection, connection};
 use super::scalars::DateTime;
 use crate::domain::access::Area;
 use crate::domain::audit::{self, LogFilter};
@@ -81,7 +80,7 @@ impl AuditQuery {
         actor_id: Option<Uuid>,
         target_id: Option<Uuid>,
         action: Option<String>,
-    ) -> async_graphql::Result<Connection<String, AuditEntry>> {
+    ) -> async_graphql::Result<PageConnection<AuditEntry>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let filter = LogFilter {
             actor_id,

@@ -1,6 +1,5 @@
 //! Programmes.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object};
 use entity::programme;
 use uuid::Uuid;
@@ -11,7 +10,7 @@ use super::error::GqlResultExt;
 use super::guards::AreaGuard;
 use super::loaders::{EmployeeKey, load, load_required};
 use super::pairings::{Pairing, PairingStatus};
-use super::people::{Employee, connection};
+use super::people::{Employee, PageConnection, connection};
 use super::scalars::Date;
 use crate::domain::access::Area;
 use crate::domain::matching;
@@ -135,7 +134,7 @@ impl Programme {
         after: Option<String>,
         role: Option<ParticipantRole>,
         status: Option<EnrolmentStatus>,
-    ) -> async_graphql::Result<Connection<String, Enrolment>> {
+    ) -> async_graphql::Result<PageConnection<Enrolment>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let caller = ctx.caller()?;
         let rows = enrolments::list(
@@ -163,7 +162,7 @@ impl Programme {
         first: Option<i32>,
         after: Option<String>,
         status: Option<PairingStatus>,
-    ) -> async_graphql::Result<Connection<String, Pairing>> {
+    ) -> async_graphql::Result<PageConnection<Pairing>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let rows = pairings::list(
             ctx.db()?,
@@ -274,7 +273,7 @@ impl ProgrammeQuery {
         first: Option<i32>,
         after: Option<String>,
         status: Option<ProgrammeStatus>,
-    ) -> async_graphql::Result<Connection<String, Programme>> {
+    ) -> async_graphql::Result<PageConnection<Programme>> {
         let page = PageRequest::parse(first, after.as_deref()).gql()?;
         let rows = programmes::list(ctx.db()?, ctx.caller()?, &page, status.map(Into::into))
             .await
