@@ -25,6 +25,20 @@ async fn one_connection_pool(url: &str) -> DatabaseConnection {
     .expect("connect")
 }
 
+/// A second pool on the same SQLite file whose statements give up at once
+/// when another connection holds the write lock (busy timeout zero).
+async fn never_waiting_writer(url: &str) -> DatabaseConnection {
+    startup::connect(&DatabaseConfig {
+        url: url.to_owned(),
+        read_url: None,
+        pool_size: 1,
+        acquire_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::ZERO,
+    })
+    .await
+    .expect("connect")
+}
+
 /// The first column of the one row `sql` answers.
 async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T {
     let statement = Statement::from_string(db.get_database_backend(), sql);
@@ -94,16 +108,8 @@ async fn a_transaction_dropped_unfinished_is_rolled_back_before_reuse(backend: B
         }
         _ => {
             // The write lock is free: a writer that never waits gets in.
-            let other = startup::connect(&DatabaseConfig {
-                url: url.clone(),
-                read_url: None,
-                pool_size: 1,
-                acquire_timeout: Duration::from_secs(10),
-                statement_timeout: Duration::ZERO,
-            })
-            .await
-            .expect("connect");
-            other
+            never_waiting_writer(&url)
+                .await
                 .execute_unprepared(&format!("CREATE TABLE {table} (x INTEGER)"))
                 .await
                 .expect("no transaction holds the write lock");
@@ -149,16 +155,7 @@ async fn a_write_transaction_after_a_dropped_one_takes_the_write_lock_at_once() 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("pool.db").display());
     let db = one_connection_pool(&url).await;
-    // A second writer that gives up at once when the file is locked.
-    let other = startup::connect(&DatabaseConfig {
-        url: url.clone(),
-        read_url: None,
-        pool_size: 1,
-        acquire_timeout: Duration::from_secs(10),
-        statement_timeout: Duration::ZERO,
-    })
-    .await
-    .expect("connect");
+    let other = never_waiting_writer(&url).await;
     db.execute_unprepared("CREATE TABLE written (x INTEGER)")
         .await
         .unwrap();
