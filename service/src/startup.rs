@@ -29,7 +29,8 @@ use crate::notify::Notifier;
 /// How long a pooled connection may sit idle before it is pinged on its
 /// way out of the pool. A busy pool hands its connections out without a
 /// round trip (sea-orm's default pings on every checkout, and our patched
-/// sqlx-core no longer pings on every return: vendor/README.md); one idle
+/// sqlx-core no longer pings a PostgreSQL connection on every return:
+/// vendor/README.md); one idle
 /// for a second or more, which a restarted server or a firewall may have
 /// closed, is checked first.
 pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);

@@ -39,6 +39,22 @@ async fn never_waiting_writer(url: &str) -> DatabaseConnection {
     .expect("connect")
 }
 
+/// A one-connection pool on `TEST_DATABASE_URL`'s PostgreSQL, with its URL;
+/// None when the PostgreSQL variant does not run.
+async fn postgres_pool() -> Option<(String, DatabaseConnection)> {
+    let Some(Backend::Postgres(url)) = Backend::postgres() else {
+        return None;
+    };
+    let db = one_connection_pool(&url).await;
+    Some((url, db))
+}
+
+/// The server process behind the pool's one connection: it changes only
+/// when the pool replaced the connection.
+async fn backend_pid(db: &DatabaseConnection) -> i32 {
+    scalar(db, "SELECT pg_backend_pid()").await
+}
+
 /// The first column of the one row `sql` answers.
 async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T {
     let statement = Statement::from_string(db.get_database_backend(), sql);
@@ -53,11 +69,10 @@ async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T
 /// before its next statement: this holds the pair of them to it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_abandoned_mid_flight_leaves_the_next_one_its_own_answer() {
-    let Some(Backend::Postgres(url)) = Backend::postgres() else {
+    let Some((_, db)) = postgres_pool().await else {
         return;
     };
-    let db = one_connection_pool(&url).await;
-    let connection: i32 = scalar(&db, "SELECT pg_backend_pid()").await;
+    let connection = backend_pid(&db).await;
     let slow = Statement::from_string(
         db.get_database_backend(),
         "SELECT 1 AS answer FROM pg_sleep(0.5)",
@@ -66,7 +81,7 @@ async fn a_statement_abandoned_mid_flight_leaves_the_next_one_its_own_answer() {
     assert!(abandoned.is_err(), "the statement was abandoned unanswered");
     let answer: i32 = scalar(&db, "SELECT 2").await;
     assert_eq!(answer, 2);
-    let after: i32 = scalar(&db, "SELECT pg_backend_pid()").await;
+    let after = backend_pid(&db).await;
     assert_eq!(after, connection, "the connection was kept, not replaced");
 }
 
@@ -124,11 +139,10 @@ crate::both!(a_transaction_dropped_unfinished_is_rolled_back_before_reuse);
 /// statement runs on a new connection instead of failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_closed_while_idle_is_replaced_not_handed_out() {
-    let Some(Backend::Postgres(url)) = Backend::postgres() else {
+    let Some((url, db)) = postgres_pool().await else {
         return;
     };
-    let db = one_connection_pool(&url).await;
-    let closed: i32 = scalar(&db, "SELECT pg_backend_pid()").await;
+    let closed = backend_pid(&db).await;
     let admin = sea_orm::Database::connect(&url).await.unwrap();
     let terminated: bool = scalar(
         &admin,
@@ -141,7 +155,7 @@ async fn a_connection_closed_while_idle_is_replaced_not_handed_out() {
     tokio::time::sleep(startup::PING_AFTER_IDLE + Duration::from_millis(500)).await;
     let answer: i32 = scalar(&db, "SELECT 3").await;
     assert_eq!(answer, 3);
-    let now: i32 = scalar(&db, "SELECT pg_backend_pid()").await;
+    let now = backend_pid(&db).await;
     assert_ne!(now, closed, "a new connection");
 }
 
