@@ -13,30 +13,28 @@ use tandem::startup;
 
 use crate::helpers::Backend;
 
-async fn one_connection_pool(url: &str) -> DatabaseConnection {
+/// A pool of one connection, whose statements (SQLite: waits for the
+/// write lock) give up after `statement_timeout`.
+async fn pool_of_one(url: &str, statement_timeout: Duration) -> DatabaseConnection {
     startup::connect(&DatabaseConfig {
         url: url.to_owned(),
         read_url: None,
         pool_size: 1,
         acquire_timeout: Duration::from_secs(10),
-        statement_timeout: Duration::from_secs(10),
+        statement_timeout,
     })
     .await
     .expect("connect")
 }
 
+async fn one_connection_pool(url: &str) -> DatabaseConnection {
+    pool_of_one(url, Duration::from_secs(10)).await
+}
+
 /// A second pool on the same SQLite file whose statements give up at once
 /// when another connection holds the write lock (busy timeout zero).
 async fn never_waiting_writer(url: &str) -> DatabaseConnection {
-    startup::connect(&DatabaseConfig {
-        url: url.to_owned(),
-        read_url: None,
-        pool_size: 1,
-        acquire_timeout: Duration::from_secs(10),
-        statement_timeout: Duration::ZERO,
-    })
-    .await
-    .expect("connect")
+    pool_of_one(url, Duration::ZERO).await
 }
 
 /// A one-connection pool on `TEST_DATABASE_URL`'s PostgreSQL, with its URL;
