@@ -291,6 +291,7 @@ impl Application {
             config: Arc::new(config),
             limiter,
             documents,
+            metrics: metrics.clone(),
         });
         let recorder = metrics.clone();
         let server = HttpServer::new(move || {

@@ -204,8 +204,7 @@ fn configure<Q: ObjectType + 'static>(
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_recursive_depth)
         .limit_directives(config.max_directives)
-        .data(fair_share::CallerShare::new(config.max_parallel_per_caller))
-        .extension(observability::OperationSpans);
+        .data(fair_share::CallerShare::new(config.max_parallel_per_caller));
     if let Some(metrics) = data.settings.metrics {
         builder = builder.data(metrics);
     }

@@ -2,16 +2,18 @@
 //! variables (they may hold personal data) — and, when metrics are on, one
 //! count of `graphql.server.operations` by type, name and outcome (`ok`,
 //! `error`; `invalid` when it never ran).
+//!
+//! The HTTP layer does this around the schema's execution, knowing the
+//! operation from the document it admitted, rather than an async-graphql
+//! extension: with any extension registered, async-graphql runs every
+//! field through the extension chain (a registry lookup and a boxed future
+//! a field), which cost 15 % of the CPU of the intranet's nested
+//! `myPairings` query (docs/benchmarks.md, session 13).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use async_graphql::Response;
+use async_graphql::parser::types::OperationType;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Response, ServerResult, Variables};
-use tracing::Instrument as _;
+use crate::instruments::Metrics;
 
 /// The response extension marking a request that never reached execution
 /// (validation, variable coercion): a GraphQL-over-HTTP request error. The
@@ -26,22 +28,48 @@ pub fn mark_not_executed(response: &mut Response) {
         .insert(NOT_EXECUTED.to_owned(), async_graphql::Value::Boolean(true));
 }
 
-/// Factory registered on the schema.
-pub struct OperationSpans;
-
-impl ExtensionFactory for OperationSpans {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationSpan::default())
-    }
+/// The span of one operation, named after it, with its type (None: the
+/// document names no such operation, which execution reports). The HTTP
+/// layer runs the schema inside it, so every statement of the operation
+/// sits under it.
+pub fn operation_span(name: Option<&str>, ty: Option<OperationType>) -> tracing::Span {
+    tracing::info_span!(
+        "graphql.operation",
+        graphql.operation.name = name.unwrap_or(""),
+        graphql.operation.type = ty.map(type_name),
+    )
 }
 
-/// Per-request state: the operation types found by the parser, by name,
-/// and whether execution started (else the request was refused: syntax,
-/// validation, variables).
-#[derive(Default)]
-struct OperationSpan {
-    types: Mutex<HashMap<Option<String>, OperationType>>,
-    executed: std::sync::atomic::AtomicBool,
+/// Whether async-graphql refused the request before executing it: errors
+/// and no data, none of them located in the answer. Every error a field
+/// raises carries its path (a root field's too); what is refused before
+/// execution (syntax, an unknown operation name, validation, limits,
+/// variables) carries none.
+pub fn never_executed(response: &Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// Concludes the schema's answer to one operation: marks a request that
+/// never ran ([`NOT_EXECUTED`]) and, when metrics are on, counts the
+/// operation by type, name and outcome. Not for an answer the schema did
+/// not give (a timeout, a panic): those ran.
+pub fn conclude(
+    response: &mut Response,
+    ty: Option<OperationType>,
+    name: Option<&str>,
+    metrics: Option<&Metrics>,
+) {
+    if never_executed(response) {
+        mark_not_executed(response);
+        if let Some(metrics) = metrics {
+            metrics.graphql_operation("unknown", None, "invalid");
+        }
+    } else if let Some(metrics) = metrics {
+        let outcome = if response.is_ok() { "ok" } else { "error" };
+        metrics.graphql_operation(ty.map_or("unknown", type_name), name, outcome);
+    }
 }
 
 fn type_name(ty: OperationType) -> &'static str {
@@ -52,73 +80,47 @@ fn type_name(ty: OperationType) -> &'static str {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationSpan {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let span = tracing::info_span!(
-            "graphql.operation",
-            graphql.operation.name = tracing::field::Empty,
-            graphql.operation.type = tracing::field::Empty,
-        );
-        let mut response = next.run(ctx).instrument(span).await;
-        if !self.executed.load(std::sync::atomic::Ordering::Acquire) {
-            mark_not_executed(&mut response);
-            if let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>() {
-                metrics.graphql_operation("unknown", None, "invalid");
-            }
-        }
-        response
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, ServerError, Value};
+
+    use super::*;
+
+    fn field_error(field: &str) -> ServerError {
+        ServerError::new("refused", None).with_path(vec![PathSegment::Field(field.to_owned())])
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Ok(mut types) = self.types.lock() {
-            match &document.operations {
-                DocumentOperations::Single(op) => {
-                    types.insert(None, op.node.ty);
-                }
-                DocumentOperations::Multiple(ops) => {
-                    types.extend(
-                        ops.iter()
-                            .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
-                    );
-                }
-            }
-        }
-        Ok(document)
+    #[test]
+    fn an_error_located_nowhere_without_data_never_ran() {
+        let refused = Response::from_errors(vec![ServerError::new("Unknown field", None)]);
+        assert!(never_executed(&refused));
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let span = tracing::Span::current();
-        span.record("graphql.operation.name", operation_name.unwrap_or(""));
-        let ty = self.types.lock().ok().and_then(|types| {
-            types
-                .get(&operation_name.map(str::to_owned))
-                .or_else(|| types.get(&None))
-                .copied()
-        });
-        if let Some(ty) = ty {
-            span.record("graphql.operation.type", type_name(ty));
-        }
-        self.executed
-            .store(true, std::sync::atomic::Ordering::Release);
-        let response = next.run(ctx, operation_name).await;
-        if let Some(metrics) = ctx.data_opt::<Arc<crate::instruments::Metrics>>() {
-            let outcome = if response.is_ok() { "ok" } else { "error" };
-            let kind = ty.map_or("unknown", type_name);
-            metrics.graphql_operation(kind, operation_name, outcome);
-        }
-        response
+    #[test]
+    fn a_root_field_error_that_nulls_the_answer_ran() {
+        let failed = Response::from_errors(vec![field_error("endPairing")]);
+        assert!(!never_executed(&failed));
+    }
+
+    #[test]
+    fn an_answer_with_data_ran_whatever_its_errors() {
+        let mut partial =
+            Response::new(Value::from_json(serde_json::json!({ "me": null })).unwrap());
+        partial.errors.push(ServerError::new("timeout", None));
+        assert!(!never_executed(&partial));
+    }
+
+    #[test]
+    fn an_answer_without_errors_ran() {
+        assert!(!never_executed(&Response::new(Value::Null)));
+    }
+
+    #[test]
+    fn one_located_error_among_others_means_it_ran() {
+        let mixed = Response::from_errors(vec![
+            ServerError::new("unlocated", None),
+            field_error("pairing"),
+        ]);
+        assert!(!never_executed(&mixed));
     }
 }

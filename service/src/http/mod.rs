@@ -19,6 +19,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 use futures_util::{FutureExt as _, StreamExt as _};
 use sea_orm::DatabaseConnection;
+use tracing::Instrument as _;
 
 use crate::auth::{AuthFailure, Authenticated, Authenticator, Caller, Role};
 use crate::cache::FreeTimeCache;
@@ -28,6 +29,7 @@ use crate::graphql::context::RequestData;
 use crate::graphql::error::{code, invalid_argument_field};
 use crate::graphql::limits::{self, Refusal, RefusalKind};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::observability;
 use crate::graphql::trusted::NotTrusted;
 
 pub mod graphiql;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The documents admitted before, kept parsed.
     pub documents: limits::ParsedDocuments,
+    /// The service's instruments, when metrics are on (operations counted).
+    pub metrics: Option<Arc<crate::instruments::Metrics>>,
 }
 
 /// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
@@ -633,7 +637,10 @@ fn get_parameters(query_string: &str) -> Option<(Request, Option<String>)> {
 /// [`limits::ParsedDocuments`]), with its parsed document.
 struct Admitted {
     request: Request,
+    /// The type of the operation it selects (None: no such operation).
     operation: Option<OperationType>,
+    /// The name of the operation it selects (spans and metrics).
+    name: Option<String>,
 }
 
 /// A request's admitted operations: one, or a batch (answered as a list).
@@ -655,9 +662,17 @@ fn admit(mut request: Request, state: &AppState) -> Result<Admitted, Refusal> {
     }
     let document = state.documents.admit(&request.query, &request.variables)?;
     limits::check_variable_types(&document, &state.input_types)?;
-    let operation = selected_operation(&document, request.operation_name.as_deref());
+    let selected = selected_operation(&document, request.operation_name.as_deref());
+    let (operation, name) = match selected {
+        Some((ty, name)) => (Some(ty), name),
+        None => (None, None),
+    };
     request.set_parsed_query(document);
-    Ok(Admitted { request, operation })
+    Ok(Admitted {
+        request,
+        operation,
+        name,
+    })
 }
 
 /// `[_A-Za-z][_0-9A-Za-z]*`, at most 128 characters: an operation name
@@ -714,16 +729,23 @@ fn request_id_of(req: &HttpRequest) -> RequestId {
         .unwrap_or_else(|| RequestId::from_header(&header::HeaderMap::new()))
 }
 
-/// The type of the operation a request selects (None: the name matches none,
-/// which execution reports).
+/// The type and name of the operation a request selects, named as
+/// async-graphql names it: the client's `operationName`, else the name of
+/// the document's one operation (a document of one named operation parses
+/// as `Multiple`). None: the name matches none, which execution reports.
 fn selected_operation(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
-) -> Option<OperationType> {
+) -> Option<(OperationType, Option<String>)> {
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
+        (DocumentOperations::Single(op), name) => Some((op.node.ty, name.map(str::to_owned))),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| (op.node.ty, Some(name.to_owned())))
+        }
+        (DocumentOperations::Multiple(ops), None) => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
     }
 }
 
@@ -740,7 +762,8 @@ fn selects_mutation(admitted: &Admitted) -> bool {
 /// request (the same mentees or skills are read once) and start with the
 /// caller's own row as sign-in read it (`caller_row`, None when it may be
 /// stale); a mutation's remember nothing, as it changes what they would
-/// remember.
+/// remember. The operation runs in its span and is counted
+/// ([`observability`]).
 async fn execute(
     state: &AppState,
     caller: &Caller,
@@ -753,6 +776,7 @@ async fn execute(
     if reads_only && let Some(employee) = caller_row {
         loaders.prime_caller(employee.clone()).await;
     }
+    let (operation, name) = (admitted.operation, admitted.name);
     let request = admitted
         .request
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
@@ -764,9 +788,21 @@ async fn execute(
     };
     // A panic inside async-graphql (a bug of ours or theirs) answers INTERNAL
     // instead of cutting the connection.
-    let execution = std::panic::AssertUnwindSafe(state.schema.execute(request));
-    let mut response = match tokio::time::timeout(timeout, execution.catch_unwind()).await {
-        Ok(Ok(response)) => response,
+    let execution = std::panic::AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
+    let span = observability::operation_span(name.as_deref(), operation);
+    let mut response = match tokio::time::timeout(timeout, execution)
+        .instrument(span)
+        .await
+    {
+        Ok(Ok(mut response)) => {
+            observability::conclude(
+                &mut response,
+                operation,
+                name.as_deref(),
+                state.metrics.as_deref(),
+            );
+            response
+        }
         Ok(Err(_)) => {
             tracing::error!("a GraphQL operation panicked");
             internal_error("internal error")

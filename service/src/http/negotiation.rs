@@ -115,7 +115,7 @@ fn quality_of(parameter: &str) -> Option<u16> {
 }
 
 /// Whether a response reports a request error: the operation never
-/// reached execution, as the schema's operation extension marks it
+/// reached execution, as [`observability::conclude`] marks it
 /// ([`observability::NOT_EXECUTED`]). A mutation that ran, a timeout or a
 /// panic is never one, whatever its errors look like.
 pub fn is_request_error(response: &Response) -> bool {
