@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use entity::{mentoring_session, session_topic, skill};
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait as _, Func, JoinType, Order, Query, WindowStatement,
+    Alias, Expr, ExprTrait as _, Func, JoinType, Order, Query, SelectStatement, WindowStatement,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, IdenStatic as _, Iterable as _};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, IdenStatic as _, Iterable as _,
+};
 use uuid::Uuid;
 
 use super::joined::select_prefixed;
@@ -49,6 +51,55 @@ const LINK: &str = "link";
 const TOPIC: &str = "topic";
 const ROW_NUMBER: &str = "row_in_pairing";
 
+/// Joins each session of the page (`PAGE`) to its topics' skills (`TOPIC`;
+/// one row of nulls for a session without topics).
+///
+/// PostgreSQL reads them in a lateral subquery, fenced with `OFFSET 0` so
+/// the planner keeps it: its generic plan for the plain joins hashes the
+/// whole `session_topics` table to meet a page of a few dozen sessions,
+/// where the lateral read probes the table's key once a session (0.17
+/// instead of 0.23–0.30 ms of the backend's CPU on the demo company,
+/// docs/benchmarks.md, session 13). SQLite has no `LATERAL` and its
+/// planner probes the key of the plain joins anyway.
+fn join_topics(query: &mut SelectStatement, backend: DbBackend) {
+    let link_of_session = Expr::col((Alias::new(LINK), session_topic::Column::SessionId))
+        .equals((Alias::new(PAGE), mentoring_session::Column::Id));
+    if backend == DbBackend::Postgres {
+        let mut topics = Query::select();
+        topics
+            .columns(skill::Column::iter().map(|column| (skill::Entity, column)))
+            .from_as(session_topic::Entity, Alias::new(LINK))
+            .inner_join(
+                skill::Entity,
+                Expr::col((skill::Entity, skill::Column::Id))
+                    .equals((Alias::new(LINK), session_topic::Column::SkillId)),
+            )
+            .and_where(link_of_session)
+            .offset(0);
+        query.join_lateral(
+            JoinType::LeftJoin,
+            topics,
+            Alias::new(TOPIC),
+            Expr::cust("TRUE"),
+        );
+    } else {
+        query
+            .join_as(
+                JoinType::LeftJoin,
+                session_topic::Entity,
+                Alias::new(LINK),
+                link_of_session,
+            )
+            .join_as(
+                JoinType::LeftJoin,
+                skill::Entity,
+                Alias::new(TOPIC),
+                Expr::col((Alias::new(TOPIC), skill::Column::Id))
+                    .equals((Alias::new(LINK), session_topic::Column::SkillId)),
+            );
+    }
+}
+
 /// The page `request` asks (the `first` sessions after its cursor) of each
 /// of `pairing_ids`, with the topics of those sessions: one statement.
 /// Every pairing asked has a page, empty when it has no session there.
@@ -79,22 +130,9 @@ pub async fn pages_of<C: ConnectionTrait>(
     let mut query = Query::select();
     select_prefixed::<mentoring_session::Entity>(&mut query, PAGE, "");
     select_prefixed::<skill::Entity>(&mut query, TOPIC, "k_");
+    query.from_subquery(numbered, Alias::new(PAGE));
+    join_topics(&mut query, db.get_database_backend());
     query
-        .from_subquery(numbered, Alias::new(PAGE))
-        .join_as(
-            JoinType::LeftJoin,
-            session_topic::Entity,
-            Alias::new(LINK),
-            Expr::col((Alias::new(LINK), session_topic::Column::SessionId))
-                .equals((Alias::new(PAGE), mentoring_session::Column::Id)),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            skill::Entity,
-            Alias::new(TOPIC),
-            Expr::col((Alias::new(TOPIC), skill::Column::Id))
-                .equals((Alias::new(LINK), session_topic::Column::SkillId)),
-        )
         .and_where(Expr::col((Alias::new(PAGE), Alias::new(ROW_NUMBER))).lte(rows_wanted))
         .order_by(
             (Alias::new(PAGE), mentoring_session::Column::PairingId),
