@@ -260,7 +260,6 @@ impl Application {
                 public_base_url: config.public_base_url.clone(),
                 notify: config.notify.settings,
                 keyring,
-                metrics: metrics.clone(),
             },
         );
         let notifier = spawn_notifier(&config, &db, metrics.clone())?;

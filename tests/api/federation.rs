@@ -206,8 +206,34 @@ async fn the_subgraph_exists_only_when_asked_for(backend: Backend) {
     }
 }
 
+/// A lookup that ran and found nothing is a field error, not a request
+/// error: 200 with its `data` entry even where the client accepts
+/// `application/graphql-response+json`. A type the subgraph does not
+/// resolve is refused by async-graphql with an error located nowhere, so
+/// only the started lookup tells that it ran.
+async fn an_entity_lookup_that_finds_nothing_still_ran(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[FEDERATION]).await;
+    insert_employee(&app.db, Person::new("Mia Mentor", 2)).await;
+    let token = app.token(Some(&Person::email("Mia Mentor")), &[]).await;
+    let nobody = json!([{ "__typename": "Nope", "id": "00000000-0000-4000-8000-000000000000" }]);
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .header("Accept", "application/graphql-response+json")
+        .json(&json!({ "query": ENTITIES, "variables": { "r": nobody } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert!(answer.get("data").is_some_and(Value::is_null), "{answer}");
+    assert!(answer["errors"][0]["message"].is_string(), "{answer}");
+}
+
 both!(
     a_gateway_joins_tandem_and_the_people_subgraph_on_the_hris_id,
     entity_lookups_are_no_way_around_not_found,
+    an_entity_lookup_that_finds_nothing_still_ran,
     the_subgraph_exists_only_when_asked_for,
 );

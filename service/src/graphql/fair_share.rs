@@ -26,6 +26,7 @@ use async_graphql::{
 use tokio::sync::Semaphore;
 
 use super::context::RequestData;
+use super::observability::RootStarted;
 
 /// The query root `Q` with each of its fields (entity lookups included)
 /// resolved within the caller's share ([`CallerShare`], from the schema's
@@ -46,11 +47,21 @@ impl<Q: ContainerType> Gated<Q> {
 
 impl<Q: ContainerType> ContainerType for Gated<Q> {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        mark_started(ctx);
         Self::within_share(ctx, self.0.resolve_field(ctx)).await
     }
 
     async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
+        mark_started(ctx);
         Self::within_share(ctx, self.0.find_entity(ctx, params)).await
+    }
+}
+
+/// Tells the HTTP layer that execution began ([`RootStarted`]), when it
+/// asked to know.
+fn mark_started(ctx: &Context<'_>) {
+    if let Some(started) = ctx.data_opt::<RootStarted>() {
+        started.mark();
     }
 }
 

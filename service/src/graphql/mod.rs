@@ -135,8 +135,6 @@ pub struct SchemaSettings {
     pub notify: NotifySettings,
     /// The keys sealed notes and comments open with.
     pub keyring: std::sync::Arc<Keyring>,
-    /// The service's instruments, when metrics are on.
-    pub metrics: Option<std::sync::Arc<crate::instruments::Metrics>>,
 }
 
 /// Builds the schema with the configured limits. Introspection and field
@@ -186,7 +184,7 @@ struct SchemaData {
     settings: SchemaSettings,
 }
 
-/// The data, limits and extensions of either schema.
+/// The data and limits of either schema.
 fn configure<Q: ObjectType + 'static>(
     builder: SchemaBuilder<Q, MutationRoot, EmptySubscription>,
     config: &GraphqlConfig,
@@ -205,9 +203,6 @@ fn configure<Q: ObjectType + 'static>(
         .limit_recursive_depth(config.max_recursive_depth)
         .limit_directives(config.max_directives)
         .data(fair_share::CallerShare::new(config.max_parallel_per_caller));
-    if let Some(metrics) = data.settings.metrics {
-        builder = builder.data(metrics);
-    }
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -259,7 +254,6 @@ pub fn sdl() -> String {
                 public_base_url: config.public_base_url,
                 notify: NotifySettings::default(),
                 keyring: std::sync::Arc::new(Keyring::none()),
-                metrics: None,
             },
         ),
         Err(_) => AppSchema::Plain(

@@ -10,6 +10,9 @@
 //! a field), which cost 15 % of the CPU of the intranet's nested
 //! `myPairings` query (docs/benchmarks.md, session 13).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_graphql::Response;
 use async_graphql::parser::types::OperationType;
 
@@ -40,13 +43,34 @@ pub fn operation_span(name: Option<&str>, ty: Option<OperationType>) -> tracing:
     )
 }
 
-/// Whether async-graphql refused the request before executing it: errors
-/// and no data, none of them located in the answer. Every error a field
-/// raises carries its path (a root field's too); what is refused before
-/// execution (syntax, an unknown operation name, validation, limits,
-/// variables) carries none.
-pub fn never_executed(response: &Response) -> bool {
-    !response.errors.is_empty()
+/// Set once the query root starts resolving a field or looking up an
+/// entity: execution began. The one signal for `_entities`, whose refusals
+/// ("Entity not found.") async-graphql locates nowhere. Shared between the
+/// request's data (the query root sets it) and the HTTP layer (reads it).
+#[derive(Clone, Default)]
+pub struct RootStarted(Arc<AtomicBool>);
+
+impl RootStarted {
+    /// Records that a root field or entity lookup started.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether one did.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Whether async-graphql refused the request before executing it: no root
+/// field of the query started (`root_started`), and errors without data,
+/// none of them located in the answer. Every error a field raises carries
+/// its path (a root field's too, a mutation's included); what is refused
+/// before execution (syntax, an unknown operation name, validation,
+/// limits, variables) carries none.
+pub fn never_executed(response: &Response, root_started: bool) -> bool {
+    !root_started
+        && !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|error| error.path.is_empty())
 }
@@ -54,14 +78,15 @@ pub fn never_executed(response: &Response) -> bool {
 /// Concludes the schema's answer to one operation: marks a request that
 /// never ran ([`NOT_EXECUTED`]) and, when metrics are on, counts the
 /// operation by type, name and outcome. Not for an answer the schema did
-/// not give (a timeout, a panic): those ran.
+/// not give (a timeout, a panic): those ran, see [`count_failure`].
 pub fn conclude(
     response: &mut Response,
+    root_started: bool,
     ty: Option<OperationType>,
     name: Option<&str>,
     metrics: Option<&Metrics>,
 ) {
-    if never_executed(response) {
+    if never_executed(response, root_started) {
         mark_not_executed(response);
         if let Some(metrics) = metrics {
             metrics.graphql_operation("unknown", None, "invalid");
@@ -69,6 +94,14 @@ pub fn conclude(
     } else if let Some(metrics) = metrics {
         let outcome = if response.is_ok() { "ok" } else { "error" };
         metrics.graphql_operation(ty.map_or("unknown", type_name), name, outcome);
+    }
+}
+
+/// Counts an operation the schema never answered (a timeout, a panic) as
+/// an error: it ran.
+pub fn count_failure(ty: Option<OperationType>, name: Option<&str>, metrics: Option<&Metrics>) {
+    if let Some(metrics) = metrics {
+        metrics.graphql_operation(ty.map_or("unknown", type_name), name, "error");
     }
 }
 
@@ -93,13 +126,13 @@ mod tests {
     #[test]
     fn an_error_located_nowhere_without_data_never_ran() {
         let refused = Response::from_errors(vec![ServerError::new("Unknown field", None)]);
-        assert!(never_executed(&refused));
+        assert!(never_executed(&refused, false));
     }
 
     #[test]
     fn a_root_field_error_that_nulls_the_answer_ran() {
         let failed = Response::from_errors(vec![field_error("endPairing")]);
-        assert!(!never_executed(&failed));
+        assert!(!never_executed(&failed, false));
     }
 
     #[test]
@@ -107,12 +140,18 @@ mod tests {
         let mut partial =
             Response::new(Value::from_json(serde_json::json!({ "me": null })).unwrap());
         partial.errors.push(ServerError::new("timeout", None));
-        assert!(!never_executed(&partial));
+        assert!(!never_executed(&partial, false));
     }
 
     #[test]
     fn an_answer_without_errors_ran() {
-        assert!(!never_executed(&Response::new(Value::Null)));
+        assert!(!never_executed(&Response::new(Value::Null), false));
+    }
+
+    #[test]
+    fn an_entity_lookup_refused_without_a_path_ran() {
+        let not_found = Response::from_errors(vec![ServerError::new("Entity not found.", None)]);
+        assert!(!never_executed(&not_found, true));
     }
 
     #[test]
@@ -121,6 +160,6 @@ mod tests {
             ServerError::new("unlocated", None),
             field_error("pairing"),
         ]);
-        assert!(!never_executed(&mixed));
+        assert!(!never_executed(&mixed, false));
     }
 }

@@ -729,23 +729,27 @@ fn request_id_of(req: &HttpRequest) -> RequestId {
         .unwrap_or_else(|| RequestId::from_header(&header::HeaderMap::new()))
 }
 
-/// The type and name of the operation a request selects, named as
-/// async-graphql names it: the client's `operationName`, else the name of
-/// the document's one operation (a document of one named operation parses
-/// as `Multiple`). None: the name matches none, which execution reports.
+/// The type and name of the operation a request selects, by async-graphql's
+/// rules (`prepare_request`): the operation the client's `operationName`
+/// names, else the document's only one (a document of one named operation
+/// parses as `Multiple`). None where async-graphql selects none (a name on
+/// an anonymous operation, a name the document lacks, several operations
+/// and no name): execution refuses it.
 fn selected_operation(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<(OperationType, Option<String>)> {
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), name) => Some((op.node.ty, name.map(str::to_owned))),
+        (DocumentOperations::Single(op), None) => Some((op.node.ty, None)),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(ops), Some(name)) => {
             ops.get(name).map(|op| (op.node.ty, Some(name.to_owned())))
         }
-        (DocumentOperations::Multiple(ops), None) => ops
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
             .iter()
             .next()
             .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 
@@ -777,9 +781,11 @@ async fn execute(
         loaders.prime_caller(employee.clone()).await;
     }
     let (operation, name) = (admitted.operation, admitted.name);
+    let root_started = observability::RootStarted::default();
     let request = admitted
         .request
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
+        .data(root_started.clone())
         .data(loaders);
     let timeout = if caller.has_role(Role::Hris) {
         state.config.graphql.hris_execution_timeout
@@ -791,12 +797,13 @@ async fn execute(
     let execution = std::panic::AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let span = observability::operation_span(name.as_deref(), operation);
     let mut response = match tokio::time::timeout(timeout, execution)
-        .instrument(span)
+        .instrument(span.clone())
         .await
     {
         Ok(Ok(mut response)) => {
             observability::conclude(
                 &mut response,
+                root_started.is_set(),
                 operation,
                 name.as_deref(),
                 state.metrics.as_deref(),
@@ -804,11 +811,13 @@ async fn execute(
             response
         }
         Ok(Err(_)) => {
-            tracing::error!("a GraphQL operation panicked");
+            span.in_scope(|| tracing::error!("a GraphQL operation panicked"));
+            observability::count_failure(operation, name.as_deref(), state.metrics.as_deref());
             internal_error("internal error")
         }
         Err(_) => {
-            tracing::warn!(?timeout, "GraphQL operation timed out");
+            span.in_scope(|| tracing::warn!(?timeout, "GraphQL operation timed out"));
+            observability::count_failure(operation, name.as_deref(), state.metrics.as_deref());
             internal_error("the operation took too long")
         }
     };
