@@ -30,7 +30,9 @@ use super::observability::RootStarted;
 
 /// The query root `Q` with each of its fields (entity lookups included)
 /// resolved within the caller's share ([`CallerShare`], from the schema's
-/// data); the schema sees `Q` itself (same name, same fields).
+/// data); the schema sees `Q` itself (same name, same fields). Being the
+/// query root's one wrapper, it also marks that execution began
+/// ([`RootStarted`]).
 #[derive(Default)]
 pub struct Gated<Q>(pub Q);
 

@@ -88,20 +88,28 @@ pub fn conclude(
 ) {
     if never_executed(response, root_started) {
         mark_not_executed(response);
-        if let Some(metrics) = metrics {
-            metrics.graphql_operation("unknown", None, "invalid");
-        }
-    } else if let Some(metrics) = metrics {
+        count(metrics, None, None, "invalid");
+    } else {
         let outcome = if response.is_ok() { "ok" } else { "error" };
-        metrics.graphql_operation(ty.map_or("unknown", type_name), name, outcome);
+        count(metrics, ty, name, outcome);
     }
 }
 
 /// Counts an operation the schema never answered (a timeout, a panic) as
 /// an error: it ran.
 pub fn count_failure(ty: Option<OperationType>, name: Option<&str>, metrics: Option<&Metrics>) {
+    count(metrics, ty, name, "error");
+}
+
+/// One count of `graphql.server.operations`, when metrics are on.
+fn count(
+    metrics: Option<&Metrics>,
+    ty: Option<OperationType>,
+    name: Option<&str>,
+    outcome: &'static str,
+) {
     if let Some(metrics) = metrics {
-        metrics.graphql_operation(ty.map_or("unknown", type_name), name, "error");
+        metrics.graphql_operation(ty.map_or("unknown", type_name), name, outcome);
     }
 }
 

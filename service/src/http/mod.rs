@@ -662,11 +662,8 @@ fn admit(mut request: Request, state: &AppState) -> Result<Admitted, Refusal> {
     }
     let document = state.documents.admit(&request.query, &request.variables)?;
     limits::check_variable_types(&document, &state.input_types)?;
-    let selected = selected_operation(&document, request.operation_name.as_deref());
-    let (operation, name) = match selected {
-        Some((ty, name)) => (Some(ty), name),
-        None => (None, None),
-    };
+    let (operation, name) = selected_operation(&document, request.operation_name.as_deref())
+        .map_or((None, None), |(ty, name)| (Some(ty), name));
     request.set_parsed_query(document);
     Ok(Admitted {
         request,
