@@ -1,19 +1,207 @@
-//! Several entities read from one joined statement: each entity's columns
-//! selected under a prefix and each model read back with it, the way
-//! sea-orm's own `SelectTwo` does, for the joins its builders cannot say
-//! (one table joined twice, a page per parent).
+//! Several entities read from one joined statement, for the joins sea-orm's
+//! builders cannot say (one table joined twice, a page per parent): each
+//! entity's columns are selected one after the other, and each model is
+//! read back from the position its columns start at.
+//!
+//! Reading by position, not by a `{prefix}{column}` alias, is what makes
+//! the joined reads cheap: sea-orm's own `from_query_result` formats each
+//! prefixed name and looks it up twice in the row's column map, which cost
+//! more than anything else Tandem did for the intranet's nested
+//! `myPairings` (docs/benchmarks.md, session 14).
 
+use std::ops::RangeFrom;
+
+use entity::{employee, goal, mentoring_session, pairing, programme, skill};
 use sea_orm::sea_query::{Alias, Expr, SelectStatement};
-use sea_orm::{ColumnTrait, EntityTrait, IdenStatic as _, Iterable};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, Iterable, QueryResult, TryGetable};
 
-/// Selects every column of `E`, read from `table` (its name or an alias),
-/// as `{prefix}{column}`; `E::Model::from_query_result(row, prefix)` reads
-/// it back. The statement's main entity takes the empty prefix: sea-orm
-/// builds a `String` for every prefixed column it reads, so the entity
-/// with the most rows reads cheapest unprefixed.
-pub fn select_prefixed<E: EntityTrait>(query: &mut SelectStatement, table: &str, prefix: &str) {
-    for column in E::Column::iter() {
-        let value = column.select_as(Expr::col((Alias::new(table), column)));
-        query.expr_as(value, Alias::new(format!("{prefix}{}", column.as_str())));
+/// The columns a statement selects, counted so that each entity's first
+/// column is known.
+#[derive(Debug, Default)]
+pub struct Columns {
+    selected: usize,
+}
+
+impl Columns {
+    /// Selects every column of `E`, read from `table` (its name or an
+    /// alias), in the entity's column order; answers the position of its
+    /// first column, for [`ReadAt::read_at`].
+    pub fn select<E: EntityTrait>(&mut self, query: &mut SelectStatement, table: &str) -> usize {
+        let first = self.selected;
+        for column in E::Column::iter() {
+            query.expr(column.select_as(Expr::col((Alias::new(table), column))));
+            self.selected = self.selected.saturating_add(1);
+        }
+        first
+    }
+}
+
+/// A model read from a row by the position of its first column: its
+/// columns in the entity's column order, as [`Columns::select`] selects them.
+pub trait ReadAt: Sized {
+    /// The model's fields in the order they are read; a unit test checks
+    /// it is the entity's column order.
+    const FIELDS: &'static [&'static str];
+
+    /// Reads the model whose first column is at `first`.
+    fn read_at(row: &QueryResult, first: usize) -> Result<Self, DbErr>;
+}
+
+/// Reads the value at the next position of `columns`.
+fn next<T: TryGetable>(row: &QueryResult, columns: &mut RangeFrom<usize>) -> Result<T, DbErr> {
+    let at = columns.start;
+    columns.start = at.saturating_add(1);
+    row.try_get_by_index(at)
+}
+
+/// Implements [`ReadAt`] for a model, its fields listed in column order.
+/// A field added to the model and not listed here does not compile; one
+/// listed out of order fails `fields_follow_the_column_order`.
+macro_rules! read_at {
+    ($model:ty { $($field:ident),+ $(,)? }) => {
+        impl ReadAt for $model {
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            fn read_at(row: &QueryResult, first: usize) -> Result<Self, DbErr> {
+                let mut columns = first..;
+                // Struct fields are evaluated in the order written.
+                Ok(Self { $($field: next(row, &mut columns)?),+ })
+            }
+        }
+    };
+}
+
+read_at!(pairing::Model {
+    id,
+    programme_id,
+    mentor_id,
+    status,
+    score,
+    reasons,
+    end_reason,
+    decided_at,
+    ended_at,
+    paused_at,
+    pause_reason,
+    created_at,
+    updated_at,
+});
+
+read_at!(programme::Model {
+    id,
+    name,
+    purpose,
+    status,
+    format,
+    max_mentees_per_mentor,
+    session_cadence_days,
+    target_sessions,
+    requires_mentor_training,
+    starts_on,
+    ends_on,
+    sponsor_id,
+    created_at,
+    updated_at,
+});
+
+read_at!(employee::Model {
+    id,
+    external_id,
+    email,
+    given_name,
+    family_name,
+    display_name,
+    job_title,
+    department_id,
+    manager_id,
+    generation,
+    seniority_level,
+    timezone,
+    status,
+    availability_version,
+    created_at,
+    updated_at,
+    terminated_at,
+    erased_at,
+});
+
+read_at!(mentoring_session::Model {
+    id,
+    pairing_id,
+    starts_at,
+    ends_at,
+    mode,
+    status,
+    agenda,
+    private_notes,
+    cancel_reason,
+    sequence,
+    created_by,
+    created_at,
+    updated_at,
+});
+
+read_at!(skill::Model {
+    id,
+    slug,
+    name,
+    category,
+    created_at,
+});
+
+read_at!(goal::Model {
+    id,
+    pairing_id,
+    skill_id,
+    description,
+    status,
+    due_on,
+    created_at,
+    updated_at,
+});
+
+/// Whether the row holds no row of a left-joined entity: its first
+/// column, the id, is null.
+pub fn is_absent(row: &QueryResult, first: usize) -> Result<bool, DbErr> {
+    let id: Option<uuid::Uuid> = row.try_get_by_index(first)?;
+    Ok(id.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::IdenStatic as _;
+
+    use super::*;
+
+    fn column_names<E: EntityTrait>() -> Vec<&'static str> {
+        E::Column::iter().map(|column| column.as_str()).collect()
+    }
+
+    #[test]
+    fn fields_follow_the_column_order() {
+        assert_eq!(pairing::Model::FIELDS, column_names::<pairing::Entity>());
+        assert_eq!(
+            programme::Model::FIELDS,
+            column_names::<programme::Entity>()
+        );
+        assert_eq!(employee::Model::FIELDS, column_names::<employee::Entity>());
+        assert_eq!(
+            mentoring_session::Model::FIELDS,
+            column_names::<mentoring_session::Entity>()
+        );
+        assert_eq!(skill::Model::FIELDS, column_names::<skill::Entity>());
+        assert_eq!(goal::Model::FIELDS, column_names::<goal::Entity>());
+    }
+
+    #[test]
+    fn each_entity_starts_where_the_previous_one_ended() {
+        let mut query = SelectStatement::new();
+        let mut columns = Columns::default();
+        let pairing_at = columns.select::<pairing::Entity>(&mut query, "pairings");
+        let mentor_at = columns.select::<employee::Entity>(&mut query, "mentor");
+        let mentee_at = columns.select::<employee::Entity>(&mut query, "mentee");
+        assert_eq!(pairing_at, 0);
+        assert_eq!(mentor_at, pairing::Model::FIELDS.len());
+        assert_eq!(mentee_at, mentor_at + employee::Model::FIELDS.len());
     }
 }

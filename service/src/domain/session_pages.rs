@@ -9,12 +9,10 @@ use entity::{mentoring_session, session_topic, skill};
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait as _, Func, JoinType, Order, Query, SelectStatement, WindowStatement,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, IdenStatic as _, Iterable as _,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, Iterable as _};
 use uuid::Uuid;
 
-use super::joined::select_prefixed;
+use super::joined::{Columns, ReadAt, is_absent};
 use super::pagination::{Cursor, Page, PageRequest};
 use crate::error::AppResult;
 
@@ -128,8 +126,9 @@ pub async fn pages_of<C: ConnectionTrait>(
         .unwrap_or(i64::MAX)
         .saturating_add(1);
     let mut query = Query::select();
-    select_prefixed::<mentoring_session::Entity>(&mut query, PAGE, "");
-    select_prefixed::<skill::Entity>(&mut query, TOPIC, "k_");
+    let mut columns = Columns::default();
+    let session_at = columns.select::<mentoring_session::Entity>(&mut query, PAGE);
+    let topic_at = columns.select::<skill::Entity>(&mut query, TOPIC);
     query.from_subquery(numbered, Alias::new(PAGE));
     join_topics(&mut query, db.get_database_backend());
     query
@@ -147,17 +146,23 @@ pub async fn pages_of<C: ConnectionTrait>(
 
     let mut sessions: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
     let mut topics: HashMap<Uuid, Vec<skill::Model>> = HashMap::new();
+    let mut last_read: Option<Uuid> = None;
     for row in rows {
-        let session = mentoring_session::Model::from_query_result(&row, "")?;
-        let of_session = topics.entry(session.id).or_default();
-        // A session without topics has one row of nulls (left join).
-        let topic: Option<Uuid> = row.try_get("k_", skill::Column::Id.as_str())?;
-        if topic.is_some() {
-            of_session.push(skill::Model::from_query_result(&row, "k_")?);
+        // A session has a row per topic, next to each other (the order):
+        // read it from its first row only.
+        let id: Uuid = row.try_get_by_index(session_at)?;
+        if last_read != Some(id) {
+            let session = mentoring_session::Model::read_at(&row, session_at)?;
+            sessions
+                .entry(session.pairing_id)
+                .or_default()
+                .push(session);
+            last_read = Some(id);
         }
-        let listed = sessions.entry(session.pairing_id).or_default();
-        if listed.last().is_none_or(|last| last.id != session.id) {
-            listed.push(session);
+        let of_session = topics.entry(id).or_default();
+        // A session without topics has one row of nulls (left join).
+        if !is_absent(&row, topic_at)? {
+            of_session.push(skill::Model::read_at(&row, topic_at)?);
         }
     }
     Ok(pairing_ids

@@ -30,7 +30,9 @@ impl EntityQuery {
     async fn employee_by_id(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Employee> {
         access::require(ctx.caller()?, Area::People).gql()?;
         let scope = ctx.employee_scope().await?;
-        Ok(Employee(employees::get(ctx.db()?, scope, id).await.gql()?))
+        Ok(Employee::from(
+            employees::get(ctx.db()?, scope, id).await.gql()?,
+        ))
     }
 
     /// Employee by `externalId`, the HRIS id other subgraphs know.
@@ -42,7 +44,7 @@ impl EntityQuery {
     ) -> async_graphql::Result<Employee> {
         access::require(ctx.caller()?, Area::People).gql()?;
         let scope = ctx.employee_scope().await?;
-        Ok(Employee(
+        Ok(Employee::from(
             employees::get_by_external_id(ctx.db()?, scope, &external_id)
                 .await
                 .gql()?,
@@ -57,7 +59,7 @@ impl EntityQuery {
         id: Uuid,
     ) -> async_graphql::Result<Programme> {
         access::require(ctx.caller()?, Area::Programmes).gql()?;
-        Ok(Programme(
+        Ok(Programme::from(
             programmes::get(ctx.db()?, ctx.caller()?, id).await.gql()?,
         ))
     }

@@ -3,6 +3,8 @@
 //! `WHERE id IN (…)` query — no N+1. Within a query, what was loaded is kept
 //! for later rounds (a pairing's mentees, read for the mentees and again for
 //! its sessions' access, are read once); within a mutation nothing is kept.
+//! Rows asked again and again in one answer (a pairing's mentees, a
+//! programme, a topic) are shared (`Arc`), not copied on every ask.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,7 +58,7 @@ impl Loaders {
     /// makes no statement).
     pub async fn prime_caller(&self, employee: employee::Model) {
         self.tables
-            .feed_one(EmployeeKey(employee.id), employee)
+            .feed_one(EmployeeKey(employee.id), Arc::new(employee))
             .await;
     }
 
@@ -70,17 +72,17 @@ impl Loaders {
         let mut pairings = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(programme) = row.programme {
-                programmes.push((ProgrammeKey(programme.id), programme));
+                programmes.push((ProgrammeKey(programme.id), Arc::new(programme)));
             }
             if let Some(mentor) = row.mentor {
-                employees.push((EmployeeKey(mentor.id), mentor));
+                employees.push((EmployeeKey(mentor.id), Arc::new(mentor)));
             }
             if let Some(list) = row.mentees {
                 let ids = list.iter().map(|mentee| mentee.id).collect();
                 mentees.push((MenteesKey(row.pairing.id), ids));
                 employees.extend(
                     list.into_iter()
-                        .map(|mentee| (EmployeeKey(mentee.id), mentee)),
+                        .map(|mentee| (EmployeeKey(mentee.id), Arc::new(mentee))),
                 );
             }
             pairings.push(row.pairing);
@@ -98,7 +100,10 @@ impl Loaders {
         let mut ids = Vec::with_capacity(topics.len());
         for (session, list) in topics {
             ids.push((TopicsKey(session), list.iter().map(|s| s.id).collect()));
-            skills.extend(list.into_iter().map(|skill| (SkillKey(skill.id), skill)));
+            skills.extend(
+                list.into_iter()
+                    .map(|skill| (SkillKey(skill.id), Arc::new(skill))),
+            );
         }
         self.tables.feed_many(ids).await;
         self.tables.feed_many(skills).await;
@@ -111,7 +116,11 @@ impl Loaders {
         let goals = goals
             .into_iter()
             .map(|found| {
-                skills.extend(found.skill.map(|skill| (SkillKey(skill.id), skill)));
+                skills.extend(
+                    found
+                        .skill
+                        .map(|skill| (SkillKey(skill.id), Arc::new(skill))),
+                );
                 found.goal
             })
             .collect();
@@ -177,15 +186,17 @@ fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
     keys.iter().map(|k| id(*k)).collect()
 }
 
-fn rekey<K: std::hash::Hash + Eq, V>(
+fn rekey<K: std::hash::Hash + Eq, V, W: From<V>>(
     map: HashMap<Uuid, V>,
     key: impl Fn(Uuid) -> K,
-) -> HashMap<K, V> {
-    map.into_iter().map(|(id, v)| (key(id), v)).collect()
+) -> HashMap<K, W> {
+    map.into_iter()
+        .map(|(id, v)| (key(id), W::from(v)))
+        .collect()
 }
 
 impl Loader<EmployeeKey> for TableLoader {
-    type Value = employee::Model;
+    type Value = Arc<employee::Model>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.employees", skip_all, fields(keys = keys.len() as i64))]
@@ -217,7 +228,7 @@ impl Loader<DepartmentKey> for TableLoader {
 }
 
 impl Loader<ProgrammeKey> for TableLoader {
-    type Value = programme::Model;
+    type Value = Arc<programme::Model>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.programmes", skip_all, fields(keys = keys.len() as i64))]
@@ -233,7 +244,7 @@ impl Loader<ProgrammeKey> for TableLoader {
 }
 
 impl Loader<MenteesKey> for TableLoader {
-    type Value = Vec<Uuid>;
+    type Value = Arc<[Uuid]>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.pairing_mentees", skip_all, fields(keys = keys.len() as i64))]
@@ -328,7 +339,7 @@ impl Loader<ActivityKey> for TableLoader {
 }
 
 impl Loader<TopicsKey> for TableLoader {
-    type Value = Vec<Uuid>;
+    type Value = Arc<[Uuid]>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.session_topics", skip_all, fields(keys = keys.len() as i64))]
@@ -360,7 +371,7 @@ impl Loader<FeedbackKey> for TableLoader {
 }
 
 impl Loader<SkillKey> for TableLoader {
-    type Value = skill::Model;
+    type Value = Arc<skill::Model>;
     type Error = LoadError;
 
     #[tracing::instrument(name = "dataloader.skills", skip_all, fields(keys = keys.len() as i64))]

@@ -1,5 +1,7 @@
 //! Pairings, their match reasons and goals.
 
+use std::sync::Arc;
+
 use super::scalars::DateTime;
 use async_graphql::{Context, Enum, Lookahead, Object, SimpleObject};
 use entity::{employee, goal, pairing};
@@ -124,7 +126,8 @@ impl Pairing {
     async fn mentor_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         Ok(load_required(ctx, EmployeeKey(self.0.mentor_id))
             .await?
-            .display_name)
+            .display_name
+            .clone())
     }
     /// The mentees' display names: all that the mentor's supervisor may
     /// know of them (docs/design.md, Authorization).
@@ -133,7 +136,7 @@ impl Pairing {
             .mentee_rows(ctx)
             .await?
             .into_iter()
-            .map(|mentee| mentee.display_name)
+            .map(|mentee| mentee.display_name.clone())
             .collect())
     }
     async fn status(&self) -> PairingStatus {
@@ -284,9 +287,12 @@ impl Pairing {
     }
 
     /// The mentees' rows, in id order, through the request's loaders.
-    async fn mentee_rows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<employee::Model>> {
+    async fn mentee_rows(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<Arc<employee::Model>>> {
         let ids = load(ctx, MenteesKey(self.0.id)).await?.unwrap_or_default();
-        load_in_order(ctx, ids.into_iter().map(EmployeeKey)).await
+        load_in_order(ctx, ids.iter().copied().map(EmployeeKey)).await
     }
 }
 

@@ -1,5 +1,7 @@
 //! People: employees, departments, skills and skill profiles.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, Enum, InputObject, Object};
 use entity::{department, employee, skill, skill_profile};
@@ -152,7 +154,13 @@ impl Department {
 }
 
 /// A person of the company.
-pub struct Employee(pub employee::Model);
+pub struct Employee(pub Arc<employee::Model>);
+
+impl From<employee::Model> for Employee {
+    fn from(row: employee::Model) -> Self {
+        Self(Arc::new(row))
+    }
+}
 
 #[Object]
 impl Employee {
@@ -232,7 +240,13 @@ impl Employee {
 }
 
 /// A digital topic of the catalogue.
-pub struct Skill(pub skill::Model);
+pub struct Skill(pub Arc<skill::Model>);
+
+impl From<skill::Model> for Skill {
+    fn from(row: skill::Model) -> Self {
+        Self(Arc::new(row))
+    }
+}
 
 #[Object]
 impl Skill {
@@ -324,7 +338,7 @@ impl PeopleQuery {
             .await
             .gql()?
             .into_iter()
-            .map(Skill)
+            .map(Skill::from)
             .collect())
     }
 
@@ -336,7 +350,7 @@ impl PeopleQuery {
         id: Uuid,
     ) -> async_graphql::Result<Option<Employee>> {
         let scope = ctx.employee_scope().await?;
-        Ok(Some(Employee(
+        Ok(Some(Employee::from(
             employees::get(ctx.db()?, scope, id).await.gql()?,
         )))
     }
@@ -359,6 +373,6 @@ impl PeopleQuery {
         let rows = employees::list(ctx.db()?, scope, &page, search.as_ref())
             .await
             .gql()?;
-        Ok(connection(rows, Employee))
+        Ok(connection(rows, Employee::from))
     }
 }

@@ -1,5 +1,7 @@
 //! Programmes.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, InputObject, Object};
 use entity::programme;
 use uuid::Uuid;
@@ -54,7 +56,13 @@ pub enum ProgrammeFormat {
 }
 
 /// A reverse-mentoring programme.
-pub struct Programme(pub programme::Model);
+pub struct Programme(pub Arc<programme::Model>);
+
+impl From<programme::Model> for Programme {
+    fn from(row: programme::Model) -> Self {
+        Self(Arc::new(row))
+    }
+}
 
 #[Object]
 impl Programme {
@@ -225,7 +233,7 @@ impl ProgrammeMutation {
         let created = programmes::create(ctx.db()?, &ctx.actor()?, input.into())
             .await
             .gql()?;
-        Ok(Programme(created))
+        Ok(Programme::from(created))
     }
 
     /// Moves a programme along DRAFT → ENROLLING → MATCHING → ACTIVE → CLOSED
@@ -240,7 +248,7 @@ impl ProgrammeMutation {
         let moved = programmes::transition(ctx.db()?, &ctx.actor()?, id, to.into())
             .await
             .gql()?;
-        Ok(Programme(moved))
+        Ok(Programme::from(moved))
     }
 }
 
@@ -257,7 +265,7 @@ impl ProgrammeQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<Programme>> {
-        Ok(Some(Programme(
+        Ok(Some(Programme::from(
             programmes::get(ctx.db()?, ctx.caller()?, id).await.gql()?,
         )))
     }
@@ -278,6 +286,6 @@ impl ProgrammeQuery {
         let rows = programmes::list(ctx.db()?, ctx.caller()?, &page, status.map(Into::into))
             .await
             .gql()?;
-        Ok(connection(rows, Programme))
+        Ok(connection(rows, Programme::from))
     }
 }

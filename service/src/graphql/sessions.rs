@@ -80,7 +80,7 @@ impl MentoringSession {
     }
     async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
         let ids = load(ctx, TopicsKey(self.0.id)).await?.unwrap_or_default();
-        let topics = load_in_order(ctx, ids.into_iter().map(SkillKey)).await?;
+        let topics = load_in_order(ctx, ids.iter().copied().map(SkillKey)).await?;
         Ok(topics.into_iter().map(Skill).collect())
     }
     async fn agenda(&self) -> Option<&str> {

@@ -5,10 +5,10 @@
 
 use entity::{employee, pairing, pairing_mentee, programme};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Order, Query};
-use sea_orm::{Condition, ConnectionTrait, FromQueryResult, IdenStatic as _};
+use sea_orm::{Condition, ConnectionTrait};
 use uuid::Uuid;
 
-use crate::domain::joined::select_prefixed;
+use crate::domain::joined::{Columns, ReadAt, is_absent};
 use crate::error::AppResult;
 
 /// The relations to read with the pairings.
@@ -49,10 +49,12 @@ pub(super) async fn read<C: ConnectionTrait>(
     relations: Relations,
 ) -> AppResult<Vec<WithRelations>> {
     let mut query = Query::select();
-    select_prefixed::<pairing::Entity>(&mut query, "pairings", "");
+    let mut columns = Columns::default();
+    let pairing_at = columns.select::<pairing::Entity>(&mut query, "pairings");
     query.from(pairing::Entity);
+    let mut programme_at = None;
     if relations.programme {
-        select_prefixed::<programme::Entity>(&mut query, "programmes", "g_");
+        programme_at = Some(columns.select::<programme::Entity>(&mut query, "programmes"));
         query.join(
             JoinType::InnerJoin,
             programme::Entity,
@@ -60,8 +62,9 @@ pub(super) async fn read<C: ConnectionTrait>(
                 .equals((pairing::Entity, pairing::Column::ProgrammeId)),
         );
     }
+    let mut mentor_at = None;
     if relations.mentor {
-        select_prefixed::<employee::Entity>(&mut query, MENTOR, "m_");
+        mentor_at = Some(columns.select::<employee::Entity>(&mut query, MENTOR));
         query.join_as(
             JoinType::InnerJoin,
             employee::Entity,
@@ -70,8 +73,9 @@ pub(super) async fn read<C: ConnectionTrait>(
                 .equals((pairing::Entity, pairing::Column::MentorId)),
         );
     }
+    let mut mentee_at = None;
     if relations.mentees {
-        select_prefixed::<employee::Entity>(&mut query, MENTEE, "e_");
+        mentee_at = Some(columns.select::<employee::Entity>(&mut query, MENTEE));
         query
             .join_as(
                 JoinType::LeftJoin,
@@ -100,31 +104,26 @@ pub(super) async fn read<C: ConnectionTrait>(
     let rows = db.query_all(&query).await?;
     let mut read: Vec<WithRelations> = Vec::new();
     for row in rows {
-        let id: Uuid = row.try_get("", pairing::Column::Id.as_str())?;
+        // A pairing has a row per mentee: read it from its first row only.
+        let id: Uuid = row.try_get_by_index(pairing_at)?;
         if read.last().is_none_or(|last| last.pairing.id != id) {
             read.push(WithRelations {
-                pairing: pairing::Model::from_query_result(&row, "")?,
-                programme: relations
-                    .programme
-                    .then(|| programme::Model::from_query_result(&row, "g_"))
+                pairing: pairing::Model::read_at(&row, pairing_at)?,
+                programme: programme_at
+                    .map(|first| programme::Model::read_at(&row, first))
                     .transpose()?,
-                mentor: relations
-                    .mentor
-                    .then(|| employee::Model::from_query_result(&row, "m_"))
+                mentor: mentor_at
+                    .map(|first| employee::Model::read_at(&row, first))
                     .transpose()?,
-                mentees: relations.mentees.then(Vec::new),
+                mentees: mentee_at.map(|_| Vec::new()),
             });
         }
         // A pairing without mentees (left join) has one row of nulls.
-        let mentee_id: Option<Uuid> = if relations.mentees {
-            row.try_get("e_", employee::Column::Id.as_str())?
-        } else {
-            None
-        };
-        if mentee_id.is_some()
+        if let Some(first) = mentee_at
+            && !is_absent(&row, first)?
             && let Some(current) = read.last_mut()
         {
-            let mentee = employee::Model::from_query_result(&row, "e_")?;
+            let mentee = employee::Model::read_at(&row, first)?;
             current.mentees.get_or_insert_with(Vec::new).push(mentee);
         }
     }

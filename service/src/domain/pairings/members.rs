@@ -8,15 +8,15 @@ use entity::enums::PairingStatus;
 use entity::{enrolment, goal, pairing, pairing_mentee, skill};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Order, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::joined;
 use crate::auth::Caller;
 use crate::domain::access::{self, Area};
-use crate::domain::joined::select_prefixed;
+use crate::domain::joined::{Columns, ReadAt};
 use crate::domain::pagination::{Cursor, Page, PageRequest, after_condition};
 use crate::error::{AppError, AppResult};
 
@@ -69,8 +69,9 @@ pub async fn goals_of(
     pairing_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<GoalWithSkill>>> {
     let mut query = Query::select();
-    select_prefixed::<goal::Entity>(&mut query, "goals", "");
-    select_prefixed::<skill::Entity>(&mut query, "skills", "k_");
+    let mut columns = Columns::default();
+    let goal_at = columns.select::<goal::Entity>(&mut query, "goals");
+    let skill_at = columns.select::<skill::Entity>(&mut query, "skills");
     query
         .from(goal::Entity)
         .join(
@@ -83,9 +84,9 @@ pub async fn goals_of(
         .order_by((goal::Entity, goal::Column::Id), Order::Asc);
     let mut grouped: HashMap<Uuid, Vec<GoalWithSkill>> = HashMap::new();
     for row in db.query_all(&query).await? {
-        let goal = goal::Model::from_query_result(&row, "")?;
+        let goal = goal::Model::read_at(&row, goal_at)?;
         let skill = match goal.skill_id {
-            Some(_) => Some(skill::Model::from_query_result(&row, "k_")?),
+            Some(_) => Some(skill::Model::read_at(&row, skill_at)?),
             None => None,
         };
         grouped
