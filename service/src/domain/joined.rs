@@ -13,10 +13,13 @@ use std::ops::RangeFrom;
 
 use entity::{employee, goal, mentoring_session, pairing, programme, skill};
 use sea_orm::sea_query::{Alias, Expr, SelectStatement};
+use sea_orm::sqlx::Row as _;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, Iterable, QueryResult, TryGetable};
 
 /// The columns a statement selects, counted so that each entity's first
-/// column is known.
+/// column is known. Every column of the statement must be selected through
+/// it: one selected another way would shift every position, which
+/// [`Columns::check`] refuses.
 #[derive(Debug, Default)]
 pub struct Columns {
     selected: usize,
@@ -33,6 +36,27 @@ impl Columns {
             self.selected = self.selected.saturating_add(1);
         }
         first
+    }
+
+    /// Refuses a row that does not hold exactly the columns selected
+    /// through this `Columns` (checked on a statement's first row: every
+    /// row of a statement has the same columns).
+    pub fn check(&self, row: &QueryResult) -> Result<(), DbErr> {
+        let held = if let Some(row) = row.try_as_pg_row() {
+            row.len()
+        } else if let Some(row) = row.try_as_sqlite_row() {
+            row.len()
+        } else {
+            return Ok(());
+        };
+        if held == self.selected {
+            Ok(())
+        } else {
+            Err(DbErr::Custom(format!(
+                "a joined read selected {} columns but its rows hold {held}",
+                self.selected
+            )))
+        }
     }
 }
 
@@ -160,9 +184,9 @@ read_at!(goal::Model {
     updated_at,
 });
 
-/// Whether the row holds no row of a left-joined entity: its first
-/// column, the id, is null.
-pub fn is_absent(row: &QueryResult, first: usize) -> Result<bool, DbErr> {
+/// Whether the row holds no `M` (a left join found none): its first
+/// column, the id (never null in a row that exists), is null.
+pub fn is_absent<M: ReadAt>(row: &QueryResult, first: usize) -> Result<bool, DbErr> {
     let id: Option<uuid::Uuid> = row.try_get_by_index(first)?;
     Ok(id.is_none())
 }
@@ -175,6 +199,20 @@ mod tests {
 
     fn column_names<E: EntityTrait>() -> Vec<&'static str> {
         E::Column::iter().map(|column| column.as_str()).collect()
+    }
+
+    #[test]
+    fn every_model_starts_with_its_id() {
+        for fields in [
+            pairing::Model::FIELDS,
+            programme::Model::FIELDS,
+            employee::Model::FIELDS,
+            mentoring_session::Model::FIELDS,
+            skill::Model::FIELDS,
+            goal::Model::FIELDS,
+        ] {
+            assert_eq!(fields.first(), Some(&"id"), "{fields:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! sessions each pairing has held.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::{mentoring_session, session_topic, skill};
 use sea_orm::sea_query::{
@@ -23,7 +24,8 @@ pub struct SessionsPage {
     pub page: Page<mentoring_session::Model>,
     /// Each session's topics, by session id, in skill id order; every
     /// session of the page has an entry, empty when it has no topic.
-    pub topics: HashMap<Uuid, Vec<skill::Model>>,
+    /// Shared (`Arc`): a page is copied out of the request's loaders.
+    pub topics: HashMap<Uuid, Vec<Arc<skill::Model>>>,
 }
 
 impl SessionsPage {
@@ -143,9 +145,12 @@ pub async fn pages_of<C: ConnectionTrait>(
         )
         .order_by((Alias::new(TOPIC), skill::Column::Id), Order::Asc);
     let rows = db.query_all(&query).await?;
+    if let Some(row) = rows.first() {
+        columns.check(row)?;
+    }
 
     let mut sessions: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
-    let mut topics: HashMap<Uuid, Vec<skill::Model>> = HashMap::new();
+    let mut topics: HashMap<Uuid, Vec<Arc<skill::Model>>> = HashMap::new();
     let mut last_read: Option<Uuid> = None;
     for row in rows {
         // A session has a row per topic, next to each other (the order):
@@ -161,8 +166,8 @@ pub async fn pages_of<C: ConnectionTrait>(
         }
         let of_session = topics.entry(id).or_default();
         // A session without topics has one row of nulls (left join).
-        if !is_absent(&row, topic_at)? {
-            of_session.push(skill::Model::read_at(&row, topic_at)?);
+        if !is_absent::<skill::Model>(&row, topic_at)? {
+            of_session.push(Arc::new(skill::Model::read_at(&row, topic_at)?));
         }
     }
     Ok(pairing_ids

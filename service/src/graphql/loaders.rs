@@ -3,8 +3,10 @@
 //! `WHERE id IN (…)` query — no N+1. Within a query, what was loaded is kept
 //! for later rounds (a pairing's mentees, read for the mentees and again for
 //! its sessions' access, are read once); within a mutation nothing is kept.
-//! Rows asked again and again in one answer (a pairing's mentees, a
-//! programme, a topic) are shared (`Arc`), not copied on every ask.
+//! Rows asked again and again in one answer (a pairing's mentees, its
+//! mentor, a programme, a goal's skill) are shared (`Arc`), not copied on
+//! every ask. A page of sessions hands its topics to its sessions directly
+//! (`MentoringSession::with_topics`), not through the loaders.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,22 +93,6 @@ impl Loaders {
         self.tables.feed_many(employees).await;
         self.tables.feed_many(mentees).await;
         pairings
-    }
-
-    /// Hands a page's topics to the loaders (each session's topic ids, the
-    /// skills), so the sessions' `topics` make no statement.
-    pub async fn prime_topics(&self, topics: HashMap<Uuid, Vec<skill::Model>>) {
-        let mut skills = Vec::new();
-        let mut ids = Vec::with_capacity(topics.len());
-        for (session, list) in topics {
-            ids.push((TopicsKey(session), list.iter().map(|s| s.id).collect()));
-            skills.extend(
-                list.into_iter()
-                    .map(|skill| (SkillKey(skill.id), Arc::new(skill))),
-            );
-        }
-        self.tables.feed_many(ids).await;
-        self.tables.feed_many(skills).await;
     }
 
     /// Hands the skills read with goals to the loaders (the goals' `skill`

@@ -181,11 +181,14 @@ impl Pairing {
         after: Option<String>,
     ) -> async_graphql::Result<PageConnection<MentoringSession>> {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let found = load(ctx, SessionsPageKey::new(self.0.id, &request))
-            .await?
-            .unwrap_or_else(|| SessionsPage::empty(&request));
-        ctx.loaders()?.prime_topics(found.topics).await;
-        Ok(connection(found.page, MentoringSession))
+        let SessionsPage { page, mut topics } =
+            load(ctx, SessionsPageKey::new(self.0.id, &request))
+                .await?
+                .unwrap_or_else(|| SessionsPage::empty(&request));
+        Ok(connection(page, |session| {
+            let of_session = topics.remove(&session.id).unwrap_or_default();
+            MentoringSession::with_topics(session, of_session)
+        }))
     }
     /// Free slots common to every participant, soonest first (default: the
     /// next four weeks, 5 slots).
@@ -239,7 +242,7 @@ impl Pairing {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<MentoringSession>> {
         let activity = load(ctx, ActivityKey(self.0.id)).await?.unwrap_or_default();
-        Ok(activity.next_session.map(MentoringSession))
+        Ok(activity.next_session.map(MentoringSession::from))
     }
     /// The pairing's objectives: its participants', their mentor's
     /// supervisor's and admins' — not a delegate's (empty for them).

@@ -303,7 +303,7 @@ impl CursorType for PageCursor {
 pub type PageConnection<N> = Connection<PageCursor, N>;
 
 /// Turns a domain page into a Relay connection.
-pub fn connection<M, N>(page: Page<M>, node: impl Fn(M) -> N) -> PageConnection<N>
+pub fn connection<M, N>(page: Page<M>, mut node: impl FnMut(M) -> N) -> PageConnection<N>
 where
     N: async_graphql::OutputType,
 {

@@ -1,8 +1,10 @@
 //! Mentoring sessions and their feedback.
 
+use std::sync::Arc;
+
 use super::scalars::DateTime;
 use async_graphql::{Context, Enum, InputObject, Object};
-use entity::{mentoring_session, session_feedback};
+use entity::{mentoring_session, session_feedback, skill};
 use uuid::Uuid;
 
 use super::context::ContextExt;
@@ -37,15 +39,36 @@ pub enum SessionMode {
 }
 
 /// A meeting of a pairing.
-pub struct MentoringSession(pub mentoring_session::Model);
+pub struct MentoringSession {
+    /// The session's row.
+    row: mentoring_session::Model,
+    /// Its topics, when the page that listed the session read them with it;
+    /// otherwise `topics` asks the loaders.
+    topics: Option<Vec<Arc<skill::Model>>>,
+}
+
+impl From<mentoring_session::Model> for MentoringSession {
+    fn from(row: mentoring_session::Model) -> Self {
+        Self { row, topics: None }
+    }
+}
 
 impl MentoringSession {
+    /// A session listed with the topics its page read (in skill id order),
+    /// so that its `topics` make no statement and ask no loader.
+    pub fn with_topics(row: mentoring_session::Model, topics: Vec<Arc<skill::Model>>) -> Self {
+        Self {
+            row,
+            topics: Some(topics),
+        }
+    }
+
     /// Whether the caller is a participant of the session's pairing (batched through loaders).
     async fn caller_participates(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let Some(pairing) = load(ctx, PairingKey(self.0.pairing_id)).await? else {
+        let Some(pairing) = load(ctx, PairingKey(self.row.pairing_id)).await? else {
             return Ok(false);
         };
-        let mentees = load(ctx, MenteesKey(self.0.pairing_id))
+        let mentees = load(ctx, MenteesKey(self.row.pairing_id))
             .await?
             .unwrap_or_default();
         Ok(access::is_participant(
@@ -59,40 +82,43 @@ impl MentoringSession {
 #[Object]
 impl MentoringSession {
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.row.id
     }
     async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Pairing> {
         Ok(Pairing(
-            load_required(ctx, PairingKey(self.0.pairing_id)).await?,
+            load_required(ctx, PairingKey(self.row.pairing_id)).await?,
         ))
     }
     async fn starts_at(&self) -> DateTime {
-        self.0.starts_at.into()
+        self.row.starts_at.into()
     }
     async fn ends_at(&self) -> DateTime {
-        self.0.ends_at.into()
+        self.row.ends_at.into()
     }
     async fn mode(&self) -> SessionMode {
-        self.0.mode.into()
+        self.row.mode.into()
     }
     async fn status(&self) -> SessionStatus {
-        self.0.status.into()
+        self.row.status.into()
     }
     async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Skill>> {
-        let ids = load(ctx, TopicsKey(self.0.id)).await?.unwrap_or_default();
+        if let Some(topics) = &self.topics {
+            return Ok(topics.iter().cloned().map(Skill).collect());
+        }
+        let ids = load(ctx, TopicsKey(self.row.id)).await?.unwrap_or_default();
         let topics = load_in_order(ctx, ids.iter().copied().map(SkillKey)).await?;
         Ok(topics.into_iter().map(Skill).collect())
     }
     async fn agenda(&self) -> Option<&str> {
-        self.0.agenda.as_deref()
+        self.row.agenda.as_deref()
     }
     /// Visible to the pairing's participants only; never to admins, supervisors or analysts.
     async fn private_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         if self.caller_participates(ctx).await? {
-            let context = seal::notes_context(self.0.id);
+            let context = seal::notes_context(self.row.id);
             Ok(ctx
                 .keyring()?
-                .open_or_log(self.0.private_notes.as_deref(), &context))
+                .open_or_log(self.row.private_notes.as_deref(), &context))
         } else {
             Ok(None)
         }
@@ -100,7 +126,7 @@ impl MentoringSession {
     /// The entries the caller may read: their own, or all for the programme team.
     async fn feedback(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionFeedback>> {
         let caller = ctx.caller()?;
-        let found = load(ctx, FeedbackKey(self.0.id)).await?;
+        let found = load(ctx, FeedbackKey(self.row.id)).await?;
         Ok(found
             .unwrap_or_default()
             .into_iter()
@@ -192,7 +218,7 @@ impl SessionMutation {
             agenda: input.agenda,
             on_behalf_of: input.on_behalf_of,
         };
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::schedule(ctx.db()?, &ctx.actor()?, request)
                 .await
                 .gql()?,
@@ -207,7 +233,7 @@ impl SessionMutation {
         id: Uuid,
         reason: Option<String>,
     ) -> async_graphql::Result<MentoringSession> {
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::cancel(ctx.db()?, &ctx.actor()?, id, reason)
                 .await
                 .gql()?,
@@ -230,7 +256,7 @@ impl SessionMutation {
             starts_at: starts_at.0,
             duration_minutes,
         };
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::reschedule(ctx.db()?, &ctx.actor()?, request)
                 .await
                 .gql()?,
@@ -245,7 +271,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<MentoringSession> {
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::mark_no_show(ctx.db()?, ctx.caller()?, id)
                 .await
                 .gql()?,
@@ -259,7 +285,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<MentoringSession> {
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::mark_held(ctx.db()?, ctx.caller()?, id)
                 .await
                 .gql()?,
@@ -274,7 +300,7 @@ impl SessionMutation {
         id: Uuid,
         notes: String,
     ) -> async_graphql::Result<MentoringSession> {
-        Ok(MentoringSession(
+        Ok(MentoringSession::from(
             sessions::set_notes(ctx.db()?, ctx.caller()?, ctx.keyring()?, id, &notes)
                 .await
                 .gql()?,

@@ -102,6 +102,9 @@ pub(super) async fn read<C: ConnectionTrait>(
         );
     }
     let rows = db.query_all(&query).await?;
+    if let Some(row) = rows.first() {
+        columns.check(row)?;
+    }
     let mut read: Vec<WithRelations> = Vec::new();
     for row in rows {
         // A pairing has a row per mentee: read it from its first row only.
@@ -120,7 +123,7 @@ pub(super) async fn read<C: ConnectionTrait>(
         }
         // A pairing without mentees (left join) has one row of nulls.
         if let Some(first) = mentee_at
-            && !is_absent(&row, first)?
+            && !is_absent::<employee::Model>(&row, first)?
             && let Some(current) = read.last_mut()
         {
             let mentee = employee::Model::read_at(&row, first)?;

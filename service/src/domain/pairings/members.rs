@@ -83,7 +83,11 @@ pub async fn goals_of(
         .and_where(goal::Column::PairingId.is_in(pairing_ids.iter().copied()))
         .order_by((goal::Entity, goal::Column::Id), Order::Asc);
     let mut grouped: HashMap<Uuid, Vec<GoalWithSkill>> = HashMap::new();
-    for row in db.query_all(&query).await? {
+    let rows = db.query_all(&query).await?;
+    if let Some(row) = rows.first() {
+        columns.check(row)?;
+    }
+    for row in rows {
         let goal = goal::Model::read_at(&row, goal_at)?;
         let skill = match goal.skill_id {
             Some(_) => Some(skill::Model::read_at(&row, skill_at)?),
