@@ -11,10 +11,17 @@
 
 use std::ops::RangeFrom;
 
+use chrono::NaiveDate;
+use entity::enums::{
+    EmployeeStatus, Generation, GoalStatus, PairingStatus, ProgrammeFormat, ProgrammeStatus,
+    SessionMode, SessionStatus,
+};
 use entity::{employee, goal, mentoring_session, pairing, programme, skill};
+use sea_orm::entity::prelude::{DateTimeUtc, Json};
 use sea_orm::sea_query::{Alias, Expr, SelectStatement};
 use sea_orm::sqlx::Row as _;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, Iterable, QueryResult, TryGetable};
+use sea_orm::{ActiveEnum, ColumnTrait, DbErr, EntityTrait, Iterable, QueryResult};
+use uuid::Uuid;
 
 /// The columns a statement selects, counted so that each entity's first
 /// column is known. Every column of the statement must be selected through
@@ -67,15 +74,117 @@ pub trait ReadAt: Sized {
     /// it is the entity's column order.
     const FIELDS: &'static [&'static str];
 
-    /// Reads the model whose first column is at `first`.
-    fn read_at(row: &QueryResult, first: usize) -> Result<Self, DbErr>;
+    /// Reads the model whose first column is at `first`, as `decoding` says.
+    fn read_at(row: &QueryResult, first: usize, decoding: Decoding) -> Result<Self, DbErr>;
+}
+
+/// How much a row's values are checked as they are decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    /// Each value's column type is checked against the field's type: the
+    /// first row of a statement.
+    Checked,
+    /// The statement's first row was decoded `Checked`, and every row of
+    /// a statement has the same column types: PostgreSQL values are
+    /// decoded without checking the types again (sea-orm checked each
+    /// value's type twice, and formatted an error for every null). SQLite
+    /// always checks.
+    Trusted,
+}
+
+impl Decoding {
+    /// Checked for a statement's first row, trusted for the rest.
+    pub fn of_row(index: usize) -> Self {
+        if index == 0 {
+            Self::Checked
+        } else {
+            Self::Trusted
+        }
+    }
+}
+
+/// A field's value, read from a row by position.
+trait ColumnValue: Sized {
+    fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr>;
+}
+
+/// The types sqlx decodes itself: read straight from the PostgreSQL row
+/// (a null in a field that is no `Option` is an error either way), through
+/// sea-orm on SQLite.
+macro_rules! decoded_by_sqlx {
+    ($($value:ty),+ $(,)?) => {
+        $(impl ColumnValue for $value {
+            fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr> {
+                match (row.try_as_pg_row(), decoding) {
+                    (Some(row), Decoding::Checked) => row.try_get(at).map_err(undecodable),
+                    (Some(row), Decoding::Trusted) => {
+                        row.try_get_unchecked(at).map_err(undecodable)
+                    }
+                    (None, _) => row.try_get_by_index(at),
+                }
+            }
+        })+
+    };
+}
+
+decoded_by_sqlx!(
+    Uuid,
+    Option<Uuid>,
+    String,
+    Option<String>,
+    DateTimeUtc,
+    Option<DateTimeUtc>,
+    Option<NaiveDate>,
+    i32,
+    Option<i32>,
+    i64,
+    Option<f64>,
+    bool,
+);
+
+/// The string-backed enums: their stored value, then the variant.
+macro_rules! stored_as_strings {
+    ($($value:ty),+ $(,)?) => {
+        $(impl ColumnValue for $value {
+            fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr> {
+                let stored = String::read(row, at, decoding)?;
+                <$value as ActiveEnum>::try_from_value(&stored)
+            }
+        })+
+    };
+}
+
+stored_as_strings!(
+    PairingStatus,
+    ProgrammeStatus,
+    ProgrammeFormat,
+    Generation,
+    EmployeeStatus,
+    SessionMode,
+    SessionStatus,
+    GoalStatus,
+);
+
+/// JSON (a pairing's match reasons) goes through sea-orm on both backends.
+impl ColumnValue for Json {
+    fn read(row: &QueryResult, at: usize, _: Decoding) -> Result<Self, DbErr> {
+        row.try_get_by_index(at)
+    }
+}
+
+fn undecodable(err: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Type(format!("a joined read could not decode a column: {err}"))
 }
 
 /// Reads the value at the next position of `columns`.
-fn next<T: TryGetable>(row: &QueryResult, columns: &mut RangeFrom<usize>) -> Result<T, DbErr> {
+fn next<T: ColumnValue>(
+    row: &QueryResult,
+    columns: &mut RangeFrom<usize>,
+    decoding: Decoding,
+) -> Result<T, DbErr> {
     let at = columns.start;
     columns.start = at.saturating_add(1);
-    row.try_get_by_index(at)
+    T::read(row, at, decoding)
 }
 
 /// Implements [`ReadAt`] for a model, its fields listed in column order.
@@ -86,10 +195,10 @@ macro_rules! read_at {
         impl ReadAt for $model {
             const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
 
-            fn read_at(row: &QueryResult, first: usize) -> Result<Self, DbErr> {
+            fn read_at(row: &QueryResult, first: usize, decoding: Decoding) -> Result<Self, DbErr> {
                 let mut columns = first..;
                 // Struct fields are evaluated in the order written.
-                Ok(Self { $($field: next(row, &mut columns)?),+ })
+                Ok(Self { $($field: next(row, &mut columns, decoding)?),+ })
             }
         }
     };
@@ -187,7 +296,7 @@ read_at!(goal::Model {
 /// Whether the row holds no `M` (a left join found none): its first
 /// column, the id (never null in a row that exists), is null.
 pub fn is_absent<M: ReadAt>(row: &QueryResult, first: usize) -> Result<bool, DbErr> {
-    let id: Option<uuid::Uuid> = row.try_get_by_index(first)?;
+    let id: Option<Uuid> = row.try_get_by_index(first)?;
     Ok(id.is_none())
 }
 

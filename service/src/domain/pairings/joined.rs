@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Order, Query};
 use sea_orm::{Condition, ConnectionTrait};
 use uuid::Uuid;
 
-use crate::domain::joined::{Columns, ReadAt, is_absent};
+use crate::domain::joined::{Columns, Decoding, ReadAt, is_absent};
 use crate::error::AppResult;
 
 /// The relations to read with the pairings.
@@ -106,27 +106,28 @@ pub(super) async fn read<C: ConnectionTrait>(
         columns.check(row)?;
     }
     let mut read: Vec<WithRelations> = Vec::new();
-    for row in rows {
+    for (index, row) in rows.iter().enumerate() {
+        let decoding = Decoding::of_row(index);
         // A pairing has a row per mentee: read it from its first row only.
         let id: Uuid = row.try_get_by_index(pairing_at)?;
         if read.last().is_none_or(|last| last.pairing.id != id) {
             read.push(WithRelations {
-                pairing: pairing::Model::read_at(&row, pairing_at)?,
+                pairing: pairing::Model::read_at(row, pairing_at, decoding)?,
                 programme: programme_at
-                    .map(|first| programme::Model::read_at(&row, first))
+                    .map(|first| programme::Model::read_at(row, first, decoding))
                     .transpose()?,
                 mentor: mentor_at
-                    .map(|first| employee::Model::read_at(&row, first))
+                    .map(|first| employee::Model::read_at(row, first, decoding))
                     .transpose()?,
                 mentees: mentee_at.map(|_| Vec::new()),
             });
         }
         // A pairing without mentees (left join) has one row of nulls.
         if let Some(first) = mentee_at
-            && !is_absent::<employee::Model>(&row, first)?
+            && !is_absent::<employee::Model>(row, first)?
             && let Some(current) = read.last_mut()
         {
-            let mentee = employee::Model::read_at(&row, first)?;
+            let mentee = employee::Model::read_at(row, first, decoding)?;
             current.mentees.get_or_insert_with(Vec::new).push(mentee);
         }
     }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::joined;
 use crate::auth::Caller;
 use crate::domain::access::{self, Area};
-use crate::domain::joined::{Columns, ReadAt};
+use crate::domain::joined::{Columns, Decoding, ReadAt};
 use crate::domain::pagination::{Cursor, Page, PageRequest, after_condition};
 use crate::error::{AppError, AppResult};
 
@@ -87,10 +87,11 @@ pub async fn goals_of(
     if let Some(row) = rows.first() {
         columns.check(row)?;
     }
-    for row in rows {
-        let goal = goal::Model::read_at(&row, goal_at)?;
+    for (index, row) in rows.iter().enumerate() {
+        let decoding = Decoding::of_row(index);
+        let goal = goal::Model::read_at(row, goal_at, decoding)?;
         let skill = match goal.skill_id {
-            Some(_) => Some(skill::Model::read_at(&row, skill_at)?),
+            Some(_) => Some(skill::Model::read_at(row, skill_at, decoding)?),
             None => None,
         };
         grouped
