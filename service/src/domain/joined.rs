@@ -5,9 +5,10 @@
 //!
 //! Reading by position, not by a `{prefix}{column}` alias, is what makes
 //! the joined reads cheap: sea-orm's own `from_query_result` formats each
-//! prefixed name and looks it up twice in the row's column map, which cost
-//! more than anything else Tandem did for the intranet's nested
-//! `myPairings` (docs/benchmarks.md, session 14).
+//! prefixed name, looks it up in the row's column map and checks the
+//! value's type, which cost more than anything else Tandem did for the
+//! intranet's nested `myPairings` (docs/benchmarks.md, session 14). Here
+//! the types are checked once a statement ([`Columns::check`]).
 
 use std::ops::RangeFrom;
 
@@ -19,7 +20,8 @@ use entity::enums::{
 use entity::{employee, goal, mentoring_session, pairing, programme, skill};
 use sea_orm::entity::prelude::{DateTimeUtc, Json};
 use sea_orm::sea_query::{Alias, Expr, SelectStatement};
-use sea_orm::sqlx::Row as _;
+use sea_orm::sqlx::postgres::{PgRow, PgTypeInfo, Postgres};
+use sea_orm::sqlx::{Column as _, Row as _, Type};
 use sea_orm::{ActiveEnum, ColumnTrait, DbErr, EntityTrait, Iterable, QueryResult};
 use uuid::Uuid;
 
@@ -30,34 +32,64 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub struct Columns {
     selected: usize,
+    /// Each selected entity's first column, with the check of its columns'
+    /// types.
+    entities: Vec<(usize, TypesMatch)>,
 }
+
+/// [`ReadAt::types_match`] of one model.
+type TypesMatch = fn(&PgRow, usize) -> bool;
 
 impl Columns {
     /// Selects every column of `E`, read from `table` (its name or an
     /// alias), in the entity's column order; answers the position of its
     /// first column, for [`ReadAt::read_at`].
-    pub fn select<E: EntityTrait>(&mut self, query: &mut SelectStatement, table: &str) -> usize {
+    pub fn select<E>(&mut self, query: &mut SelectStatement, table: &str) -> usize
+    where
+        E: EntityTrait,
+        E::Model: ReadAt,
+    {
         let first = self.selected;
         for column in E::Column::iter() {
             query.expr(column.select_as(Expr::col((Alias::new(table), column))));
             self.selected = self.selected.saturating_add(1);
         }
+        self.entities
+            .push((first, <E::Model as ReadAt>::types_match));
         first
     }
 
-    /// Refuses a row that does not hold exactly the columns selected
-    /// through this `Columns` (checked on a statement's first row: every
-    /// row of a statement has the same columns).
-    pub fn check(&self, row: &QueryResult) -> Result<(), DbErr> {
+    /// Checks a statement's rows before any is read: they hold exactly the
+    /// columns selected through this `Columns`, and on PostgreSQL each
+    /// column has a type its model's field decodes (from the statement's
+    /// column metadata, so a null in a row hides nothing). Every row of a
+    /// statement has the same columns, so the first row is enough; what it
+    /// answers lets [`ReadAt::read_at`] decode without checking each value
+    /// again.
+    pub fn check(&self, rows: &[QueryResult]) -> Result<Checked, DbErr> {
+        let Some(row) = rows.first() else {
+            return Ok(Checked(()));
+        };
         let held = if let Some(row) = row.try_as_pg_row() {
+            if let Some((first, _)) = self
+                .entities
+                .iter()
+                .find(|(first, types_match)| !types_match(row, *first))
+            {
+                return Err(DbErr::Type(format!(
+                    "a joined read's columns from {first} on do not have its model's types"
+                )));
+            }
             row.len()
         } else if let Some(row) = row.try_as_sqlite_row() {
             row.len()
         } else {
-            return Ok(());
+            return Err(DbErr::Custom(
+                "a joined read runs on PostgreSQL or SQLite only".to_owned(),
+            ));
         };
         if held == self.selected {
-            Ok(())
+            Ok(Checked(()))
         } else {
             Err(DbErr::Custom(format!(
                 "a joined read selected {} columns but its rows hold {held}",
@@ -67,6 +99,11 @@ impl Columns {
     }
 }
 
+/// Proof that a statement's rows passed [`Columns::check`]: only this
+/// module makes one, and reading a model needs one.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked(());
+
 /// A model read from a row by the position of its first column: its
 /// columns in the entity's column order, as [`Columns::select`] selects them.
 pub trait ReadAt: Sized {
@@ -74,53 +111,40 @@ pub trait ReadAt: Sized {
     /// it is the entity's column order.
     const FIELDS: &'static [&'static str];
 
-    /// Reads the model whose first column is at `first`, as `decoding` says.
-    fn read_at(row: &QueryResult, first: usize, decoding: Decoding) -> Result<Self, DbErr>;
-}
+    /// Whether the PostgreSQL columns from `first` on have types the
+    /// model's fields decode.
+    fn types_match(row: &PgRow, first: usize) -> bool;
 
-/// How much a row's values are checked as they are decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decoding {
-    /// Each value's column type is checked against the field's type: the
-    /// first row of a statement.
-    Checked,
-    /// The statement's first row was decoded `Checked`, and every row of
-    /// a statement has the same column types: PostgreSQL values are
-    /// decoded without checking the types again (sea-orm checked each
-    /// value's type twice, and formatted an error for every null). SQLite
-    /// always checks.
-    Trusted,
-}
-
-impl Decoding {
-    /// Checked for a statement's first row, trusted for the rest.
-    pub fn of_row(index: usize) -> Self {
-        if index == 0 {
-            Self::Checked
-        } else {
-            Self::Trusted
-        }
-    }
+    /// Reads the model whose first column is at `first`, from a row of a
+    /// statement whose columns were checked.
+    fn read_at(row: &QueryResult, first: usize, checked: Checked) -> Result<Self, DbErr>;
 }
 
 /// A field's value, read from a row by position.
 trait ColumnValue: Sized {
-    fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr>;
+    /// Whether a PostgreSQL column of type `ty` decodes into this type.
+    fn compatible(ty: &PgTypeInfo) -> bool;
+
+    /// Reads the value at `at`. On PostgreSQL the type is not checked
+    /// again ([`Columns::check`] did, once a statement: sea-orm checked it
+    /// for every value and formatted an error for every null, a third of
+    /// the decoding's cost); SQLite goes through sea-orm.
+    fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr>;
 }
 
-/// The types sqlx decodes itself: read straight from the PostgreSQL row
-/// (a null in a field that is no `Option` is an error either way), through
-/// sea-orm on SQLite.
+/// The types sqlx decodes itself (a null in a field that is no `Option`
+/// is an error).
 macro_rules! decoded_by_sqlx {
     ($($value:ty),+ $(,)?) => {
         $(impl ColumnValue for $value {
-            fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr> {
-                match (row.try_as_pg_row(), decoding) {
-                    (Some(row), Decoding::Checked) => row.try_get(at).map_err(undecodable),
-                    (Some(row), Decoding::Trusted) => {
-                        row.try_get_unchecked(at).map_err(undecodable)
-                    }
-                    (None, _) => row.try_get_by_index(at),
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <$value as Type<Postgres>>::compatible(ty)
+            }
+
+            fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+                match row.try_as_pg_row() {
+                    Some(row) => row.try_get_unchecked(at).map_err(undecodable),
+                    None => row.try_get_by_index(at),
                 }
             }
         })+
@@ -146,8 +170,12 @@ decoded_by_sqlx!(
 macro_rules! stored_as_strings {
     ($($value:ty),+ $(,)?) => {
         $(impl ColumnValue for $value {
-            fn read(row: &QueryResult, at: usize, decoding: Decoding) -> Result<Self, DbErr> {
-                let stored = String::read(row, at, decoding)?;
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <String as ColumnValue>::compatible(ty)
+            }
+
+            fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+                let stored = String::read(row, at)?;
                 <$value as ActiveEnum>::try_from_value(&stored)
             }
         })+
@@ -165,9 +193,14 @@ stored_as_strings!(
     GoalStatus,
 );
 
-/// JSON (a pairing's match reasons) goes through sea-orm on both backends.
+/// JSON (a pairing's match reasons) is read through sea-orm on both
+/// backends.
 impl ColumnValue for Json {
-    fn read(row: &QueryResult, at: usize, _: Decoding) -> Result<Self, DbErr> {
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <Json as Type<Postgres>>::compatible(ty)
+    }
+
+    fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
         row.try_get_by_index(at)
     }
 }
@@ -176,15 +209,24 @@ fn undecodable(err: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Type(format!("a joined read could not decode a column: {err}"))
 }
 
-/// Reads the value at the next position of `columns`.
-fn next<T: ColumnValue>(
-    row: &QueryResult,
-    columns: &mut RangeFrom<usize>,
-    decoding: Decoding,
-) -> Result<T, DbErr> {
+/// The position `columns` is at; moves it to the next column.
+fn advance(columns: &mut RangeFrom<usize>) -> usize {
     let at = columns.start;
     columns.start = at.saturating_add(1);
-    T::read(row, at, decoding)
+    at
+}
+
+/// Whether the next column of `row` decodes into the field `_field` reads
+/// (the field names its type).
+fn column_matches<M, T: ColumnValue>(
+    row: &PgRow,
+    columns: &mut RangeFrom<usize>,
+    _field: fn(&M) -> &T,
+) -> bool {
+    let at = advance(columns);
+    row.columns()
+        .get(at)
+        .is_some_and(|column| T::compatible(column.type_info()))
 }
 
 /// Implements [`ReadAt`] for a model, its fields listed in column order.
@@ -195,10 +237,15 @@ macro_rules! read_at {
         impl ReadAt for $model {
             const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
 
-            fn read_at(row: &QueryResult, first: usize, decoding: Decoding) -> Result<Self, DbErr> {
+            fn types_match(row: &PgRow, first: usize) -> bool {
+                let mut columns = first..;
+                true $(&& column_matches(row, &mut columns, |model: &$model| &model.$field))+
+            }
+
+            fn read_at(row: &QueryResult, first: usize, _: Checked) -> Result<Self, DbErr> {
                 let mut columns = first..;
                 // Struct fields are evaluated in the order written.
-                Ok(Self { $($field: next(row, &mut columns, decoding)?),+ })
+                Ok(Self { $($field: ColumnValue::read(row, advance(&mut columns))?),+ })
             }
         }
     };
@@ -293,11 +340,11 @@ read_at!(goal::Model {
     updated_at,
 });
 
-/// Whether the row holds no `M` (a left join found none): its first
-/// column, the id (never null in a row that exists), is null.
-pub fn is_absent<M: ReadAt>(row: &QueryResult, first: usize) -> Result<bool, DbErr> {
-    let id: Option<Uuid> = row.try_get_by_index(first)?;
-    Ok(id.is_none())
+/// The id in the column at `first`, the first of a model (every model
+/// starts with its id, never null in a row that exists): None when a left
+/// join found no such row.
+pub fn id_at(row: &QueryResult, first: usize, _: Checked) -> Result<Option<Uuid>, DbErr> {
+    Option::<Uuid>::read(row, first)
 }
 
 #[cfg(test)]

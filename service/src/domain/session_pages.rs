@@ -13,7 +13,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, Iterable as _};
 use uuid::Uuid;
 
-use super::joined::{Columns, Decoding, ReadAt, is_absent};
+use super::joined::{Columns, ReadAt, id_at};
 use super::pagination::{Cursor, Page, PageRequest};
 use crate::error::AppResult;
 
@@ -145,20 +145,19 @@ pub async fn pages_of<C: ConnectionTrait>(
         )
         .order_by((Alias::new(TOPIC), skill::Column::Id), Order::Asc);
     let rows = db.query_all(&query).await?;
-    if let Some(row) = rows.first() {
-        columns.check(row)?;
-    }
+    let checked = columns.check(&rows)?;
 
     let mut sessions: HashMap<Uuid, Vec<mentoring_session::Model>> = HashMap::new();
     let mut topics: HashMap<Uuid, Vec<Arc<skill::Model>>> = HashMap::new();
     let mut last_read: Option<Uuid> = None;
-    for (index, row) in rows.iter().enumerate() {
-        let decoding = Decoding::of_row(index);
+    for row in &rows {
         // A session has a row per topic, next to each other (the order):
         // read it from its first row only.
-        let id: Uuid = row.try_get_by_index(session_at)?;
+        let Some(id) = id_at(row, session_at, checked)? else {
+            continue; // a session's id is never null: no such row
+        };
         if last_read != Some(id) {
-            let session = mentoring_session::Model::read_at(row, session_at, decoding)?;
+            let session = mentoring_session::Model::read_at(row, session_at, checked)?;
             sessions
                 .entry(session.pairing_id)
                 .or_default()
@@ -167,8 +166,8 @@ pub async fn pages_of<C: ConnectionTrait>(
         }
         let of_session = topics.entry(id).or_default();
         // A session without topics has one row of nulls (left join).
-        if !is_absent::<skill::Model>(row, topic_at)? {
-            of_session.push(Arc::new(skill::Model::read_at(row, topic_at, decoding)?));
+        if id_at(row, topic_at, checked)?.is_some() {
+            of_session.push(Arc::new(skill::Model::read_at(row, topic_at, checked)?));
         }
     }
     Ok(pairing_ids

@@ -6,9 +6,8 @@
 use entity::{employee, pairing, pairing_mentee, programme};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Order, Query};
 use sea_orm::{Condition, ConnectionTrait};
-use uuid::Uuid;
 
-use crate::domain::joined::{Columns, Decoding, ReadAt, is_absent};
+use crate::domain::joined::{Columns, ReadAt, id_at};
 use crate::error::AppResult;
 
 /// The relations to read with the pairings.
@@ -102,32 +101,29 @@ pub(super) async fn read<C: ConnectionTrait>(
         );
     }
     let rows = db.query_all(&query).await?;
-    if let Some(row) = rows.first() {
-        columns.check(row)?;
-    }
+    let checked = columns.check(&rows)?;
     let mut read: Vec<WithRelations> = Vec::new();
-    for (index, row) in rows.iter().enumerate() {
-        let decoding = Decoding::of_row(index);
+    for row in &rows {
         // A pairing has a row per mentee: read it from its first row only.
-        let id: Uuid = row.try_get_by_index(pairing_at)?;
-        if read.last().is_none_or(|last| last.pairing.id != id) {
+        let id = id_at(row, pairing_at, checked)?;
+        if read.last().map(|last| last.pairing.id) != id {
             read.push(WithRelations {
-                pairing: pairing::Model::read_at(row, pairing_at, decoding)?,
+                pairing: pairing::Model::read_at(row, pairing_at, checked)?,
                 programme: programme_at
-                    .map(|first| programme::Model::read_at(row, first, decoding))
+                    .map(|first| programme::Model::read_at(row, first, checked))
                     .transpose()?,
                 mentor: mentor_at
-                    .map(|first| employee::Model::read_at(row, first, decoding))
+                    .map(|first| employee::Model::read_at(row, first, checked))
                     .transpose()?,
                 mentees: mentee_at.map(|_| Vec::new()),
             });
         }
         // A pairing without mentees (left join) has one row of nulls.
         if let Some(first) = mentee_at
-            && !is_absent::<employee::Model>(row, first)?
+            && id_at(row, first, checked)?.is_some()
             && let Some(current) = read.last_mut()
         {
-            let mentee = employee::Model::read_at(row, first, decoding)?;
+            let mentee = employee::Model::read_at(row, first, checked)?;
             current.mentees.get_or_insert_with(Vec::new).push(mentee);
         }
     }

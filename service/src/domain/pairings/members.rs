@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::joined;
 use crate::auth::Caller;
 use crate::domain::access::{self, Area};
-use crate::domain::joined::{Columns, Decoding, ReadAt};
+use crate::domain::joined::{Columns, ReadAt};
 use crate::domain::pagination::{Cursor, Page, PageRequest, after_condition};
 use crate::error::{AppError, AppResult};
 
@@ -84,14 +84,11 @@ pub async fn goals_of(
         .order_by((goal::Entity, goal::Column::Id), Order::Asc);
     let mut grouped: HashMap<Uuid, Vec<GoalWithSkill>> = HashMap::new();
     let rows = db.query_all(&query).await?;
-    if let Some(row) = rows.first() {
-        columns.check(row)?;
-    }
-    for (index, row) in rows.iter().enumerate() {
-        let decoding = Decoding::of_row(index);
-        let goal = goal::Model::read_at(row, goal_at, decoding)?;
+    let checked = columns.check(&rows)?;
+    for row in &rows {
+        let goal = goal::Model::read_at(row, goal_at, checked)?;
         let skill = match goal.skill_id {
-            Some(_) => Some(skill::Model::read_at(row, skill_at, decoding)?),
+            Some(_) => Some(skill::Model::read_at(row, skill_at, checked)?),
             None => None,
         };
         grouped
