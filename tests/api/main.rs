@@ -28,6 +28,7 @@ mod graphql_over_http;
 mod hardening;
 mod health;
 mod hris;
+mod joined_reads;
 mod matching;
 mod metrics;
 mod notifications;
