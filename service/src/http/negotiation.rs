@@ -153,12 +153,12 @@ pub fn respond(media: MediaType, response: &BatchResponse) -> HttpResponse {
                 MediaType::GraphQLResponse if is_request_error(single) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::OK,
             };
-            (status, serde_json::to_vec(&Body::of(single)))
+            (status, serialize(&Body::of(single)))
         }
         // A batch is one 200: each operation reports its own errors.
         BatchResponse::Batch(all) => {
             let bodies: Vec<Body<'_>> = all.iter().map(Body::of).collect();
-            (StatusCode::OK, serde_json::to_vec(&bodies))
+            (StatusCode::OK, serialize(&bodies))
         }
     };
     match body {
@@ -173,6 +173,19 @@ pub fn respond(media: MediaType, response: &BatchResponse) -> HttpResponse {
             HttpResponse::InternalServerError().finish()
         }
     }
+}
+
+/// Room reserved for an answer's JSON before it is written: the
+/// intranet's pages fit (the nested "my pairings" answer is about 6 KiB),
+/// so the buffer is not regrown and copied half a dozen times on the way
+/// (`serde_json::to_vec` starts at 128 bytes). Larger answers still grow it.
+const RESPONSE_BUFFER_BYTES: usize = 8 * 1024;
+
+/// `value` as JSON, in a buffer sized for a usual answer.
+fn serialize(value: &impl serde::Serialize) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(RESPONSE_BUFFER_BYTES);
+    serde_json::to_writer(&mut body, value)?;
+    Ok(body)
 }
 
 /// The body of errors raised before execution (a syntax error): 200 under
