@@ -29,6 +29,7 @@ mod hardening;
 mod health;
 mod hris;
 mod joined_reads;
+mod main_screen;
 mod matching;
 mod metrics;
 mod notifications;

@@ -243,7 +243,7 @@ async fn of_employee(
 /// PostgreSQL cannot estimate `mentor_id = $1 OR id IN (…)` and, guessing
 /// half the table, joined the employees by scanning them (2–3 ms instead
 /// of 0.5 ms on the demo company).
-fn of_employee_condition(employee: Uuid, status: Option<PairingStatus>) -> Condition {
+pub(super) fn of_employee_condition(employee: Uuid, status: Option<PairingStatus>) -> Condition {
     let own = Alias::new("own");
     let ids = Query::select()
         .column((own.clone(), pairing::Column::Id))

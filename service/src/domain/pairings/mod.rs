@@ -9,7 +9,8 @@
 //!   guard, the lock of the programme's row;
 //! - [`members`]: who is in a pairing and who may see it (queries);
 //! - [`reasons`]: why the matcher proposed a pairing, one typed value;
-//! - [`health`]: how a pairing does against its cadence (one rule).
+//! - [`health`]: how a pairing does against its cadence (one rule);
+//! - [`screen`]: the intranet's main screen in one narrow statement.
 
 pub mod health;
 pub mod joined;
@@ -17,6 +18,7 @@ pub mod lifecycle;
 pub mod members;
 pub mod reasons;
 pub mod rules;
+pub mod screen;
 
 pub use lifecycle::{create, decide, end, pause, resume};
 pub use members::{

@@ -1,0 +1,250 @@
+//! The intranet's main screen — an employee's pairings with their
+//! programme, mentor, mentees, first sessions (with topics) and goals (with
+//! skills) — read in one statement of only the columns the screen shows.
+//!
+//! The general reads ([`super::joined`], the sessions' pages, the goals)
+//! take whole rows in three statements so that every API field works on the
+//! entities; for this one screen that is most of a request's cost on
+//! PostgreSQL (docs/benchmarks.md, session 15: a compiled read of the
+//! screen measured 2.6× PostGraphile). PostgreSQL assembles each pairing as
+//! JSON; instants travel as microseconds since the epoch, so they come back
+//! exactly as stored. SQLite has no such read: [`main_screen`] answers
+//! `None` there and callers take the general reads.
+//!
+//! It checks no access itself: the pairings are the ones
+//! [`super::members::mine_with`] lists for the same employee (the same
+//! condition), and what each field shows to whom stays the API's rules,
+//! applied to what this read returns.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{GoalStatus, PairingStatus, SessionMode, SessionStatus};
+use entity::pairing;
+use sea_orm::sea_query::{Expr, Order, Query};
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::members::of_employee_condition;
+use crate::error::{AppError, AppResult};
+
+/// One pairing as the main screen shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScreenPairing {
+    /// The pairing's id.
+    pub id: Uuid,
+    /// Its status (one of the known states: never a proposal).
+    pub status: PairingStatus,
+    /// The matcher's score; None for pairings made by hand.
+    pub score: Option<f64>,
+    /// The mentor's id (the field rules need it).
+    pub mentor_id: Uuid,
+    /// The programme's name.
+    pub programme_name: String,
+    /// The mentor's display name.
+    pub mentor_name: String,
+    /// The mentees, in id order.
+    pub mentees: Vec<Named>,
+    /// The first sessions, in id order (the order they were booked).
+    pub sessions: Vec<ScreenSession>,
+    /// Every goal, in id order.
+    pub goals: Vec<ScreenGoal>,
+}
+
+/// Something shown by its name: a mentee, a topic, a skill.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Named {
+    /// Its id.
+    pub id: Uuid,
+    /// Its display name.
+    pub name: String,
+}
+
+/// A session as the main screen shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenSession {
+    /// The session's id.
+    pub id: Uuid,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
+    /// Its status.
+    pub status: SessionStatus,
+    /// How it is held.
+    pub mode: SessionMode,
+    /// Its topics, in skill id order.
+    pub topics: Vec<Named>,
+}
+
+/// A goal as the main screen shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenGoal {
+    /// The goal's id.
+    pub id: Uuid,
+    /// What the mentee wants to reach.
+    pub description: String,
+    /// Where it stands.
+    pub status: GoalStatus,
+    /// When it is due, if ever.
+    pub due_on: Option<NaiveDate>,
+    /// The skill it works on, if it names one.
+    pub skill: Option<Named>,
+}
+
+/// The pairings `employee` mentors or is a mentee of (as
+/// [`super::members::mine_with`] lists them: known states, newest first),
+/// each with its first `sessions_shown` sessions: one statement on
+/// PostgreSQL; `None` on SQLite.
+pub async fn main_screen(
+    db: &DatabaseConnection,
+    employee: Uuid,
+    sessions_shown: u64,
+) -> AppResult<Option<Vec<ScreenPairing>>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let mut query = Query::select();
+    query
+        .expr(Expr::cust(pairing_as_json(sessions_shown)))
+        .from(pairing::Entity)
+        .cond_where(of_employee_condition(employee, None))
+        .order_by((pairing::Entity, pairing::Column::Id), Order::Desc);
+    let rows = db.query_all(&query).await?;
+    let mut screen = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let json: String = row.try_get_by_index(0)?;
+        let raw: RawPairing = serde_json::from_str(&json).map_err(unreadable)?;
+        screen.push(raw.typed()?);
+    }
+    Ok(Some(screen))
+}
+
+/// The JSON of one row of `pairings` with everything the screen shows. The
+/// limit is a number Tandem chose, written into the text (a page size, not
+/// the client's text).
+fn pairing_as_json(sessions_shown: u64) -> String {
+    format!(
+        r#"json_build_object(
+  'id', "pairings"."id", 'status', "pairings"."status", 'score', "pairings"."score",
+  'mentor_id', "pairings"."mentor_id",
+  'programme', (SELECT "name" FROM "programmes" WHERE "id" = "pairings"."programme_id"),
+  'mentor', (SELECT "display_name" FROM "employees" WHERE "id" = "pairings"."mentor_id"),
+  'mentees', (SELECT coalesce(json_agg(json_build_object('id', "e"."id", 'name', "e"."display_name") ORDER BY "pm"."mentee_id"), '[]')
+    FROM "pairing_mentees" AS "pm" JOIN "employees" AS "e" ON "e"."id" = "pm"."mentee_id"
+    WHERE "pm"."pairing_id" = "pairings"."id"),
+  'sessions', (SELECT coalesce(json_agg(json_build_object(
+      'id', "s"."id",
+      'starts_at', (extract(epoch FROM "s"."starts_at") * 1000000)::bigint,
+      'ends_at', (extract(epoch FROM "s"."ends_at") * 1000000)::bigint,
+      'status', "s"."status", 'mode', "s"."mode",
+      'topics', (SELECT coalesce(json_agg(json_build_object('id', "k"."id", 'name', "k"."name") ORDER BY "k"."id"), '[]')
+        FROM "session_topics" AS "st" JOIN "skills" AS "k" ON "k"."id" = "st"."skill_id"
+        WHERE "st"."session_id" = "s"."id")
+    ) ORDER BY "s"."id"), '[]')
+    FROM (SELECT * FROM "mentoring_sessions" WHERE "pairing_id" = "pairings"."id" ORDER BY "id" LIMIT {sessions_shown}) AS "s"),
+  'goals', (SELECT coalesce(json_agg(json_build_object(
+      'id', "g"."id", 'description', "g"."description", 'status', "g"."status", 'due_on', "g"."due_on",
+      'skill', CASE WHEN "k"."id" IS NULL THEN NULL ELSE json_build_object('id', "k"."id", 'name', "k"."name") END
+    ) ORDER BY "g"."id"), '[]')
+    FROM "goals" AS "g" LEFT JOIN "skills" AS "k" ON "k"."id" = "g"."skill_id"
+    WHERE "g"."pairing_id" = "pairings"."id")
+)::text"#
+    )
+}
+
+#[derive(Deserialize)]
+struct RawPairing {
+    id: Uuid,
+    status: String,
+    score: Option<f64>,
+    mentor_id: Uuid,
+    programme: String,
+    mentor: String,
+    mentees: Vec<Named>,
+    sessions: Vec<RawSession>,
+    goals: Vec<RawGoal>,
+}
+
+#[derive(Deserialize)]
+struct RawSession {
+    id: Uuid,
+    starts_at: i64,
+    ends_at: i64,
+    status: String,
+    mode: String,
+    topics: Vec<Named>,
+}
+
+#[derive(Deserialize)]
+struct RawGoal {
+    id: Uuid,
+    description: String,
+    status: String,
+    due_on: Option<NaiveDate>,
+    skill: Option<Named>,
+}
+
+impl RawPairing {
+    fn typed(self) -> AppResult<ScreenPairing> {
+        Ok(ScreenPairing {
+            id: self.id,
+            status: enum_of(self.status)?,
+            score: self.score,
+            mentor_id: self.mentor_id,
+            programme_name: self.programme,
+            mentor_name: self.mentor,
+            mentees: self.mentees,
+            sessions: self
+                .sessions
+                .into_iter()
+                .map(RawSession::typed)
+                .collect::<AppResult<_>>()?,
+            goals: self
+                .goals
+                .into_iter()
+                .map(RawGoal::typed)
+                .collect::<AppResult<_>>()?,
+        })
+    }
+}
+
+impl RawSession {
+    fn typed(self) -> AppResult<ScreenSession> {
+        Ok(ScreenSession {
+            id: self.id,
+            starts_at: instant(self.starts_at)?,
+            ends_at: instant(self.ends_at)?,
+            status: enum_of(self.status)?,
+            mode: enum_of(self.mode)?,
+            topics: self.topics,
+        })
+    }
+}
+
+impl RawGoal {
+    fn typed(self) -> AppResult<ScreenGoal> {
+        Ok(ScreenGoal {
+            id: self.id,
+            description: self.description,
+            status: enum_of(self.status)?,
+            due_on: self.due_on,
+            skill: self.skill,
+        })
+    }
+}
+
+/// A stored enum value back into its type (the column's check constraint
+/// makes a failure an internal error).
+fn enum_of<E: ActiveEnum<Value = String>>(stored: String) -> AppResult<E> {
+    E::try_from_value(&stored).map_err(|err| AppError::Internal(err.into()))
+}
+
+/// Microseconds since the epoch back into the instant stored.
+fn instant(micros: i64) -> AppResult<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("instant out of range: {micros} µs")))
+}
+
+fn unreadable(err: serde_json::Error) -> AppError {
+    AppError::Internal(anyhow::anyhow!("main screen row: {err}"))
+}
