@@ -4,9 +4,12 @@
 //! employee of a seeded company who has pairings. SQLite has no such read.
 
 use chrono::NaiveDate;
-use entity::{employee, goal, mentoring_session, pairing_mentee};
+use entity::{employee, goal, mentoring_session, pairing_mentee, session_topic, skill};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use std::collections::BTreeSet;
 use tandem::auth::Caller;
 use tandem::domain::pagination::PageRequest;
@@ -25,13 +28,18 @@ use crate::helpers::{Backend, TestApp};
 /// Fewer than most seeded pairings have, so pages are cut.
 const SHOWN: u64 = 3;
 
-/// The screen of `employee` through the general reads, in the same shape.
-async fn through_general_reads(app: &TestApp, employee: Uuid) -> Vec<ScreenPairing> {
-    let caller = Caller {
+fn caller(employee: Uuid) -> Caller {
+    Caller {
         subject: employee.to_string(),
         employee_id: Some(employee),
         roles: BTreeSet::new(),
-    };
+    }
+}
+
+/// The screen of `employee` through the general reads, in the same shape,
+/// and whether any of its pages was cut (more sessions than shown).
+async fn through_general_reads(app: &TestApp, employee: Uuid) -> (Vec<ScreenPairing>, bool) {
+    let caller = caller(employee);
     let relations = Relations {
         programme: true,
         mentor: true,
@@ -45,7 +53,8 @@ async fn through_general_reads(app: &TestApp, employee: Uuid) -> Vec<ScreenPairi
     };
     let mut pages = pages_of(&app.db, &ids, &request).await.unwrap();
     let mut goals = goals_of(&app.db, &ids).await.unwrap();
-    pairings
+    let cut = pages.values().any(|page| page.page.has_next);
+    let screen = pairings
         .into_iter()
         .map(|read| {
             let id = read.pairing.id;
@@ -105,12 +114,68 @@ async fn through_general_reads(app: &TestApp, employee: Uuid) -> Vec<ScreenPairi
                     .collect(),
             }
         })
-        .collect()
+        .collect();
+    (screen, cut)
 }
 
-/// A goal without a skill, an instant with microseconds, a name JSON must
-/// escape: the seed has none of them.
-async fn with_the_edges_a_seed_lacks(app: &TestApp) {
+/// What the seed lacks: a goal without a skill, an instant with
+/// microseconds, a name JSON must escape, scores with every bit of a
+/// double, a second topic and a second goal whose ids sort before the
+/// first ones though they are written after them. Answers the session with
+/// the odd instant (the first one booked: shown on every screen).
+async fn with_the_edges_a_seed_lacks(app: &TestApp) -> Uuid {
+    let pairings = entity::pairing::Entity::find().all(&app.db).await.unwrap();
+    for (n, pairing) in pairings.iter().enumerate() {
+        // Averages of doubles, as the matcher stores them.
+        let score = (1.0 + n as f64) / 3.0 % 1.0 * 0.9745963848909007;
+        entity::pairing::Entity::update_many()
+            .col_expr(entity::pairing::Column::Score, Expr::value(Some(score)))
+            .filter(entity::pairing::Column::Id.eq(pairing.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let first_session = mentoring_session::Entity::find()
+        .order_by_asc(mentoring_session::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("seeded sessions");
+    let topics_of_first: Vec<Uuid> = session_topic::Entity::find()
+        .filter(session_topic::Column::SessionId.eq(first_session.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|topic| topic.skill_id)
+        .collect();
+    let other_skill = skill::Entity::find()
+        .filter(skill::Column::Id.is_not_in(topics_of_first))
+        .order_by_asc(skill::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("more skills than topics");
+    session_topic::Entity::insert(session_topic::ActiveModel {
+        session_id: Set(first_session.id),
+        skill_id: Set(other_skill.id),
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
+    let some_goal = goal::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("seeded goals");
+    goal::Entity::insert(goal::ActiveModel {
+        id: Set(Uuid::from_u128(1)),
+        description: Set("Written last, sorted first".into()),
+        ..some_goal.clone().into_active_model()
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
     let goal = goal::Entity::find()
         .one(&app.db)
         .await
@@ -122,15 +187,10 @@ async fn with_the_edges_a_seed_lacks(app: &TestApp) {
         .exec(&app.db)
         .await
         .unwrap();
-    let session = mentoring_session::Entity::find()
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("seeded sessions");
-    let odd = session.starts_at + chrono::Duration::microseconds(123_457);
+    let odd = first_session.starts_at + chrono::Duration::microseconds(123_457);
     mentoring_session::Entity::update_many()
         .col_expr(mentoring_session::Column::StartsAt, Expr::value(odd))
-        .filter(mentoring_session::Column::Id.eq(session.id))
+        .filter(mentoring_session::Column::Id.eq(first_session.id))
         .exec(&app.db)
         .await
         .unwrap();
@@ -148,6 +208,7 @@ async fn with_the_edges_a_seed_lacks(app: &TestApp) {
         .exec(&app.db)
         .await
         .unwrap();
+    first_session.id
 }
 
 async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend) {
@@ -158,7 +219,7 @@ async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend
         anchor: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
     };
     seed_demo(&app.db, &options).await.unwrap();
-    with_the_edges_a_seed_lacks(&app).await;
+    let odd_session = with_the_edges_a_seed_lacks(&app).await;
     let mentors: Vec<Uuid> = entity::pairing::Entity::find()
         .select_only()
         .column(entity::pairing::Column::MentorId)
@@ -177,24 +238,29 @@ async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend
     assert!(people.len() > 20, "the seed pairs people: {}", people.len());
 
     let (mut pairings, mut sessions, mut topics, mut goals, mut skills) = (0, 0, 0, 0, 0);
-    let mut cut = false;
+    let (mut cut, mut odd_compared) = (false, false);
     for employee in people {
-        let Some(screen) = main_screen(&app.db, employee, SHOWN).await.unwrap() else {
+        let Some(screen) = main_screen(&app.db, &caller(employee), SHOWN)
+            .await
+            .unwrap()
+        else {
             assert!(
                 matches!(backend, Backend::Sqlite),
                 "PostgreSQL has the read"
             );
             return;
         };
-        assert_eq!(
-            screen,
-            through_general_reads(&app, employee).await,
-            "{employee}"
-        );
+        let (general, any_cut) = through_general_reads(&app, employee).await;
+        assert_eq!(screen, general, "{employee}");
+        cut |= any_cut;
         for pairing in &screen {
             pairings += 1;
             sessions += pairing.sessions.len();
-            cut |= pairing.sessions.len() == SHOWN as usize;
+            odd_compared |= pairing.sessions.iter().any(|s| {
+                s.id == odd_session
+                    && s.topics.len() == 2
+                    && s.starts_at.timestamp_subsec_micros() % 1000 != 0
+            });
             topics += pairing
                 .sessions
                 .iter()
@@ -218,6 +284,10 @@ async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend
         "{goals} goals, {skills} with a skill"
     );
     assert!(cut, "some pairing has more sessions than the screen shows");
+    assert!(
+        odd_compared,
+        "the session with two topics and an odd instant was compared"
+    );
 }
 
 both!(the_one_statement_read_says_what_the_general_reads_say);

@@ -4,17 +4,19 @@
 //!
 //! The general reads ([`super::joined`], the sessions' pages, the goals)
 //! take whole rows in three statements so that every API field works on the
-//! entities; for this one screen that is most of a request's cost on
-//! PostgreSQL (docs/benchmarks.md, session 15: a compiled read of the
-//! screen measured 2.6× PostGraphile). PostgreSQL assembles each pairing as
-//! JSON; instants travel as microseconds since the epoch, so they come back
-//! exactly as stored. SQLite has no such read: [`main_screen`] answers
-//! `None` there and callers take the general reads.
+//! entities; for this one screen that is most of PostgreSQL's share of a
+//! request (docs/benchmarks.md, session 15: this statement costs the backend
+//! 560–800 µs where the three cost ≈ 800 µs, and a request answered from one
+//! such statement measured 2.6× PostGraphile's throughput). PostgreSQL
+//! assembles each pairing as JSON; instants travel as microseconds since the
+//! epoch (`extract` is exact from PostgreSQL 14 on), so they come back as
+//! stored; the score travels beside the JSON, in binary, as a float written
+//! in decimal may not read back to the same bits. SQLite has no such read:
+//! [`main_screen`] answers `None` there and callers take the general reads.
 //!
-//! It checks no access itself: the pairings are the ones
-//! [`super::members::mine_with`] lists for the same employee (the same
-//! condition), and what each field shows to whom stays the API's rules,
-//! applied to what this read returns.
+//! The pairings are the caller's own, the ones [`super::members::mine_with`]
+//! lists (the same condition); what each field shows to whom stays the
+//! API's rules (`domain/access.rs`), applied to what this read returns.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{GoalStatus, PairingStatus, SessionMode, SessionStatus};
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::members::of_employee_condition;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// One pairing as the main screen shows it.
@@ -91,21 +94,27 @@ pub struct ScreenGoal {
     pub skill: Option<Named>,
 }
 
-/// The pairings `employee` mentors or is a mentee of (as
-/// [`super::members::mine_with`] lists them: known states, newest first),
-/// each with its first `sessions_shown` sessions: one statement on
-/// PostgreSQL; `None` on SQLite.
+/// The pairings the caller mentors or is a mentee of (as
+/// [`super::members::mine_with`] lists them: known states, newest first;
+/// none for a caller who is no employee), each with its first
+/// `sessions_shown` sessions: one statement on PostgreSQL; `None` on SQLite.
 pub async fn main_screen(
     db: &DatabaseConnection,
-    employee: Uuid,
+    caller: &Caller,
     sessions_shown: u64,
 ) -> AppResult<Option<Vec<ScreenPairing>>> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
+    let Some(employee) = caller.employee_id else {
+        return Ok(Some(Vec::new()));
+    };
+    // PostgreSQL's LIMIT takes a bigint; a larger page is every session.
+    let sessions_shown = i64::try_from(sessions_shown).unwrap_or(i64::MAX);
     let mut query = Query::select();
     query
         .expr(Expr::cust(pairing_as_json(sessions_shown)))
+        .column((pairing::Entity, pairing::Column::Score))
         .from(pairing::Entity)
         .cond_where(of_employee_condition(employee, None))
         .order_by((pairing::Entity, pairing::Column::Id), Order::Desc);
@@ -113,8 +122,9 @@ pub async fn main_screen(
     let mut screen = Vec::with_capacity(rows.len());
     for row in &rows {
         let json: String = row.try_get_by_index(0)?;
+        let score: Option<f64> = row.try_get_by_index(1)?;
         let raw: RawPairing = serde_json::from_str(&json).map_err(unreadable)?;
-        screen.push(raw.typed()?);
+        screen.push(raw.typed(score)?);
     }
     Ok(Some(screen))
 }
@@ -122,10 +132,10 @@ pub async fn main_screen(
 /// The JSON of one row of `pairings` with everything the screen shows. The
 /// limit is a number Tandem chose, written into the text (a page size, not
 /// the client's text).
-fn pairing_as_json(sessions_shown: u64) -> String {
+fn pairing_as_json(sessions_shown: i64) -> String {
     format!(
         r#"json_build_object(
-  'id', "pairings"."id", 'status', "pairings"."status", 'score', "pairings"."score",
+  'id', "pairings"."id", 'status', "pairings"."status",
   'mentor_id', "pairings"."mentor_id",
   'programme', (SELECT "name" FROM "programmes" WHERE "id" = "pairings"."programme_id"),
   'mentor', (SELECT "display_name" FROM "employees" WHERE "id" = "pairings"."mentor_id"),
@@ -141,7 +151,7 @@ fn pairing_as_json(sessions_shown: u64) -> String {
         FROM "session_topics" AS "st" JOIN "skills" AS "k" ON "k"."id" = "st"."skill_id"
         WHERE "st"."session_id" = "s"."id")
     ) ORDER BY "s"."id"), '[]')
-    FROM (SELECT * FROM "mentoring_sessions" WHERE "pairing_id" = "pairings"."id" ORDER BY "id" LIMIT {sessions_shown}) AS "s"),
+    FROM (SELECT "id", "starts_at", "ends_at", "status", "mode" FROM "mentoring_sessions" WHERE "pairing_id" = "pairings"."id" ORDER BY "id" LIMIT {sessions_shown}) AS "s"),
   'goals', (SELECT coalesce(json_agg(json_build_object(
       'id', "g"."id", 'description', "g"."description", 'status', "g"."status", 'due_on', "g"."due_on",
       'skill', CASE WHEN "k"."id" IS NULL THEN NULL ELSE json_build_object('id', "k"."id", 'name', "k"."name") END
@@ -156,7 +166,6 @@ fn pairing_as_json(sessions_shown: u64) -> String {
 struct RawPairing {
     id: Uuid,
     status: String,
-    score: Option<f64>,
     mentor_id: Uuid,
     programme: String,
     mentor: String,
@@ -185,11 +194,11 @@ struct RawGoal {
 }
 
 impl RawPairing {
-    fn typed(self) -> AppResult<ScreenPairing> {
+    fn typed(self, score: Option<f64>) -> AppResult<ScreenPairing> {
         Ok(ScreenPairing {
             id: self.id,
             status: enum_of(self.status)?,
-            score: self.score,
+            score,
             mentor_id: self.mentor_id,
             programme_name: self.programme,
             mentor_name: self.mentor,
