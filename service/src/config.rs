@@ -129,6 +129,9 @@ pub struct GraphqlConfig {
     /// Whether the schema is an Apollo Federation v2 subgraph
     /// (`GRAPHQL_FEDERATION`, default off).
     pub federation: bool,
+    /// Whether the main screen's known document is answered from one
+    /// statement (`graphql::compiled`; `GRAPHQL_COMPILED_READS`, default on).
+    pub compiled_reads: bool,
     /// Largest request body accepted, after decompression.
     pub body_limit: usize,
     /// Longest one operation may run.
@@ -396,6 +399,7 @@ impl Config {
             introspection: parse_or(env, "GRAPHQL_INTROSPECTION", dev_mode, parse_bool)?,
             graphiql: parse_or(env, "GRAPHIQL", dev_mode, parse_bool)?,
             federation: parse_or(env, "GRAPHQL_FEDERATION", false, parse_bool)?,
+            compiled_reads: parse_or(env, "GRAPHQL_COMPILED_READS", true, parse_bool)?,
             body_limit: parse_or(env, "GRAPHQL_BODY_LIMIT_BYTES", 1024 * 1024, |v| {
                 in_range(v, 1024, 512 * 1024 * 1024)
             })?,

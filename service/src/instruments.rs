@@ -51,6 +51,7 @@ pub struct Metrics {
     scrape: Option<Arc<ManualReader>>,
     request_duration: Histogram<f64>,
     operations: Counter<u64>,
+    compiled_reads: Counter<u64>,
     deliveries: Counter<u64>,
     queue: Gauge<u64>,
     /// Operation names seen so far: past [`MAX_OPERATION_NAMES`] others
@@ -105,6 +106,12 @@ impl Metrics {
             operations: meter
                 .u64_counter("graphql.server.operations")
                 .with_description("GraphQL operations by type, name and outcome.")
+                .build(),
+            compiled_reads: meter
+                .u64_counter("tandem.graphql.compiled_reads")
+                .with_description(
+                    "GraphQL operations answered by a compiled read instead of the executor.",
+                )
                 .build(),
             deliveries: meter
                 .u64_counter("tandem.notifications.deliveries")
@@ -173,6 +180,12 @@ impl Metrics {
                 KeyValue::new("outcome", outcome),
             ],
         );
+    }
+
+    /// Records one operation answered by a compiled read
+    /// (`graphql::compiled`): how often the fast path is taken.
+    pub fn compiled_read(&self) {
+        self.compiled_reads.add(1, &[]);
     }
 
     /// `name`, or `other` once [`MAX_OPERATION_NAMES`] names were seen.

@@ -21,6 +21,7 @@ use crate::domain::retention::{self, RetentionSettings};
 use crate::domain::seal::Keyring;
 use crate::domain::sealed_notes;
 use crate::domain::skills;
+use crate::graphql::fair_share::CallerShare;
 use crate::graphql::{SchemaSettings, build_schema};
 use crate::http::{AppState, RequestId, routes};
 use crate::instruments::Metrics;
@@ -250,6 +251,7 @@ impl Application {
         };
         let keyring = Arc::new(notes_keyring(&config, &db).await?);
         let metrics = Metrics::start(&config, &db, &cache);
+        let caller_share = CallerShare::new(config.graphql.max_parallel_per_caller);
         let schema = build_schema(
             &config.graphql,
             config.rules,
@@ -260,6 +262,7 @@ impl Application {
                 public_base_url: config.public_base_url.clone(),
                 notify: config.notify.settings,
                 keyring,
+                caller_share: caller_share.clone(),
             },
         );
         let notifier = spawn_notifier(&config, &db, metrics.clone())?;
@@ -291,6 +294,7 @@ impl Application {
             limiter,
             documents,
             metrics: metrics.clone(),
+            caller_share,
         });
         let recorder = metrics.clone();
         let server = HttpServer::new(move || {

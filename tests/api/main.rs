@@ -18,6 +18,7 @@ mod cache;
 mod calendar;
 mod calendar_feed;
 mod calendar_import;
+mod compiled_reads;
 mod constraints;
 mod delegations;
 mod enrolments;

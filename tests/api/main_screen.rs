@@ -123,7 +123,7 @@ async fn through_general_reads(app: &TestApp, employee: Uuid) -> (Vec<ScreenPair
 /// double, a second topic and a second goal whose ids sort before the
 /// first ones though they are written after them. Answers the session with
 /// the odd instant (the first one booked: shown on every screen).
-async fn with_the_edges_a_seed_lacks(app: &TestApp) -> Uuid {
+pub(crate) async fn with_the_edges_a_seed_lacks(app: &TestApp) -> Uuid {
     let pairings = entity::pairing::Entity::find().all(&app.db).await.unwrap();
     for (n, pairing) in pairings.iter().enumerate() {
         // Averages of doubles, as the matcher stores them.

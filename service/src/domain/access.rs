@@ -161,9 +161,19 @@ pub fn sees_pairing(
 /// everyone) and the participants of a known pairing (whose scope holds
 /// every member of their known pairings). Anyone else asks the scope.
 pub fn sees_members_of(caller: &Caller, pairing: &pairing::Model, mentee_ids: &[Uuid]) -> bool {
+    sees_members(caller, pairing.status, pairing.mentor_id, mentee_ids)
+}
+
+/// [`sees_members_of`] for a pairing known by its status and members only
+/// (a read that took no whole row, `domain::pairings::screen`).
+pub fn sees_members(
+    caller: &Caller,
+    status: PairingStatus,
+    mentor_id: Uuid,
+    mentee_ids: &[Uuid],
+) -> bool {
     caller.is_admin()
-        || (KNOWN_PAIRING_STATES.contains(&pairing.status)
-            && is_participant(caller, pairing.mentor_id, mentee_ids))
+        || (KNOWN_PAIRING_STATES.contains(&status) && is_participant(caller, mentor_id, mentee_ids))
 }
 
 /// Whether the caller may read why a pairing was proposed (score and match

@@ -2,6 +2,7 @@
 //! It holds no business rule; every resolver calls a function in `domain/`.
 
 pub mod calendar;
+pub mod compiled;
 pub mod context;
 pub mod delegations;
 pub mod enrolments;
@@ -135,6 +136,9 @@ pub struct SchemaSettings {
     pub notify: NotifySettings,
     /// The keys sealed notes and comments open with.
     pub keyring: std::sync::Arc<Keyring>,
+    /// Each caller's share of the pool; the HTTP layer holds the same one,
+    /// for the reads it answers without the executor (`compiled`).
+    pub caller_share: fair_share::CallerShare,
 }
 
 /// Builds the schema with the configured limits. Introspection and field
@@ -202,7 +206,7 @@ fn configure<Q: ObjectType + 'static>(
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_recursive_depth)
         .limit_directives(config.max_directives)
-        .data(fair_share::CallerShare::new(config.max_parallel_per_caller));
+        .data(data.settings.caller_share);
     if !config.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -254,6 +258,7 @@ pub fn sdl() -> String {
                 public_base_url: config.public_base_url,
                 notify: NotifySettings::default(),
                 keyring: std::sync::Arc::new(Keyring::none()),
+                caller_share: fair_share::CallerShare::new(config.graphql.max_parallel_per_caller),
             },
         ),
         Err(_) => AppSchema::Plain(

@@ -25,6 +25,7 @@ use crate::auth::{AuthFailure, Authenticated, Authenticator, Caller, Role};
 use crate::cache::FreeTimeCache;
 use crate::config::Config;
 use crate::graphql::AppSchema;
+use crate::graphql::compiled::{self, CompiledRead};
 use crate::graphql::context::RequestData;
 use crate::graphql::error::{code, invalid_argument_field};
 use crate::graphql::limits::{self, Refusal, RefusalKind};
@@ -62,6 +63,9 @@ pub struct AppState {
     pub documents: limits::ParsedDocuments,
     /// The service's instruments, when metrics are on (operations counted).
     pub metrics: Option<Arc<crate::instruments::Metrics>>,
+    /// Each caller's share of the pool, the schema's own: compiled reads
+    /// (`graphql::compiled`) run within it as the executor's root fields do.
+    pub caller_share: crate::graphql::fair_share::CallerShare,
 }
 
 /// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
@@ -770,8 +774,18 @@ async fn execute(
     caller: &Caller,
     caller_row: Option<&entity::employee::Model>,
     request_id: &RequestId,
-    admitted: Admitted,
+    mut admitted: Admitted,
 ) -> Response {
+    let timeout = if caller.has_role(Role::Hris) {
+        state.config.graphql.hris_execution_timeout
+    } else {
+        state.config.graphql.execution_timeout
+    };
+    if let Some(read) = compiled_read(state, &mut admitted)
+        && let Some(response) = answer_compiled(state, caller, read, &admitted, timeout).await
+    {
+        return response;
+    }
     let reads_only = admitted.operation == Some(OperationType::Query);
     let loaders = Loaders::new(state.db.clone(), reads_only);
     if reads_only && let Some(employee) = caller_row {
@@ -784,11 +798,6 @@ async fn execute(
         .data(RequestData::new(caller.clone(), request_id.0.clone()))
         .data(root_started.clone())
         .data(loaders);
-    let timeout = if caller.has_role(Role::Hris) {
-        state.config.graphql.hris_execution_timeout
-    } else {
-        state.config.graphql.execution_timeout
-    };
     // A panic inside async-graphql (a bug of ours or theirs) answers INTERNAL
     // instead of cutting the connection.
     let execution = std::panic::AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
@@ -822,6 +831,71 @@ async fn execute(
         default_code(error);
     }
     response
+}
+
+/// The compiled read (`graphql::compiled`) an admitted query is, when
+/// compiled reads are on.
+fn compiled_read(state: &AppState, admitted: &mut Admitted) -> Option<CompiledRead> {
+    if !state.config.graphql.compiled_reads || admitted.operation != Some(OperationType::Query) {
+        return None;
+    }
+    let operation_name = admitted.request.operation_name.clone();
+    let document = admitted.request.parsed_query().ok()?;
+    compiled::recognise(document, operation_name.as_deref())
+}
+
+/// The answer to a compiled read, run as the executor runs an operation
+/// (the caller's share, the timeout, a caught panic, the operation's span
+/// and metrics); None when the executor must answer instead: the read
+/// declined (`compiled::answer`) or failed, the executor then giving the
+/// answer or the error it always gives.
+async fn answer_compiled(
+    state: &AppState,
+    caller: &Caller,
+    read: CompiledRead,
+    admitted: &Admitted,
+    timeout: std::time::Duration,
+) -> Option<Response> {
+    let (operation, name) = (admitted.operation, admitted.name.as_deref());
+    let work = state
+        .caller_share
+        .run(&caller.subject, compiled::answer(read, &state.db, caller));
+    let answer = std::panic::AssertUnwindSafe(work).catch_unwind();
+    let span = observability::operation_span(name, operation);
+    let mut response = match tokio::time::timeout(timeout, answer)
+        .instrument(span.clone())
+        .await
+    {
+        Ok(Ok(Ok(Some(data)))) => Response::new(data),
+        Ok(Ok(Ok(None))) => return None,
+        Ok(Ok(Err(err))) => {
+            span.in_scope(
+                || tracing::warn!(error = %err, "compiled read failed, the executor answers"),
+            );
+            return None;
+        }
+        Ok(Err(_)) => {
+            span.in_scope(|| tracing::error!("a compiled read panicked"));
+            observability::count_failure(operation, name, state.metrics.as_deref());
+            return Some(internal_error("internal error"));
+        }
+        Err(_) => {
+            span.in_scope(|| tracing::warn!(?timeout, "compiled read timed out"));
+            observability::count_failure(operation, name, state.metrics.as_deref());
+            return Some(internal_error("the operation took too long"));
+        }
+    };
+    observability::conclude(
+        &mut response,
+        true,
+        operation,
+        name,
+        state.metrics.as_deref(),
+    );
+    if let Some(metrics) = &state.metrics {
+        metrics.compiled_read();
+    }
+    Some(response)
 }
 
 /// A response of one INTERNAL error (never the client's fault).
