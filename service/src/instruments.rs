@@ -109,9 +109,7 @@ impl Metrics {
                 .build(),
             compiled_reads: meter
                 .u64_counter("tandem.graphql.compiled_reads")
-                .with_description(
-                    "GraphQL operations answered by a compiled read instead of the executor.",
-                )
+                .with_description("Compiled reads of known documents, by outcome.")
                 .build(),
             deliveries: meter
                 .u64_counter("tandem.notifications.deliveries")
@@ -182,10 +180,12 @@ impl Metrics {
         );
     }
 
-    /// Records one operation answered by a compiled read
-    /// (`graphql::compiled`): how often the fast path is taken.
-    pub fn compiled_read(&self) {
-        self.compiled_reads.add(1, &[]);
+    /// Records one compiled read (`graphql::compiled`) by outcome:
+    /// `answered`, `declined` (a rule or the database sent it to the
+    /// executor) or `failed` (an error, then the executor answered).
+    pub fn compiled_read(&self, outcome: &'static str) {
+        self.compiled_reads
+            .add(1, &[KeyValue::new("outcome", outcome)]);
     }
 
     /// `name`, or `other` once [`MAX_OPERATION_NAMES`] names were seen.

@@ -81,7 +81,8 @@ async fn main_screen_sent(app: &TestApp, token: &str, n: usize) -> (StatusCode, 
     }
 }
 
-/// How many operations the compiled read answered, from `/metrics`.
+/// How many operations the compiled read answered, from `/metrics`
+/// (`tandem_graphql_compiled_reads_total{outcome="answered"}`).
 async fn compiled_reads(app: &TestApp) -> u64 {
     let metrics = app.metrics_address.as_ref().expect("a metrics port");
     let text = app
@@ -94,8 +95,13 @@ async fn compiled_reads(app: &TestApp) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix("tandem_graphql_compiled_reads_total "))
-        .map_or(0, |value| value.trim().parse().expect("a count"))
+        .filter(|line| line.starts_with("tandem_graphql_compiled_reads_total{"))
+        .filter(|line| line.contains(r#"outcome="answered""#))
+        .map(|line| {
+            let (_, value) = line.rsplit_once(' ').expect("a sample");
+            value.parse::<u64>().expect("a count")
+        })
+        .sum()
 }
 
 /// Everyone who mentors or is mentored, with their emails.
@@ -178,34 +184,41 @@ async fn the_compiled_main_screen_answers_what_the_executor_answers(backend: Bac
     assert_eq!(compiled_reads(&app).await, expected);
 }
 
+/// Turned off, or refused by the executor's limits: the executor answers
+/// (or refuses) the main screen as it would any query.
 async fn compiled_reads_can_be_turned_off(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        &[
-            ("METRICS_ADDR", "127.0.0.1:0"),
-            ("GRAPHQL_COMPILED_READS", "false"),
-        ],
-    )
-    .await;
-    seed_demo(
-        &app.db,
-        &SeedOptions {
-            employees: 60,
-            seed: 5,
-            anchor: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-        },
-    )
-    .await
-    .unwrap();
-    let (_, email) = paired_people(&app).await.remove(0);
-    let token = app.token(Some(&email), &[]).await;
-    let (status, answer) = post(&app, &token, json!({ "query": MAIN_SCREEN })).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert!(
-        !answer["data"]["myPairings"].as_array().unwrap().is_empty(),
-        "{answer}"
-    );
-    assert_eq!(compiled_reads(&app).await, 0, "the executor answered");
+    for (setting, value) in [
+        ("GRAPHQL_COMPILED_READS", "false"),
+        ("GRAPHQL_MAX_COMPLEXITY", "50"),
+    ] {
+        let settings = [("METRICS_ADDR", "127.0.0.1:0"), (setting, value)];
+        let app = TestApp::spawn_with(backend.clone(), &settings).await;
+        seed_demo(
+            &app.db,
+            &SeedOptions {
+                employees: 60,
+                seed: 5,
+                anchor: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+        let (_, email) = paired_people(&app).await.remove(0);
+        let token = app.token(Some(&email), &[]).await;
+        let (_, answer) = post(&app, &token, json!({ "query": MAIN_SCREEN })).await;
+        if setting == "GRAPHQL_COMPILED_READS" {
+            let pairings = answer["data"]["myPairings"].as_array();
+            assert!(pairings.is_some_and(|p| !p.is_empty()), "{answer}");
+        } else {
+            assert!(answer["data"].is_null(), "{answer}");
+            assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        }
+        assert_eq!(
+            compiled_reads(&app).await,
+            0,
+            "{setting}: the executor answered"
+        );
+    }
 }
 
 both!(

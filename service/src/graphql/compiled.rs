@@ -18,7 +18,10 @@
 //!
 //! The HTTP layer keeps everything around it: authentication, rate limit,
 //! trusted documents, the caller's fair share, the timeout, spans and
-//! metrics. `GRAPHQL_COMPILED_READS=false` turns it off.
+//! metrics. The executor's own limits (depth, complexity) are checked once,
+//! at start ([`within_limits`]): limits the main screen exceeds turn the
+//! compiled read off, so that the executor refuses it as it always did.
+//! `GRAPHQL_COMPILED_READS=false` turns it off; SQLite has none.
 
 use std::sync::LazyLock;
 
@@ -30,6 +33,7 @@ use async_graphql::resolver_utils::enum_value;
 use async_graphql::{Name, ScalarType, Value};
 use sea_orm::DatabaseConnection;
 
+use super::AppSchema;
 use super::pairings::{GoalStatus, PairingStatus};
 use super::scalars::{Date, DateTime};
 use super::sessions::{SessionMode, SessionStatus};
@@ -44,7 +48,8 @@ pub const MAIN_SCREEN: &str = "{ myPairings { id status score programme { name }
     sessions(first: 10) { edges { node { startsAt endsAt status mode topics { name } } } } \
     goals { description status dueOn skill { name } } } }";
 
-/// The sessions the main screen shows per pairing (its `first: 10`).
+/// The sessions the main screen shows per pairing (its `first: 10`; a test
+/// holds them together).
 const SESSIONS_SHOWN: u64 = 10;
 
 /// [`MAIN_SCREEN`]'s selection, parsed once.
@@ -74,10 +79,15 @@ pub fn recognise(
     if !document.fragments.is_empty() {
         return None;
     }
+    // As async-graphql picks the operation: an anonymous one when no name
+    // is given; a named one by its name, or as the document's only one.
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), None) => operation,
         (DocumentOperations::Multiple(operations), Some(name)) if operations.len() == 1 => {
             operations.get(name)?
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()?
         }
         _ => return None,
     };
@@ -111,6 +121,15 @@ fn same_selection(given: &SelectionSet, known: &SelectionSet) -> bool {
         })
 }
 
+/// Whether the executor's limits (depth, complexity, recursion,
+/// directives) admit every compiled read: it is asked once, at start, with
+/// no caller, so that its refusal (errors located nowhere: validation) can
+/// be told from the field's own (located at the field: no caller).
+pub async fn within_limits(schema: &AppSchema) -> bool {
+    let response = schema.execute(MAIN_SCREEN).await;
+    response.errors.iter().all(|error| !error.path.is_empty())
+}
+
 /// The answer's `data` to `read` for `caller`; None when the general path
 /// must answer: SQLite (no one-statement read), a caller the area is closed
 /// to, or a pairing where a field rule would hide something.
@@ -139,7 +158,9 @@ async fn main_screen(db: &DatabaseConnection, caller: &Caller) -> AppResult<Opti
 }
 
 /// Whether every field of the screen shows this pairing to the caller as
-/// stored: members (`mentor`, `mentees`), `score`, `goals`.
+/// stored: members (`mentor`, `mentees`), `score`, `goals` — the rules the
+/// `Pairing` resolvers apply (`graphql/pairings.rs`), asked of the same
+/// functions; a rule added to one of those fields belongs here too.
 fn shown_whole(caller: &Caller, pairing: &ScreenPairing) -> bool {
     let mentees: Vec<_> = pairing.mentees.iter().map(|mentee| mentee.id).collect();
     access::sees_members(caller, pairing.status, pairing.mentor_id, &mentees)
@@ -222,6 +243,12 @@ mod tests {
     }
 
     #[test]
+    fn the_page_read_is_the_page_the_document_asks_for() {
+        let asked = format!("sessions(first: {SESSIONS_SHOWN})");
+        assert!(MAIN_SCREEN.contains(&asked), "{MAIN_SCREEN}");
+    }
+
+    #[test]
     fn the_main_screen_is_recognised() {
         assert_eq!(
             recognised(MAIN_SCREEN, None),
@@ -245,7 +272,8 @@ mod tests {
             recognised(&named, Some("MainScreen")),
             Some(CompiledRead::MainScreen)
         );
-        assert_eq!(recognised(&named, None), None);
+        // The only operation: async-graphql runs it unnamed too.
+        assert_eq!(recognised(&named, None), Some(CompiledRead::MainScreen));
         assert_eq!(recognised(&named, Some("Other")), None);
         assert_eq!(recognised(MAIN_SCREEN, Some("MainScreen")), None);
     }
@@ -300,5 +328,29 @@ mod tests {
     fn a_second_operation_in_the_document_is_not() {
         let two = format!("query A {} query B {{ me {{ id }} }}", MAIN_SCREEN);
         assert_eq!(recognised(&two, Some("A")), None);
+        assert_eq!(recognised(&two, None), None);
+    }
+
+    async fn admitted_with(settings: &[(&str, &str)]) -> bool {
+        let env: std::collections::HashMap<String, String> = settings
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let config = crate::config::Config::from_source(&env).expect("a configuration");
+        within_limits(&super::super::offline_schema(&config)).await
+    }
+
+    #[tokio::test]
+    async fn the_default_limits_admit_the_main_screen() {
+        assert!(admitted_with(&[]).await);
+    }
+
+    #[tokio::test]
+    async fn limits_the_main_screen_exceeds_turn_the_compiled_read_off() {
+        // Six levels deep, five nested selections, a complexity of 96.
+        assert!(admitted_with(&[("GRAPHQL_MAX_DEPTH", "6")]).await);
+        assert!(!admitted_with(&[("GRAPHQL_MAX_DEPTH", "5")]).await);
+        assert!(!admitted_with(&[("GRAPHQL_MAX_RECURSIVE_DEPTH", "4")]).await);
+        assert!(!admitted_with(&[("GRAPHQL_MAX_COMPLEXITY", "50")]).await);
     }
 }

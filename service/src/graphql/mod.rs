@@ -242,25 +242,7 @@ pub fn input_type_names(sdl: &str) -> std::collections::HashSet<String> {
 pub fn sdl() -> String {
     let config = crate::config::Config::from_source(&std::collections::HashMap::new());
     let schema = match config {
-        Ok(config) => build_schema(
-            &config.graphql,
-            RuleSettings::default(),
-            DatabaseConnection::default(),
-            MetricsSource {
-                db: DatabaseConnection::default(),
-                cache: crate::cache::MetricsCache::new(
-                    std::sync::Arc::new(InProcessCache::with_capacity(1)),
-                    std::time::Duration::ZERO,
-                ),
-            },
-            FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
-            SchemaSettings {
-                public_base_url: config.public_base_url,
-                notify: NotifySettings::default(),
-                keyring: std::sync::Arc::new(Keyring::none()),
-                caller_share: fair_share::CallerShare::new(config.graphql.max_parallel_per_caller),
-            },
-        ),
+        Ok(config) => offline_schema(&config),
         Err(_) => AppSchema::Plain(
             Schema::build(
                 Gated::<QueryRoot>::default(),
@@ -271,6 +253,30 @@ pub fn sdl() -> String {
         ),
     };
     schema.sdl()
+}
+
+/// The schema `config` describes, over no database: for what needs only
+/// its types and limits (the SDL, `compiled::within_limits`' tests).
+pub fn offline_schema(config: &crate::config::Config) -> AppSchema {
+    build_schema(
+        &config.graphql,
+        RuleSettings::default(),
+        DatabaseConnection::default(),
+        MetricsSource {
+            db: DatabaseConnection::default(),
+            cache: crate::cache::MetricsCache::new(
+                std::sync::Arc::new(InProcessCache::with_capacity(1)),
+                std::time::Duration::ZERO,
+            ),
+        },
+        FreeTimeCache::new(std::sync::Arc::new(InProcessCache::default())),
+        SchemaSettings {
+            public_base_url: config.public_base_url.clone(),
+            notify: NotifySettings::default(),
+            keyring: std::sync::Arc::new(Keyring::none()),
+            caller_share: fair_share::CallerShare::new(config.graphql.max_parallel_per_caller),
+        },
+    )
 }
 
 #[cfg(test)]

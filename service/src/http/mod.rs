@@ -781,8 +781,12 @@ async fn execute(
     } else {
         state.config.graphql.execution_timeout
     };
+    // One deadline and one span, whichever path answers.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let span = observability::operation_span(admitted.name.as_deref(), admitted.operation);
     if let Some(read) = compiled_read(state, &mut admitted)
-        && let Some(response) = answer_compiled(state, caller, read, &admitted, timeout).await
+        && let Some(response) =
+            answer_compiled(state, caller, read, &admitted, deadline, &span).await
     {
         return response;
     }
@@ -801,8 +805,7 @@ async fn execute(
     // A panic inside async-graphql (a bug of ours or theirs) answers INTERNAL
     // instead of cutting the connection.
     let execution = std::panic::AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
-    let span = observability::operation_span(name.as_deref(), operation);
-    let mut response = match tokio::time::timeout(timeout, execution)
+    let mut response = match tokio::time::timeout_at(deadline, execution)
         .instrument(span.clone())
         .await
     {
@@ -834,7 +837,8 @@ async fn execute(
 }
 
 /// The compiled read (`graphql::compiled`) an admitted query is, when
-/// compiled reads are on.
+/// compiled reads are on (and were found within the executor's limits at
+/// start, on PostgreSQL).
 fn compiled_read(state: &AppState, admitted: &mut Admitted) -> Option<CompiledRead> {
     if !state.config.graphql.compiled_reads || admitted.operation != Some(OperationType::Query) {
         return None;
@@ -845,56 +849,58 @@ fn compiled_read(state: &AppState, admitted: &mut Admitted) -> Option<CompiledRe
 }
 
 /// The answer to a compiled read, run as the executor runs an operation
-/// (the caller's share, the timeout, a caught panic, the operation's span
-/// and metrics); None when the executor must answer instead: the read
-/// declined (`compiled::answer`) or failed, the executor then giving the
-/// answer or the error it always gives.
+/// (the caller's share, the deadline, a caught panic, the operation's span
+/// and metrics); None when the executor must answer instead, within the
+/// same deadline: the read declined (`compiled::answer`) or failed, the
+/// executor then giving the answer or the error it always gives.
 async fn answer_compiled(
     state: &AppState,
     caller: &Caller,
     read: CompiledRead,
     admitted: &Admitted,
-    timeout: std::time::Duration,
+    deadline: tokio::time::Instant,
+    span: &tracing::Span,
 ) -> Option<Response> {
     let (operation, name) = (admitted.operation, admitted.name.as_deref());
+    let metrics = state.metrics.as_deref();
+    let count = |outcome| {
+        if let Some(metrics) = metrics {
+            metrics.compiled_read(outcome);
+        }
+    };
     let work = state
         .caller_share
         .run(&caller.subject, compiled::answer(read, &state.db, caller));
     let answer = std::panic::AssertUnwindSafe(work).catch_unwind();
-    let span = observability::operation_span(name, operation);
-    let mut response = match tokio::time::timeout(timeout, answer)
+    let mut response = match tokio::time::timeout_at(deadline, answer)
         .instrument(span.clone())
         .await
     {
         Ok(Ok(Ok(Some(data)))) => Response::new(data),
-        Ok(Ok(Ok(None))) => return None,
+        Ok(Ok(Ok(None))) => {
+            count("declined");
+            return None;
+        }
         Ok(Ok(Err(err))) => {
             span.in_scope(
                 || tracing::warn!(error = %err, "compiled read failed, the executor answers"),
             );
+            count("failed");
             return None;
         }
         Ok(Err(_)) => {
             span.in_scope(|| tracing::error!("a compiled read panicked"));
-            observability::count_failure(operation, name, state.metrics.as_deref());
+            observability::count_failure(operation, name, metrics);
             return Some(internal_error("internal error"));
         }
         Err(_) => {
-            span.in_scope(|| tracing::warn!(?timeout, "compiled read timed out"));
-            observability::count_failure(operation, name, state.metrics.as_deref());
+            span.in_scope(|| tracing::warn!("compiled read timed out"));
+            observability::count_failure(operation, name, metrics);
             return Some(internal_error("the operation took too long"));
         }
     };
-    observability::conclude(
-        &mut response,
-        true,
-        operation,
-        name,
-        state.metrics.as_deref(),
-    );
-    if let Some(metrics) = &state.metrics {
-        metrics.compiled_read();
-    }
+    observability::conclude(&mut response, true, operation, name, metrics);
+    count("answered");
     Some(response)
 }
 
