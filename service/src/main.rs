@@ -1,5 +1,9 @@
 //! The `tandem` command line: serve, migrate, seed-demo, notify, export-schema, dev-token.
 
+// The layout of async-graphql's field futures nests past the default 128
+// levels when a release build inlines the server's start-up into `main`.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;

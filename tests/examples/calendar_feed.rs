@@ -15,6 +15,8 @@
 //! `BENCH_DATABASE_URL` (default: a temporary SQLite file; otherwise an
 //! empty database) chooses the database.
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

@@ -19,6 +19,8 @@
 //! `BENCH_DATABASE_URL` (default: a temporary SQLite file) and
 //! `BENCH_REDIS_URL` (default `redis://127.0.0.1:6379`) choose the parts.
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

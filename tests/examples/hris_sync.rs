@@ -12,6 +12,8 @@
 //! `BENCH_SIZES` (e.g. `100000`) and `BENCH_BACKENDS` (e.g. `PostgreSQL`),
 //! comma-separated, run only those cases (for a profiler).
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

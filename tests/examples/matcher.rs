@@ -15,6 +15,8 @@
 //! cargo run --release -p tandem-tests --example matcher
 //! ```
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;

@@ -16,6 +16,8 @@
 //! (`METRICS_CACHE_SECS=0`), one keeps figures for the default 60 s; their
 //! first answers must be equal.
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

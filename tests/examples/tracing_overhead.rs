@@ -18,6 +18,8 @@
 //! `TANDEM_BIN` (default `target/release/tandem`) and `BENCH_DATABASE_URL`
 //! (default: a temporary SQLite file) choose the binary and the database.
 
+// Start-up awaited here nests async-graphql's futures past 128 levels.
+#![recursion_limit = "256"]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
