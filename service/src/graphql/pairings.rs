@@ -84,6 +84,10 @@ impl From<reasons::MatchReason> for MatchReason {
 /// A mentor and their mentees in a programme.
 pub struct Pairing(pub pairing::Model);
 
+// The main screen's compiled read asks the same rules of its rows as the
+// resolvers of `mentor`, `mentees`, `score` and `goals` below
+// (`compiled::shown_whole`): a rule added to one of them belongs there too.
+
 #[Object]
 impl Pairing {
     async fn id(&self) -> Uuid {
