@@ -69,27 +69,6 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether compiled reads (`graphql::compiled`) run: asked for, on
-/// PostgreSQL (SQLite has none: each would only fall back), and admitted by
-/// the executor's configured limits (which must otherwise refuse them).
-async fn compiled_reads_on(
-    config: &crate::config::GraphqlConfig,
-    db: &DatabaseConnection,
-    schema: &crate::graphql::AppSchema,
-) -> bool {
-    if !config.compiled_reads || db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return false;
-    }
-    let admitted = crate::graphql::compiled::within_limits(schema).await;
-    if !admitted {
-        tracing::warn!(
-            "GRAPHQL_MAX_DEPTH, _RECURSIVE_DEPTH or _COMPLEXITY refuse the main screen: \
-             compiled reads are off"
-        );
-    }
-    admitted
-}
-
 /// The pool metrics read from: a replica at `DATABASE_READ_URL`, else the primary.
 async fn read_pool(
     config: &Config,
@@ -303,7 +282,8 @@ impl Application {
             config.graphql.shape_limits(),
             PARSED_DOCUMENTS_KEPT,
         );
-        config.graphql.compiled_reads = compiled_reads_on(&config.graphql, &db, &schema).await;
+        // SQLite has no compiled read: each would only fall back.
+        config.graphql.compiled_reads &= db.get_database_backend() == sea_orm::DbBackend::Postgres;
         let state = web::Data::new(AppState {
             draining: draining.clone(),
             schema,
@@ -317,6 +297,7 @@ impl Application {
             documents,
             metrics: metrics.clone(),
             caller_share,
+            compiled_within_limits: Arc::default(),
         });
         let recorder = metrics.clone();
         let server = HttpServer::new(move || {

@@ -19,8 +19,9 @@
 //! The HTTP layer keeps everything around it: authentication, rate limit,
 //! trusted documents, the caller's fair share, the timeout, spans and
 //! metrics. The executor's own limits (depth, complexity) are checked once,
-//! at start ([`within_limits`]): limits the main screen exceeds turn the
-//! compiled read off, so that the executor refuses it as it always did.
+//! by the first request that would take a compiled read ([`within_limits`]):
+//! limits the main screen exceeds turn the compiled read off, so that the
+//! executor refuses it as it always did.
 //! `GRAPHQL_COMPILED_READS=false` turns it off; SQLite has none.
 
 use std::sync::LazyLock;
@@ -122,11 +123,20 @@ fn same_selection(given: &SelectionSet, known: &SelectionSet) -> bool {
 }
 
 /// Whether the executor's limits (depth, complexity, recursion,
-/// directives) admit every compiled read: it is asked once, at start, with
-/// no caller, so that its refusal (errors located nowhere: validation) can
-/// be told from the field's own (located at the field: no caller).
+/// directives) admit every compiled read: it is asked once, for
+/// a caller with no employee and no role, whom the field's guard refuses
+/// before anything is read — so that the executor's refusal (errors
+/// located nowhere: validation) can be told from the field's (located at
+/// the field).
 pub async fn within_limits(schema: &AppSchema) -> bool {
-    let response = schema.execute(MAIN_SCREEN).await;
+    let nobody = Caller {
+        subject: "start-up check of the compiled reads".to_owned(),
+        employee_id: None,
+        roles: std::collections::BTreeSet::new(),
+    };
+    let request = async_graphql::Request::new(MAIN_SCREEN)
+        .data(super::context::RequestData::new(nobody, String::new()));
+    let response = schema.execute(request).await;
     response.errors.iter().all(|error| !error.path.is_empty())
 }
 

@@ -66,6 +66,29 @@ pub struct AppState {
     /// Each caller's share of the pool, the schema's own: compiled reads
     /// (`graphql::compiled`) run within it as the executor's root fields do.
     pub caller_share: crate::graphql::fair_share::CallerShare,
+    /// Whether the executor's limits admit the compiled reads, asked of the
+    /// schema once, by the first request that would take one (not at start:
+    /// running the executor costs an idle replica ≈ 2 MiB it keeps).
+    pub compiled_within_limits: Arc<tokio::sync::OnceCell<bool>>,
+}
+
+impl AppState {
+    /// [`compiled::within_limits`], asked once; a refusal is logged once.
+    async fn compiled_within_limits(&self) -> bool {
+        *self
+            .compiled_within_limits
+            .get_or_init(|| async {
+                let admitted = compiled::within_limits(&self.schema).await;
+                if !admitted {
+                    tracing::warn!(
+                        "GRAPHQL_MAX_DEPTH, _RECURSIVE_DEPTH or _COMPLEXITY refuse the main \
+                         screen: compiled reads are off"
+                    );
+                }
+                admitted
+            })
+            .await
+    }
 }
 
 /// The id of one HTTP request: the caller's `X-Request-Id` when it is a sane
@@ -785,6 +808,7 @@ async fn execute(
     let deadline = tokio::time::Instant::now() + timeout;
     let span = observability::operation_span(admitted.name.as_deref(), admitted.operation);
     if let Some(read) = compiled_read(state, &mut admitted)
+        && state.compiled_within_limits().await
         && let Some(response) =
             answer_compiled(state, caller, read, &admitted, deadline, &span).await
     {
@@ -837,8 +861,7 @@ async fn execute(
 }
 
 /// The compiled read (`graphql::compiled`) an admitted query is, when
-/// compiled reads are on (and were found within the executor's limits at
-/// start, on PostgreSQL).
+/// compiled reads are on (PostgreSQL only).
 fn compiled_read(state: &AppState, admitted: &mut Admitted) -> Option<CompiledRead> {
     if !state.config.graphql.compiled_reads || admitted.operation != Some(OperationType::Query) {
         return None;
