@@ -8,18 +8,17 @@
 //! `GRAPHQL_COMPILED_READS=false` turns it off.
 
 use chrono::NaiveDate;
-use entity::{employee, pairing, pairing_mentee};
+use entity::employee;
 use reqwest::StatusCode;
-use sea_orm::{EntityTrait, QuerySelect};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use tandem::domain::seed::{SeedOptions, seed_demo};
 use tandem::graphql::compiled::MAIN_SCREEN;
 use uuid::Uuid;
 
 use crate::both;
 use crate::helpers::{Backend, TestApp};
-use crate::main_screen::with_the_edges_a_seed_lacks;
+use crate::main_screen::{paired, with_the_edges_a_seed_lacks};
 
 /// The main screen as the intranet's code formats it.
 const MAIN_SCREEN_SPACED: &str = "query MainScreen {
@@ -42,19 +41,6 @@ const THROUGH_THE_EXECUTOR: &str = "query Executed($first: Int) { myPairings { i
     sessions(first: $first) { edges { node { startsAt endsAt status mode topics { name } } } } \
     goals { description status dueOn skill { name } } } }";
 
-/// `POST /graphql` with `body`; the status and the JSON answer.
-async fn post(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
-    let response = app
-        .client()
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 /// `GET /graphql?query=…`; the status and the JSON answer.
 async fn get(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
     let response = app
@@ -72,10 +58,13 @@ async fn get(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
 /// or by GET.
 async fn main_screen_sent(app: &TestApp, token: &str, n: usize) -> (StatusCode, Value) {
     match n % 3 {
-        0 => post(app, token, json!({ "query": MAIN_SCREEN })).await,
+        0 => {
+            app.post_graphql(token, json!({ "query": MAIN_SCREEN }))
+                .await
+        }
         1 => {
             let body = json!({ "query": MAIN_SCREEN_SPACED, "operationName": "MainScreen" });
-            post(app, token, body).await
+            app.post_graphql(token, body).await
         }
         _ => get(app, token, MAIN_SCREEN).await,
     }
@@ -106,21 +95,7 @@ async fn compiled_reads(app: &TestApp) -> u64 {
 
 /// Everyone who mentors or is mentored, with their emails.
 async fn paired_people(app: &TestApp) -> Vec<(Uuid, String)> {
-    let mentors: Vec<Uuid> = pairing::Entity::find()
-        .select_only()
-        .column(pairing::Column::MentorId)
-        .into_tuple()
-        .all(&app.db)
-        .await
-        .unwrap();
-    let mentees: Vec<Uuid> = pairing_mentee::Entity::find()
-        .select_only()
-        .column(pairing_mentee::Column::MenteeId)
-        .into_tuple()
-        .all(&app.db)
-        .await
-        .unwrap();
-    let paired: BTreeSet<Uuid> = mentors.into_iter().chain(mentees).collect();
+    let paired = paired(app).await;
     employee::Entity::find()
         .all(&app.db)
         .await
@@ -155,7 +130,7 @@ async fn the_compiled_main_screen_answers_what_the_executor_answers(backend: Bac
             "operationName": "Executed",
             "variables": { "first": 10 },
         });
-        let (status, executed) = post(&app, &token, executed).await;
+        let (status, executed) = app.post_graphql(&token, executed).await;
         assert_eq!(status, StatusCode::OK, "{executed}");
         assert_eq!(compiled, executed, "the main screen of {id}");
         for pairing in compiled["data"]["myPairings"].as_array().unwrap() {
@@ -178,7 +153,9 @@ async fn the_compiled_main_screen_answers_what_the_executor_answers(backend: Bac
     // A service account (no employee) may not read people: the executor's
     // refusal, not an empty screen.
     let service = app.token(None, &[]).await;
-    let (status, refused) = post(&app, &service, json!({ "query": MAIN_SCREEN })).await;
+    let (status, refused) = app
+        .post_graphql(&service, json!({ "query": MAIN_SCREEN }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{refused}");
     assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
     assert_eq!(compiled_reads(&app).await, expected);
@@ -205,7 +182,9 @@ async fn compiled_reads_can_be_turned_off(backend: Backend) {
         .unwrap();
         let (_, email) = paired_people(&app).await.remove(0);
         let token = app.token(Some(&email), &[]).await;
-        let (_, answer) = post(&app, &token, json!({ "query": MAIN_SCREEN })).await;
+        let (_, answer) = app
+            .post_graphql(&token, json!({ "query": MAIN_SCREEN }))
+            .await;
         if setting == "GRAPHQL_COMPILED_READS" {
             let pairings = answer["data"]["myPairings"].as_array();
             assert!(pairings.is_some_and(|p| !p.is_empty()), "{answer}");

@@ -282,11 +282,18 @@ impl TestApp {
 
     /// `POST /graphql` with a JSON body; answers the status and the JSON body.
     pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
+        self.post_graphql(token, json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// `POST /graphql` with `body` as it is (an operation name, a trusted
+    /// document's id); answers the status and the JSON body.
+    pub async fn post_graphql(&self, token: &str, body: Value) -> (StatusCode, Value) {
         let response = self
             .client
             .post(format!("{}/graphql", self.address))
             .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&body)
             .send()
             .await
             .expect("request");

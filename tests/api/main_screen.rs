@@ -211,15 +211,8 @@ pub(crate) async fn with_the_edges_a_seed_lacks(app: &TestApp) -> Uuid {
     first_session.id
 }
 
-async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend) {
-    let app = TestApp::spawn(backend.clone()).await;
-    let options = SeedOptions {
-        employees: 300,
-        seed: 11,
-        anchor: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-    };
-    seed_demo(&app.db, &options).await.unwrap();
-    let odd_session = with_the_edges_a_seed_lacks(&app).await;
+/// Everyone who mentors or is mentored, by id.
+pub(crate) async fn paired(app: &TestApp) -> BTreeSet<Uuid> {
     let mentors: Vec<Uuid> = entity::pairing::Entity::find()
         .select_only()
         .column(entity::pairing::Column::MentorId)
@@ -234,7 +227,19 @@ async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend
         .all(&app.db)
         .await
         .unwrap();
-    let people: BTreeSet<Uuid> = mentors.into_iter().chain(mentees).collect();
+    mentors.into_iter().chain(mentees).collect()
+}
+
+async fn the_one_statement_read_says_what_the_general_reads_say(backend: Backend) {
+    let app = TestApp::spawn(backend.clone()).await;
+    let options = SeedOptions {
+        employees: 300,
+        seed: 11,
+        anchor: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+    };
+    seed_demo(&app.db, &options).await.unwrap();
+    let odd_session = with_the_edges_a_seed_lacks(&app).await;
+    let people = paired(&app).await;
     assert!(people.len() > 20, "the seed pairs people: {}", people.len());
 
     let (mut pairings, mut sessions, mut topics, mut goals, mut skills) = (0, 0, 0, 0, 0);

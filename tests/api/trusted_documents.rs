@@ -43,19 +43,6 @@ async fn app_in(backend: Backend, mode: &str, dev: bool) -> (TestApp, tempfile::
     (app, dir)
 }
 
-async fn post(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
-    let response = app
-        .client()
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
 fn refused(status: StatusCode, body: &Value) -> bool {
     status == StatusCode::BAD_REQUEST
         && body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
@@ -73,36 +60,33 @@ async fn each_mode_does_what_it_says(backend: Backend) {
             json!({ "documentId": sha256(ME) }),
             json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(ME) } } }),
         ] {
-            let (status, answer) = post(&app, &mia, body.clone()).await;
+            let (status, answer) = app.post_graphql(&mia, body.clone()).await;
             assert_eq!(status, StatusCode::OK, "{mode} {body}: {answer}");
             assert_eq!(answer["data"]["me"]["displayName"], "Mia Mentor", "{mode}");
         }
-        let (status, answer) = post(&app, &mia, json!({ "documentId": sha256(OTHER) })).await;
+        let (status, answer) = app
+            .post_graphql(&mia, json!({ "documentId": sha256(OTHER) }))
+            .await;
         assert!(refused(status, &answer), "{mode}: an unknown id: {answer}");
 
         // A text in the manifest always runs; one that is not depends on
         // the mode.
-        let (status, _) = post(&app, &mia, json!({ "query": ME })).await;
+        let (status, _) = app.post_graphql(&mia, json!({ "query": ME })).await;
         assert_eq!(status, StatusCode::OK, "{mode}");
-        let (status, answer) = post(&app, &mia, json!({ "query": OTHER })).await;
+        let (status, answer) = app.post_graphql(&mia, json!({ "query": OTHER })).await;
         if mode == "enforce" {
             assert!(refused(status, &answer), "{answer}");
         } else {
             assert_eq!(answer["data"]["__typename"], "Query", "{mode}: {answer}");
         }
         // A text must be the document its id names.
-        let (status, answer) = post(
-            &app,
-            &mia,
-            json!({ "query": OTHER, "documentId": sha256(ME) }),
-        )
-        .await;
+        let (status, answer) = app
+            .post_graphql(&mia, json!({ "query": OTHER, "documentId": sha256(ME) }))
+            .await;
         assert!(refused(status, &answer), "{mode}: {answer}");
         // A text with an id that is not in the manifest is judged as a
         // text (an Apollo client's first try, while migrating).
-        let (status, answer) = post(
-            &app,
-            &mia,
+        let (status, answer) = app.post_graphql(&mia,
             json!({ "query": OTHER, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(OTHER) } } }),
         )
         .await;
@@ -115,7 +99,9 @@ async fn each_mode_does_what_it_says(backend: Backend) {
         // The HRIS connector's push is in the manifest: it runs in every mode.
         let hris = app.token(None, &["hris"]).await;
         let push = json!({ "input": { "mode": "UPSERT", "source": "workday", "employees": [] } });
-        let (status, answer) = post(&app, &hris, json!({ "query": SYNC, "variables": push })).await;
+        let (status, answer) = app
+            .post_graphql(&hris, json!({ "query": SYNC, "variables": push }))
+            .await;
         assert_eq!(status, StatusCode::OK, "{mode}: {answer}");
         assert_eq!(answer["data"]["syncEmployees"]["failed"], 0);
     }
@@ -147,7 +133,7 @@ async fn a_get_request_names_its_document_by_id(backend: Backend) {
 async fn dev_mode_is_not_enforced(backend: Backend) {
     let (app, _dir) = app_in(backend, "enforce", true).await;
     let token = app.token(Some("mia.mentor@corp.example"), &[]).await;
-    let (status, answer) = post(&app, &token, json!({ "query": OTHER })).await;
+    let (status, answer) = app.post_graphql(&token, json!({ "query": OTHER })).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
