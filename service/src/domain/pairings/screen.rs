@@ -30,20 +30,25 @@ use super::members::of_employee_condition;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
-/// One pairing as the main screen shows it.
-#[derive(Clone, Debug, PartialEq)]
+/// One pairing as the main screen shows it (read from the statement's
+/// JSON, the score beside it).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ScreenPairing {
     /// The pairing's id.
     pub id: Uuid,
     /// Its status (one of the known states: never a proposal).
+    #[serde(deserialize_with = "stored")]
     pub status: PairingStatus,
     /// The matcher's score; None for pairings made by hand.
+    #[serde(skip)]
     pub score: Option<f64>,
     /// The mentor's id (the field rules need it).
     pub mentor_id: Uuid,
     /// The programme's name.
+    #[serde(rename = "programme")]
     pub programme_name: String,
     /// The mentor's display name.
+    #[serde(rename = "mentor")]
     pub mentor_name: String,
     /// The mentees, in id order.
     pub mentees: Vec<Named>,
@@ -63,30 +68,35 @@ pub struct Named {
 }
 
 /// A session as the main screen shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct ScreenSession {
     /// The session's id.
     pub id: Uuid,
     /// When it starts.
+    #[serde(deserialize_with = "instant")]
     pub starts_at: DateTime<Utc>,
     /// When it ends.
+    #[serde(deserialize_with = "instant")]
     pub ends_at: DateTime<Utc>,
     /// Its status.
+    #[serde(deserialize_with = "stored")]
     pub status: SessionStatus,
     /// How it is held.
+    #[serde(deserialize_with = "stored")]
     pub mode: SessionMode,
     /// Its topics, in skill id order.
     pub topics: Vec<Named>,
 }
 
 /// A goal as the main screen shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct ScreenGoal {
     /// The goal's id.
     pub id: Uuid,
     /// What the mentee wants to reach.
     pub description: String,
     /// Where it stands.
+    #[serde(deserialize_with = "stored")]
     pub status: GoalStatus,
     /// When it is due, if ever.
     pub due_on: Option<NaiveDate>,
@@ -123,8 +133,8 @@ pub async fn main_screen(
     for row in &rows {
         let json: String = row.try_get_by_index(0)?;
         let score: Option<f64> = row.try_get_by_index(1)?;
-        let raw: RawPairing = serde_json::from_str(&json).map_err(unreadable)?;
-        screen.push(raw.typed(score)?);
+        let pairing: ScreenPairing = serde_json::from_str(&json).map_err(unreadable)?;
+        screen.push(ScreenPairing { score, ..pairing });
     }
     Ok(Some(screen))
 }
@@ -162,96 +172,22 @@ fn pairing_as_json(sessions_shown: i64) -> String {
     )
 }
 
-#[derive(Deserialize)]
-struct RawPairing {
-    id: Uuid,
-    status: String,
-    mentor_id: Uuid,
-    programme: String,
-    mentor: String,
-    mentees: Vec<Named>,
-    sessions: Vec<RawSession>,
-    goals: Vec<RawGoal>,
-}
-
-#[derive(Deserialize)]
-struct RawSession {
-    id: Uuid,
-    starts_at: i64,
-    ends_at: i64,
-    status: String,
-    mode: String,
-    topics: Vec<Named>,
-}
-
-#[derive(Deserialize)]
-struct RawGoal {
-    id: Uuid,
-    description: String,
-    status: String,
-    due_on: Option<NaiveDate>,
-    skill: Option<Named>,
-}
-
-impl RawPairing {
-    fn typed(self, score: Option<f64>) -> AppResult<ScreenPairing> {
-        Ok(ScreenPairing {
-            id: self.id,
-            status: enum_of(self.status)?,
-            score,
-            mentor_id: self.mentor_id,
-            programme_name: self.programme,
-            mentor_name: self.mentor,
-            mentees: self.mentees,
-            sessions: self
-                .sessions
-                .into_iter()
-                .map(RawSession::typed)
-                .collect::<AppResult<_>>()?,
-            goals: self
-                .goals
-                .into_iter()
-                .map(RawGoal::typed)
-                .collect::<AppResult<_>>()?,
-        })
-    }
-}
-
-impl RawSession {
-    fn typed(self) -> AppResult<ScreenSession> {
-        Ok(ScreenSession {
-            id: self.id,
-            starts_at: instant(self.starts_at)?,
-            ends_at: instant(self.ends_at)?,
-            status: enum_of(self.status)?,
-            mode: enum_of(self.mode)?,
-            topics: self.topics,
-        })
-    }
-}
-
-impl RawGoal {
-    fn typed(self) -> AppResult<ScreenGoal> {
-        Ok(ScreenGoal {
-            id: self.id,
-            description: self.description,
-            status: enum_of(self.status)?,
-            due_on: self.due_on,
-            skill: self.skill,
-        })
-    }
-}
-
 /// A stored enum value back into its type (the column's check constraint
-/// makes a failure an internal error).
-fn enum_of<E: ActiveEnum<Value = String>>(stored: String) -> AppResult<E> {
-    E::try_from_value(&stored).map_err(|err| AppError::Internal(err.into()))
+/// makes a failure an internal error, through [`unreadable`]).
+fn stored<'de, D, E>(json: D) -> Result<E, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: ActiveEnum<Value = String>,
+{
+    let value = String::deserialize(json)?;
+    E::try_from_value(&value).map_err(serde::de::Error::custom)
 }
 
 /// Microseconds since the epoch back into the instant stored.
-fn instant(micros: i64) -> AppResult<DateTime<Utc>> {
+fn instant<'de, D: serde::Deserializer<'de>>(json: D) -> Result<DateTime<Utc>, D::Error> {
+    let micros = i64::deserialize(json)?;
     DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("instant out of range: {micros} µs")))
+        .ok_or_else(|| serde::de::Error::custom(format!("instant out of range: {micros} µs")))
 }
 
 fn unreadable(err: serde_json::Error) -> AppError {
